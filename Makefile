@@ -1,0 +1,32 @@
+# BlueDock Portal — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench test-deps clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $(STAMP)
+
+## Start the portal on its embedded defaults (SQLite, local Redis, web + worker + beat).
+run: $(STAMP)
+	$(BIN)/python scripts/run.py
+
+## System packages and tools the suite drives for real (Keystone, chromium, the OIDC provider).
+test-deps:
+	bash scripts/install-test-deps.sh
+
+## The whole suite against real PostgreSQL and Redis, plus ruff, migrations, import-linter, OpenAPI.
+test: $(STAMP) test-deps
+	$(BIN)/python scripts/test.py $(ARGS)
+
+## Performance figures (ratios against baselines measured in the same run).
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py $(ARGS)
+
+clean:
+	rm -rf var .cache

@@ -1,0 +1,181 @@
+"""The operators' console. State changes go through services, so audit and side effects happen."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from bluedock_portal.errors import ServiceError
+
+from .models import (
+    ApiToken,
+    AuditEvent,
+    Cluster,
+    Membership,
+    Namespace,
+    NamespaceUsage,
+    OidcIdentity,
+    Operation,
+    ResourcePlan,
+    Tenant,
+)
+from .services import tenants as tenant_services
+
+
+class PlanInline(admin.TabularInline):
+    model = ResourcePlan
+    extra = 0
+    fields = ["resource", "owned", "limit", "borrow_limit", "lend_limit"]
+    readonly_fields = fields
+    can_delete = False
+    verbose_name_plural = "Resource plans (change them through the API or the portal, where they are validated)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "tenant"
+    extra = 0
+    fields = ["user", "group", "role", "inherited", "source"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["indented_name", "full_slug", "state", "depth", "numchild", "keystone_project_id"]
+    list_filter = ["state", "depth"]
+    search_fields = ["name", "slug", "full_slug", "keystone_project_id"]
+    ordering = ["path"]
+    readonly_fields = ["full_slug", "parent", "path", "depth", "numchild", "state", "keystone_project_id",
+                       "keystone_domain_id", "keystone_synced_at", "created_at", "updated_at"]
+    fields = ["name", "slug", "description", *readonly_fields]
+    inlines = [PlanInline, MembershipInline]
+    actions = ["suspend", "resume"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    @admin.display(description="Name", ordering="path")
+    def indented_name(self, obj):
+        return format_html('<span style="padding-left:{}em">{}</span>', (obj.depth - 1) * 1.5, obj.name)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "slug"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                tenant_services.tenant_update(tenant=obj, actor=request.user, name=obj.name,
+                                              description=obj.description)
+            else:
+                created = tenant_services.tenant_create(name=obj.name, slug=obj.slug, parent=None,
+                                                        actor=request.user, description=obj.description)
+                obj.pk = created.pk
+        except ServiceError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+
+    def delete_model(self, request, obj):
+        try:
+            tenant_services.tenant_delete(tenant=obj, actor=request.user)
+        except ServiceError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+
+    def _set_state(self, request, queryset, state):
+        for tenant in queryset:
+            try:
+                tenant_services.tenant_set_state(tenant=tenant, state=state, actor=request.user,
+                                                 reason="admin console")
+            except ServiceError as exc:
+                self.message_user(request, f"{tenant}: {exc.detail}", messages.ERROR)
+
+    @admin.action(description="Suspend selected tenants (blocks new work in their subtrees)")
+    def suspend(self, request, queryset):
+        self._set_state(request, queryset, Tenant.State.SUSPENDED)
+
+    @admin.action(description="Resume selected tenants")
+    def resume(self, request, queryset):
+        self._set_state(request, queryset, Tenant.State.ACTIVE)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services or tasks: the console shows them, never edits them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ResourcePlan)
+class ResourcePlanAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "resource", "owned", "limit", "borrow_limit", "lend_limit", "updated_at"]
+    list_filter = ["resource"]
+    list_select_related = ["tenant"]
+    search_fields = ["tenant__full_slug"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "user", "group", "role", "inherited", "source", "created_at"]
+    list_filter = ["role", "inherited", "source"]
+    list_select_related = ["tenant", "user", "group"]
+    search_fields = ["tenant__full_slug", "user__username", "group__name"]
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    list_display = ["name", "api_url", "is_active", "created_at"]
+    search_fields = ["name", "api_url"]
+
+
+@admin.register(Namespace)
+class NamespaceAdmin(ReadOnlyAdmin):
+    list_display = ["name", "cluster", "tenant", "state", "created_at"]
+    list_filter = ["cluster", "state"]
+    list_select_related = ["cluster", "tenant"]
+    search_fields = ["name", "tenant__full_slug"]
+
+
+@admin.register(NamespaceUsage)
+class NamespaceUsageAdmin(ReadOnlyAdmin):
+    list_display = ["namespace", "resource", "used", "observed_at"]
+    list_select_related = ["namespace"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor_name", "action", "target_repr", "tenant", "result"]
+    list_filter = ["result", "action"]
+    search_fields = ["actor_name", "action", "target_repr", "request_id"]
+    list_select_related = ["tenant"]
+    show_full_result_count = False
+    date_hierarchy = "at"
+
+
+@admin.register(Operation)
+class OperationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "type", "state", "progress", "message", "tenant", "created_at", "finished_at"]
+    list_filter = ["state", "type"]
+    list_select_related = ["tenant"]
+    show_full_result_count = False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_select_related = ["user"]
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(ReadOnlyAdmin):
+    list_display = ["user", "issuer", "subject", "last_login_at"]
+    list_select_related = ["user"]

@@ -1,0 +1,1 @@
+"""Writes. Every change goes through a service, which checks permission and records audit."""

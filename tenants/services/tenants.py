@@ -1,0 +1,143 @@
+"""Creating, changing and removing tenants of the tree."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from bluedock_portal.errors import Conflict, InvalidInput, PermissionDenied
+from tenants.access import access_for, forget_access
+from tenants.models import Membership, Role, Tenant
+
+from .audit import audit_record, snapshot
+
+AUDITED_FIELDS = ["name", "slug", "full_slug", "description", "state", "parent", "keystone_project_id"]
+
+
+def _require_admin_over(actor, tenant: Tenant | None, *, action: str) -> None:
+    """Changing a tenant's place or limits is for its parent's admins (roots: operators)."""
+    access = access_for(actor)
+    if tenant is None:
+        if not access.is_operator:
+            raise PermissionDenied(f"Only operators may {action} a top-level tenant.")
+        return
+    if not access.has_role(tenant, Role.TENANT_ADMIN):
+        raise PermissionDenied(f"You need the tenant-admin role on '{tenant.full_slug}' to {action}.",
+                               tenant=tenant.pk)
+
+
+def tenant_ensure_active(tenant: Tenant) -> None:
+    """A suspended tenant blocks new work in its whole subtree."""
+    lineage = [tenant, *Tenant.objects.filter(path__in=tenant.ancestor_paths())]
+    suspended = [t for t in lineage if t.state != Tenant.State.ACTIVE]
+    if suspended:
+        raise Conflict(f"Tenant '{suspended[0].full_slug}' is suspended; nothing new can start below it.",
+                       code="tenant_suspended", tenant=suspended[0].pk)
+
+
+def tenant_create(*, name: str, slug: str, parent: Tenant | None, actor, description: str = "",
+                  keystone_project_id: str | None = None, keystone_domain_id: str = "") -> Tenant:
+    """Create a tenant under ``parent`` (or a root), mirrored into Keystone when it is on."""
+    _require_admin_over(actor, parent, action="create a tenant here")
+    if parent is not None:
+        tenant_ensure_active(parent)
+        if parent.depth + 1 > settings.TENANT_MAX_DEPTH:
+            raise InvalidInput(
+                f"'{parent.full_slug}' is at depth {parent.depth}; the tree allows at most "
+                f"{settings.TENANT_MAX_DEPTH} levels.", code="tenant_too_deep",
+                max_depth=settings.TENANT_MAX_DEPTH)
+    full_slug = f"{parent.full_slug}/{slug}" if parent else slug
+    if Tenant.objects.filter(parent=parent, slug=slug).exists():
+        raise InvalidInput(f"'{full_slug}' already exists: slugs are unique among siblings.",
+                           code="slug_taken", field="slug")
+
+    if settings.KEYSTONE_ENABLED and keystone_project_id is None:
+        from backends import keystone
+
+        project = keystone.client().project_create(
+            name=keystone.project_name_for(full_slug), description=description or name,
+            domain_id=parent.keystone_domain_id if parent else settings.KEYSTONE_DOMAIN_ID,
+            parent_id=parent.keystone_project_id if parent else None,
+        )
+        keystone_project_id, keystone_domain_id = project.id, project.domain_id
+
+    fields = dict(name=name, slug=slug, full_slug=full_slug, description=description,
+                  keystone_project_id=keystone_project_id, keystone_domain_id=keystone_domain_id)
+    for attempt in range(3):
+        try:
+            return _tenant_insert(parent, fields, actor)
+        except IntegrityError:
+            # Either the slug was taken meanwhile, or a concurrent insert took the next
+            # materialised path (roots have no parent row to lock): retry only the latter.
+            if Tenant.objects.filter(parent=parent, slug=slug).exists() or attempt == 2:
+                raise InvalidInput(f"'{full_slug}' already exists: slugs are unique among siblings.",
+                                   code="slug_taken", field="slug") from None
+    raise AssertionError("unreachable")
+
+
+def _tenant_insert(parent: Tenant | None, fields: dict, actor) -> Tenant:
+    with transaction.atomic():
+        if parent is None:
+            tenant = Tenant.objects.add_root(instance=Tenant(parent=None, **fields))
+        else:
+            # treebeard locks the parent row, so concurrent siblings get distinct paths.
+            tenant = Tenant.objects.add_child(parent, instance=Tenant(parent=parent, **fields))
+        access = access_for(actor)
+        if not access.is_operator and not access.has_role(tenant, Role.TENANT_ADMIN):
+            Membership.objects.create(tenant=tenant, user=actor, role=Role.TENANT_ADMIN, inherited=True,
+                                      granted_by=actor)
+            forget_access(actor)
+        audit_record(actor=actor, action="tenant.create", target=tenant, tenant=tenant,
+                     after=snapshot(tenant, AUDITED_FIELDS))
+    return tenant
+
+
+def tenant_update(*, tenant: Tenant, actor, name: str | None = None, description: str | None = None) -> Tenant:
+    """Rename or describe a tenant. Slug and parent never change (Keystone's parent is immutable)."""
+    if not access_for(actor).has_role(tenant, Role.TENANT_ADMIN):
+        raise PermissionDenied(f"You need the tenant-admin role on '{tenant.full_slug}' to change it.")
+    before = snapshot(tenant, AUDITED_FIELDS)
+    if name is not None:
+        tenant.name = name
+    if description is not None:
+        tenant.description = description
+    with transaction.atomic():
+        tenant.save(update_fields=["name", "description", "updated_at"])
+        audit_record(actor=actor, action="tenant.update", target=tenant, tenant=tenant, before=before,
+                     after=snapshot(tenant, AUDITED_FIELDS))
+    return tenant
+
+
+def tenant_set_state(*, tenant: Tenant, state: str, actor, reason: str = "") -> Tenant:
+    """Suspend or resume a tenant (its parent's admins or operators decide)."""
+    _require_admin_over(actor, tenant.parent, action="suspend or resume this tenant")
+    before = snapshot(tenant, AUDITED_FIELDS)
+    with transaction.atomic():
+        tenant.state = state
+        tenant.save(update_fields=["state", "updated_at"])
+        audit_record(actor=actor, action=f"tenant.{'suspend' if state == Tenant.State.SUSPENDED else 'resume'}",
+                     target=tenant, tenant=tenant, before=before, after=snapshot(tenant, AUDITED_FIELDS),
+                     reason=reason)
+    return tenant
+
+
+def tenant_delete(*, tenant: Tenant, actor) -> None:
+    """Delete an empty tenant: no children, no namespaces. Its plans and memberships go with it."""
+    _require_admin_over(actor, tenant.parent, action="delete this tenant")
+    if tenant.numchild or Tenant.objects.filter(parent=tenant).exists():
+        raise Conflict(f"'{tenant.full_slug}' still has child tenants; delete them first.",
+                       code="tenant_not_empty", children=tenant.numchild)
+    namespaces = list(tenant.namespaces.values_list("name", flat=True)[:20])
+    if namespaces:
+        raise Conflict(f"'{tenant.full_slug}' still owns namespaces: {', '.join(namespaces)}.",
+                       code="tenant_not_empty", namespaces=namespaces)
+    if settings.KEYSTONE_ENABLED and tenant.keystone_project_id:
+        from backends import keystone
+
+        keystone.client().project_delete(tenant.keystone_project_id)
+    before = snapshot(tenant, AUDITED_FIELDS)
+    with transaction.atomic():
+        audit_record(actor=actor, action="tenant.delete", target=tenant, tenant=tenant.parent, before=before)
+        tenant.memberships.all().delete()
+        tenant.plans.all().delete()
+        Tenant.objects.get(pk=tenant.pk).delete()
