@@ -15,6 +15,13 @@ from rest_framework.test import APIClient
 from tenants.models import Cluster, Membership, ResourcePlan, Role, Tenant
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Password hashing is deliberately slow; the suite creates hundreds of users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db):
     def make(username: str, **extra):
