@@ -46,7 +46,17 @@ def _first_message(errors) -> str:
     return str(errors)
 
 
+def _audit_if_denied(exc, context) -> None:
+    request = context.get("request")
+    if request is None or getattr(exc, "status", getattr(exc, "status_code", None)) != 403:
+        return
+    from tenants.services.audit import audit_denied
+
+    audit_denied(actor=request.user, method=request.method, path=request.path, reason=str(exc.detail))
+
+
 def problem_exception_handler(exc, context):
+    _audit_if_denied(exc, context)
     if isinstance(exc, ServiceError):
         return problem(exc.status, exc.code, exc.title, exc.detail, **exc.extra)
     if isinstance(exc, Http404):

@@ -51,3 +51,14 @@ def audit_record(*, actor, action: str, target, tenant=None, before=None, after=
         reason=reason,
         request_id=request_id.get(),
     )
+
+
+def audit_denied(*, actor, method: str, path: str, reason: str) -> AuditEvent | None:
+    """Record a refused change (403), so operators see who tried what. Reads are not recorded."""
+    if actor is None or not actor.is_authenticated or method in {"GET", "HEAD", "OPTIONS"}:
+        return None
+    return AuditEvent.objects.create(
+        actor=actor, actor_name=actor.get_username(), action="request.denied", target_type="http",
+        target_id="", target_repr=f"{method} {path}"[:200], result=AuditEvent.Result.DENIED, reason=reason,
+        request_id=request_id.get(),
+    )
