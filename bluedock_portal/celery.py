@@ -8,6 +8,8 @@ import os
 
 from celery import Celery
 
+from .env import env_int
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bluedock_portal.settings")
 
 app = Celery("bluedock_portal")
@@ -17,12 +19,12 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "tenants.operations_requeue_stuck": {
         "task": "tenants.operations_requeue_stuck",
-        "schedule": 60.0,
+        "schedule": float(env_int("OPERATIONS_REQUEUE_INTERVAL", 60, minimum=1)),
         "options": {"expires": 55},
     },
     "tenants.keystone_reconcile": {
         "task": "tenants.keystone_reconcile",
-        "schedule": float(os.environ.get("KEYSTONE_SYNC_INTERVAL", "300")),
+        "schedule": float(env_int("KEYSTONE_SYNC_INTERVAL", 300, minimum=10)),
         "options": {"expires": 240},
     },
 }

@@ -32,6 +32,7 @@ def main(pytest_args: list[str]) -> int:
         env["REDIS_URL"] = ensure_redis(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"), started)
         env.setdefault("SECRET_KEY", "test-only-secret-key")
         env.setdefault("DEBUG", "false")
+        env.setdefault("CELERY_KEY_PREFIX", f"test-{os.getpid()}-")
         checks = [
             (str(BIN / "ruff"), "check", "."),
             (str(BIN / "python"), "manage.py", "makemigrations", "--check", "--dry-run"),
