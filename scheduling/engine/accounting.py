@@ -1,0 +1,208 @@
+"""Rules F: accounting and feasibility.
+
+Two implementations of the same predicate live here on purpose:
+
+* ``Ledger`` is the fast, incremental one (F3), following Kueue's ``resource_node.go``.  Each node
+  keeps ``usage`` (K sense: what its subtree draws from the node's ``SubtreeQuota``) and
+  ``used`` (the true subtree total U(x)).  Usage bubbles to the parent only above the node's
+  ``local`` (lend-limited, never lent) part.  The identity ``B(x) = SQ(x) − usage(x)`` links it to
+  the definitional balance of §10.4, so a fit test only walks the leaf→root path: O(depth × R).
+* ``naive_*`` recompute balances from scratch (F1).  They are slow and only serve property P2,
+  which asserts that both always agree.
+
+Feasibility checks only the nodes and resources a request changes: a state made infeasible by a
+config change or a capacity drop (D2) must not block requests elsewhere, and a request may not
+make a violated constraint worse.  From a feasible state this is exactly F2.
+"""
+
+from __future__ import annotations
+
+from .tree import INF, Tree
+
+# failure kinds, mapped to reason codes by the allocator
+MAX, BORROW, CAPACITY, LEND = "max", "borrow_limit", "capacity", "lend_limit"
+
+
+class Ledger:
+    __slots__ = ("tree", "usage", "used")
+
+    def __init__(self, tree: Tree, usage=None, used=None):
+        self.tree = tree
+        n, R = len(tree.ids), tree.R
+        self.usage = usage if usage is not None else [[0] * R for _ in range(n)]
+        self.used = used if used is not None else [[0] * R for _ in range(n)]
+
+    def clone(self) -> Ledger:
+        # Copy-on-write snapshot for what-if planning (K resourceNode.Clone): O(nodes × R).
+        return Ledger(self.tree, [u[:] for u in self.usage], [u[:] for u in self.used])
+
+    def add(self, leaf: int, vec: list[int]) -> None:
+        t = self.tree
+        for r, d in enumerate(vec):
+            if not d:
+                continue
+            delta = d
+            for x in t.path[leaf]:
+                self.used[x][r] += d
+                if delta > 0:
+                    u = self.usage[x]
+                    la = t.local[x][r] - u[r]
+                    u[r] += delta
+                    delta = delta - la if la > 0 else delta
+
+    def remove(self, leaf: int, vec: list[int]) -> None:
+        t = self.tree
+        for r, d in enumerate(vec):
+            if not d:
+                continue
+            delta = d
+            for x in t.path[leaf]:
+                self.used[x][r] -= d
+                if delta > 0:
+                    u = self.usage[x]
+                    stored_in_parent = u[r] - t.local[x][r]
+                    u[r] -= delta
+                    delta = min(delta, stored_in_parent) if stored_in_parent > 0 else 0
+
+    def balance(self, x: int, r: int) -> int:
+        return self.tree.sq[x][r] - self.usage[x][r]
+
+    def fit(self, leaf: int, vec: list[int]) -> tuple[int, int, str] | None:
+        """None if adding ``vec`` at ``leaf`` keeps every changed constraint satisfied, else the
+        first failing (node, resource, kind) walking leaf → root (A7 binding constraint)."""
+        t = self.tree
+        res = [r for r in range(t.R) if vec[r] > 0]
+        delta = {r: vec[r] for r in res}
+        root = t.root
+        for x in t.path[leaf]:
+            ux, lx, sqx, used, capx = self.usage[x], t.local[x], t.sq[x], self.used[x], t.cap[x]
+            for r in res:
+                if used[r] + vec[r] > capx[r]:
+                    return (x, r, MAX)
+                d = delta[r]
+                if d <= 0:
+                    continue
+                nb = sqx[r] - ux[r] - d
+                if x == root:
+                    if nb < 0:
+                        return (x, r, self._lend_or_capacity(x, r))
+                elif nb < -t.bl[x][r]:
+                    return (x, r, BORROW)
+                la = lx[r] - ux[r]
+                if la > 0:
+                    delta[r] = d - la
+        return None
+
+    def _lend_or_capacity(self, x: int, r: int) -> str:
+        # PENDING_LEND_LIMIT when a child's surplus exists but may not be lent (B(c) > LL(c)).
+        return LEND if self.lend_blocker(x, r) is not None else CAPACITY
+
+    def lend_blocker(self, x: int, r: int) -> int | None:
+        t = self.tree
+        for c in t.children[x]:
+            lim = t.ll[c][r]
+            if lim is not None and t.sq[c][r] - self.usage[c][r] > lim:
+                return c
+        return None
+
+    def probe(self, leaf: int, vec: list[int]) -> list[list[int]]:
+        """Balances B(x) of every path node after adding ``vec`` (leaf first)."""
+        t = self.tree
+        delta = vec[:]
+        out = []
+        for x in t.path[leaf]:
+            ux, lx, sqx = self.usage[x], t.local[x], t.sq[x]
+            nb = [sqx[r] - ux[r] for r in range(t.R)]
+            for r in range(t.R):
+                d = delta[r]
+                if d > 0:
+                    nb[r] -= d
+                    la = lx[r] - ux[r]
+                    if la > 0:
+                        delta[r] = d - la
+            out.append(nb)
+        return out
+
+    def available(self, leaf: int, r: int) -> int:
+        """K ``available``: the most ``r`` a request at ``leaf`` could get now (incl. max)."""
+        t = self.tree
+        avail = None
+        for x in reversed(t.path[leaf]):  # root first
+            u = self.usage[x][r]
+            if x == t.root:
+                avail = t.sq[x][r] - u
+            else:
+                loc = t.local[x][r]
+                la = max(0, loc - u)
+                pa = avail
+                if t.bl[x][r] < INF:
+                    pa = min(pa, t.sq[x][r] - loc - max(0, u - loc) + t.bl[x][r])
+                avail = la + pa
+            if t.cap[x][r] < INF:
+                avail = min(avail, t.cap[x][r] - self.used[x][r])
+        return max(0, avail)
+
+
+# ---------------------------------------------------------------- definitional checker (P2)
+
+
+def naive_balances(tree: Tree, leaf_usage: dict[int, list[int]]) -> tuple[list[list[int]], list[list[int]]]:
+    """B(x, r) and U(x, r) straight from §10.4, recomputed from scratch."""
+    n, R = len(tree.ids), tree.R
+    U = [[0] * R for _ in range(n)]
+    for leaf, vec in leaf_usage.items():
+        for x in tree.path[leaf]:
+            for r in range(R):
+                U[x][r] += vec[r]
+    B = [[0] * R for _ in range(n)]
+    for x in sorted(range(n), key=lambda i: -tree.depth[i]):
+        for r in range(R):
+            if tree.is_leaf[x]:
+                B[x][r] = tree.owned[x][r] - U[x][r]
+            else:
+                pool = tree.owned[x][r] - sum(tree.owned[c][r] for c in tree.children[x])
+                total = pool
+                for c in tree.children[x]:
+                    lim = tree.ll[c][r]
+                    total += B[c][r] if lim is None else min(B[c][r], lim)
+                B[x][r] = total
+    return B, U
+
+
+def naive_feasible(tree: Tree, leaf_usage: dict[int, list[int]]) -> bool:
+    B, U = naive_balances(tree, leaf_usage)
+    for x in range(len(tree.ids)):
+        for r in range(tree.R):
+            if U[x][r] > tree.cap[x][r]:
+                return False
+            if x == tree.root:
+                if B[x][r] < 0:
+                    return False
+            elif B[x][r] < -tree.bl[x][r]:
+                return False
+    return True
+
+
+def naive_fits(tree: Tree, leaf_usage: dict[int, list[int]], leaf: int, vec: list[int]) -> bool:
+    after = {k: v[:] for k, v in leaf_usage.items()}
+    cur = after.setdefault(leaf, [0] * tree.R)
+    for r in range(tree.R):
+        cur[r] += vec[r]
+    return naive_feasible(tree, after)
+
+
+def probe_remove(ledger: Ledger, leaf: int, vec: list[int], stop: int) -> list[int]:
+    """Balance of ``stop`` (an ancestor-or-self of ``leaf``) after removing ``vec`` at ``leaf``,
+    without touching the ledger.  Used for the victim side of S2-a: DRS(a_v − v)."""
+    t = ledger.tree
+    delta = vec[:]
+    for x in t.path[leaf]:
+        u = ledger.usage[x]
+        if x == stop:
+            return [t.sq[x][r] - (u[r] - max(delta[r], 0)) for r in range(t.R)]
+        for r in range(t.R):
+            d = delta[r]
+            if d > 0:
+                stored = u[r] - t.local[x][r]
+                delta[r] = min(d, stored) if stored > 0 else 0
+    raise ValueError("stop is not on the path")

@@ -1,0 +1,106 @@
+"""The engine's public surface: ``decide`` plus the pure event functions that feed it.
+
+``decide(config, state, now)`` is a pure function (P6): it reads nothing but its arguments, and
+its output depends on no dict/set iteration order, clock or randomness (N2).  Events that happen
+between passes (submit, finish, release, capacity) are applied with the functions below, each
+returning a new State; same-timestamp events commute because the pass orders everything itself.
+
+Config switching (V6): ``switch_config`` validates a new version and returns either the new
+version or the previous one with a REJECT_INVALID_CONFIG decision; there is no partial install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, replace
+
+from .allocate import PassCtx, release_allocation, run_pass
+from .explain import Reason, message
+from .model import Config, Decision, Plan, Request, State, Status, id_key
+from .tree import compile_tree
+from .validate import validate_config
+
+
+def decide(config: Config, state: State, now: int, *, with_hash: bool = True) -> Plan:
+    tree = compile_tree(config, state.capacity)
+    digest = state_hash(state) if with_hash else ""
+    ctx = PassCtx(tree, state, now)
+    run_pass(ctx)
+    window = config.settings.fs_budget_window
+    new_state = State(
+        requests=ctx.requests,
+        status=ctx.status,
+        allocations=ctx.allocations,
+        capacity=state.capacity,
+        fs_history=tuple(h for h in ctx.fs_history if h[0] > now - window),
+        plan_seq=ctx.plan_seq,
+        pass_seq=state.pass_seq + 1,
+    )
+    return Plan(decisions=tuple(ctx.decisions), state=new_state, config_version=config.version, state_hash=digest)
+
+
+def state_hash(state: State) -> str:
+    """sha256 of a canonical serialisation (N3): sorted keys, ids in natural order."""
+    doc = {
+        "requests": [asdict(state.requests[k]) for k in sorted(state.requests, key=id_key)],
+        "status": [[k, asdict(state.status[k])] for k in sorted(state.status, key=id_key)],
+        "allocations": [asdict(state.allocations[k]) for k in sorted(state.allocations, key=id_key)],
+        "capacity": state.capacity, "fs_history": state.fs_history, "plan_seq": state.plan_seq,
+    }
+    text = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- events
+
+
+def submit(state: State, requests: list[Request]) -> State:
+    """New requests are validated (V5, unknown resources) by the next pass."""
+    reqs = dict(state.requests)
+    status = dict(state.status)
+    for q in requests:
+        if q.id in reqs:
+            raise ValueError(f"duplicate request id {q.id}")
+        reqs[q.id] = q
+        status[q.id] = Status("New", "", pending_since=q.created_at)
+    return replace(state, requests=reqs, status=status)
+
+
+def finish(state: State, ids: list[str]) -> State:
+    """Requests complete or are withdrawn: their allocation (if any) is released exactly once
+    (P14); a withdrawn preemptor's victims stay Terminating as orphans."""
+    reqs, status, allocs = dict(state.requests), dict(state.status), dict(state.allocations)
+    for rid in ids:
+        if rid not in reqs:
+            continue
+        allocs.pop(rid, None)
+        reqs.pop(rid)
+        status.pop(rid, None)
+    return replace(state, requests=reqs, status=status, allocations=allocs)
+
+
+def release(state: State, ids: list[str], now: int) -> State:
+    """Kubernetes confirmed that an evicted allocation's pods are gone."""
+    status, allocs = dict(state.status), dict(state.allocations)
+    for aid in ids:
+        a = allocs.get(aid)
+        if a is not None and a.terminating:
+            release_allocation(status, allocs, aid, now)
+    return replace(state, status=status, allocations=allocs)
+
+
+def set_capacity(state: State, capacity: dict[str, int]) -> State:
+    """Measured capacity changed (D1); nothing is evicted by this alone (D2)."""
+    return replace(state, capacity=dict(capacity))
+
+
+def switch_config(current: Config | None, candidate: Config, now: int) -> tuple[Config | None, list[Decision]]:
+    errors = validate_config(candidate)
+    if not errors:
+        return candidate, []
+    facts = {"version": candidate.version, "errors": [f"{rule}: {msg}" for rule, msg in errors],
+             "rules": sorted({rule for rule, _ in errors})}
+    d = Decision(time=now, action="REJECT", reason=str(Reason.REJECT_INVALID_CONFIG), facts=facts,
+                 message=message("REJECT", Reason.REJECT_INVALID_CONFIG, None, facts))
+    return current, [d]

@@ -1,0 +1,169 @@
+"""Rules X: the closed set of reason codes and the prose that explains each decision.
+
+Every decision carries exactly one reason code from ``Reason`` (X1).  Pending reasons that are
+about capacity carry a binding constraint (node, resource, available, needed) (X2); evictions
+name their preemptor and rule (X3).  Messages are derived from the facts only, so the same
+decision always reads the same (N3).  The query helpers (X4) read a State and never decide.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from .model import Binding, Config, State
+from .tree import compile_tree
+
+
+class Reason(StrEnum):
+    ADMITTED_WITHIN_OWNED = "ADMITTED_WITHIN_OWNED"
+    ADMITTED_BORROWING = "ADMITTED_BORROWING"
+    ADMITTED_BY_TRANSFER = "ADMITTED_BY_TRANSFER"
+    PENDING_NO_CAPACITY = "PENDING_NO_CAPACITY"
+    PENDING_BORROW_LIMIT = "PENDING_BORROW_LIMIT"
+    PENDING_LEND_LIMIT = "PENDING_LEND_LIMIT"
+    PENDING_MAX = "PENDING_MAX"
+    PENDING_GRACE_EXCEEDS_LENDER_SLA = "PENDING_GRACE_EXCEEDS_LENDER_SLA"
+    PENDING_NON_PREEMPTIBLE_NEEDS_OWNED = "PENDING_NON_PREEMPTIBLE_NEEDS_OWNED"
+    PENDING_STRICT_FIFO_BLOCKED = "PENDING_STRICT_FIFO_BLOCKED"
+    PENDING_PREEMPTION_DELAY = "PENDING_PREEMPTION_DELAY"
+    PENDING_FAIRSHARE_PROTECTED = "PENDING_FAIRSHARE_PROTECTED"
+    PENDING_BUDGET_EXHAUSTED = "PENDING_BUDGET_EXHAUSTED"
+    PENDING_NO_VICTIMS = "PENDING_NO_VICTIMS"
+    PENDING_WAITING_FOR_VICTIMS = "PENDING_WAITING_FOR_VICTIMS"
+    PENDING_GATES = "PENDING_GATES"
+    REJECT_NEVER_FITS = "REJECT_NEVER_FITS"
+    REJECT_UNKNOWN_RESOURCE = "REJECT_UNKNOWN_RESOURCE"
+    REJECT_INVALID_CONFIG = "REJECT_INVALID_CONFIG"
+    EVICT_RECLAIM_OWNED = "EVICT_RECLAIM_OWNED"
+    EVICT_FAIR_SHARE = "EVICT_FAIR_SHARE"
+    EVICT_BORROW_PREEMPT = "EVICT_BORROW_PREEMPT"
+    EVICT_WITHIN_LEAF_PRIORITY = "EVICT_WITHIN_LEAF_PRIORITY"
+    EVICT_QUOTA_DECREASE = "EVICT_QUOTA_DECREASE"
+
+
+DEGRADED_CAPACITY = "DEGRADED_CAPACITY"  # modifier, not a reason
+
+BINDING_REASON = {
+    "capacity": Reason.PENDING_NO_CAPACITY,
+    "borrow_limit": Reason.PENDING_BORROW_LIMIT,
+    "lend_limit": Reason.PENDING_LEND_LIMIT,
+    "max": Reason.PENDING_MAX,
+}
+
+CLASS_RULE = {
+    "R": Reason.EVICT_RECLAIM_OWNED,
+    "F": Reason.EVICT_FAIR_SHARE,
+    "B": Reason.EVICT_BORROW_PREEMPT,
+    "W": Reason.EVICT_WITHIN_LEAF_PRIORITY,
+}
+
+
+def binding_facts(b: Binding | None) -> dict | None:
+    if b is None:
+        return None
+    out = {"node": b.node, "resource": b.resource, "available": b.available, "needed": b.needed}
+    if b.via is not None:
+        out["via"] = b.via
+    return out
+
+
+def message(action: str, reason: str, request: str | None, facts: dict) -> str:
+    """One sentence a tenant admin can act on, built only from the recorded facts."""
+    b = facts.get("binding")
+    where = f" at {b['node']} ({b['resource']}: {b['available']} available, {b['needed']} needed)" if b else ""
+    if reason == Reason.ADMITTED_WITHIN_OWNED:
+        return f"Admitted {request} within the owned quota of {facts.get('leaf')}."
+    if reason == Reason.ADMITTED_BORROWING:
+        return f"Admitted {request} by borrowing {facts.get('borrowed')} under {facts.get('lender_scope')}."
+    if reason == Reason.ADMITTED_BY_TRANSFER:
+        return f"Admitted {request} on the capacity released by its victims {facts.get('victims')}."
+    if action == "RESERVE":
+        return f"Reserved capacity for {request}; waiting for {facts.get('victims')} to release."
+    if action == "EVICT":
+        return (f"Evicting {facts.get('victim')} ({reason}) for {facts.get('preemptor')}: "
+                f"{facts.get('victim_node')} was borrowing.")
+    if reason == Reason.PENDING_STRICT_FIFO_BLOCKED:
+        return f"{request} waits behind {facts.get('by')} (StrictFIFO)."
+    if reason in (Reason.PENDING_PREEMPTION_DELAY, Reason.PENDING_FAIRSHARE_PROTECTED):
+        return f"{request} may preempt from t={facts.get('until')} ({reason}){where}."
+    if reason == Reason.REJECT_NEVER_FITS:
+        return f"Rejected {request}: it can never fit{where}."
+    if reason == Reason.REJECT_INVALID_CONFIG:
+        return f"Config version rejected: {facts.get('errors')}; the previous version stays in force."
+    return f"{request}: {reason}{where}."
+
+
+# ---------------------------------------------------------------- X4 queries
+
+
+def why(state: State, request: str) -> dict:
+    st = state.status.get(request)
+    if st is None:
+        return {"request": request, "state": "Unknown"}
+    return {"request": request, "state": st.state, "reason": st.reason, "binding": binding_facts(st.binding),
+            "victims": list(st.victims), **dict(st.detail)}
+
+
+def tenant_status(config: Config, state: State, node: str) -> dict:
+    """Owned, used, borrowed, lent-out, reserved and DRS of one node, plus pending by reason."""
+    from .accounting import Ledger
+    from .fairshare import drs
+
+    tree = compile_tree(config, state.capacity)
+    led = Ledger(tree)
+    for a in state.allocations.values():
+        led.add(tree.index[a.leaf], tree.vec(a.demand))
+    x = tree.index[node]
+    res = tree.config.resources
+    bal = [led.balance(x, r) for r in range(tree.R)]
+    below = {i for i in range(len(tree.ids)) if x in tree.path[i]}
+    reserved = [0] * tree.R
+    pending: dict[str, int] = {}
+    for rid, st in state.status.items():
+        req = state.requests.get(rid)
+        if req is None or tree.index.get(req.leaf) not in below:
+            continue
+        if st.state == "Reserved":
+            for r, q in req.demand.items():
+                reserved[tree.rindex[r]] += q
+        if st.state in ("Pending", "Reserved"):
+            pending[st.reason] = pending.get(st.reason, 0) + 1
+    return {
+        "node": node,
+        "owned": dict(zip(res, tree.owned[x], strict=True)),
+        "used": dict(zip(res, led.used[x], strict=True)),
+        "borrowed": {r: max(0, -b) for r, b in zip(res, bal, strict=True)},
+        "lent_out": {r: max(0, min(tree.owned[x][i] - led.used[x][i], tree.owned[x][i]))
+                     for i, r in enumerate(res)},
+        "reserved": dict(zip(res, reserved, strict=True)),
+        "drs": str(drs(tree, x, bal)),
+        "pending_by_reason": dict(sorted(pending.items())),
+    }
+
+
+def who_is_borrowing_from(config: Config, state: State, node: str) -> dict[str, dict[str, int]]:
+    """Informational attribution of debt (the engine tracks no pairwise lending, like K): each
+    borrowing leaf outside ``node`` is attributed the part of its debt that ``node``'s idle owned
+    capacity covers, in proportion to that idle capacity among all idle owners."""
+    from .accounting import Ledger
+
+    tree = compile_tree(config, state.capacity)
+    led = Ledger(tree)
+    for a in state.allocations.values():
+        led.add(tree.index[a.leaf], tree.vec(a.demand))
+    x = tree.index[node]
+    out: dict[str, dict[str, int]] = {}
+    leaves = [i for i in range(len(tree.ids)) if tree.is_leaf[i]]
+    for r, rname in enumerate(tree.config.resources):
+        idle = {i: max(0, tree.owned[i][r] - led.used[i][r]) for i in leaves}
+        mine = sum(v for i, v in idle.items() if x in tree.path[i])
+        total = sum(idle.values())
+        if not mine or not total:
+            continue
+        for i in leaves:
+            debt = max(0, led.used[i][r] - tree.owned[i][r])
+            if debt and x not in tree.path[i]:
+                share = debt * mine // total
+                if share:
+                    out.setdefault(tree.ids[i], {})[rname] = share
+    return out

@@ -1,0 +1,183 @@
+"""Frozen value types that cross the engine boundary.
+
+The engine is a pure function ``decide(config, state, now) -> Plan``.  Everything it reads or
+returns is defined here.  Mappings inside frozen dataclasses are never mutated after
+construction: the engine copies before it changes anything, so a caller may keep old states
+(replay, what-if) without defensive copies.
+
+Quantities are integers (N1); weights and ratios are ``fractions.Fraction``.  Time is a number
+of seconds on the caller's clock (virtual in the simulator), never read from the system.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+# Policy vocabularies of the specification (§10.2).
+RECLAIM_POLICIES = ("Any", "LowerPriority", "Never")
+WITHIN_POLICIES = ("LowerPriority", "LowerOrNewerEqualPriority", "Never")
+BORROW_PREEMPT_POLICIES = ("Never", "LowerPriority")
+QUEUEINGS = ("BestEffortFIFO", "StrictFIFO")
+PREFERENCES = ("BorrowOverPreempt", "PreemptOverBorrow")
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def id_key(ident: str) -> tuple:
+    """Natural order of ids (``b9 < b10``): the spec orders requests by creation and names them
+    ``a1 < a2 < …``; a plain string order would put ``b10`` before ``b9``.  Every ordering in the
+    engine ends with this key (N2)."""
+    parts = _DIGITS.split(ident)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+@dataclass(frozen=True)
+class BorrowPreempt:
+    policy: str = "Never"
+    max_priority_threshold: int | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    """One node of the tenant tree.  ``owned`` is inclusive of the subtree (E ownership)."""
+
+    id: str
+    parent: str | None = None
+    owned: dict[str, int] = field(default_factory=dict)
+    borrow_limit: dict[str, int | None] = field(default_factory=dict)  # absent/None = unlimited
+    lend_limit: dict[str, int | None] = field(default_factory=dict)  # absent/None = owned
+    max: dict[str, int | None] = field(default_factory=dict)  # absent/None = no cap
+    weight: Fraction = Fraction(1)
+    share_tier: int = 0
+    reclaim_policy: str = "Any"
+    within_policy: str = "LowerPriority"
+    borrow_preempt: BorrowPreempt = BorrowPreempt()
+    fence: bool = False
+    lendout_grace: int | None = None
+    reclaim_delay: int = 0
+    fairshare_delay: int = 30
+    min_runtime_fairshare: int | None = None  # None = inherit from the nearest ancestor setting
+    queueing: str = "BestEffortFIFO"
+
+
+@dataclass(frozen=True)
+class Settings:
+    fair_share_preemption: bool = False
+    fs_strategies: tuple[str, ...] = ("S2a", "S2b")
+    fs_epsilon: Fraction = Fraction(0)
+    fs_budget: Fraction | None = None  # fraction of root capacity per window; None = off
+    fs_budget_window: int = 10
+    pass_interval: int = 1
+    release_slack: int = 10
+    borrowing_preference: str = "BorrowOverPreempt"
+    preempted_priority_boost: int = 0  # H8 beta
+
+
+@dataclass(frozen=True, eq=False)
+class Config:
+    """An immutable config version (V6).  Identity-hashed so compiled trees can be cached."""
+
+    version: int
+    resources: tuple[str, ...]
+    capacity: dict[str, int]
+    nodes: tuple[Node, ...]
+    settings: Settings = Settings()
+    effective_from: int = 0
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str
+    leaf: str
+    demand: dict[str, int]
+    priority: int = 0
+    created_at: int = 0
+    preemptible: bool = True
+    reclaim_grace: int = 30
+    elastic_min: dict[str, int] | None = None
+    gates: tuple[str, ...] = ()
+
+    @property
+    def order(self) -> tuple:
+        """A2 head order: priority desc, created_at asc, id asc."""
+        return (-self.priority, self.created_at, id_key(self.id))
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Capacity held by an admitted request: Running, or Terminating after an eviction."""
+
+    request: str
+    leaf: str
+    demand: dict[str, int]
+    admitted_at: int
+    terminating: bool = False
+    victim_of: str | None = None
+    deadline: int | None = None
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The constraint that stops a request (X2): first failing node on the leaf→root path."""
+
+    node: str
+    resource: str
+    available: int
+    needed: int
+    kind: str = "capacity"  # capacity | borrow_limit | lend_limit | max
+    via: str | None = None  # the sibling whose lend limit binds
+
+
+@dataclass(frozen=True)
+class Status:
+    """Lifecycle of a request: Pending, Reserved, Admitted, Terminating, Rejected, Finished."""
+
+    state: str
+    reason: str
+    pending_since: int = 0
+    binding: Binding | None = None
+    victims: tuple[str, ...] = ()
+    plan_seq: int = 0  # order of reservations: transfers happen in plan order (P5b)
+    detail: tuple[tuple[str, Any], ...] = ()  # extra reason facts (until, by, lender_scope, …)
+    times_preempted: int = 0
+
+
+@dataclass(frozen=True)
+class State:
+    """Snapshot the engine reads.  ``requests`` holds every known non-finished request."""
+
+    requests: dict[str, Request] = field(default_factory=dict)
+    status: dict[str, Status] = field(default_factory=dict)
+    allocations: dict[str, Allocation] = field(default_factory=dict)
+    capacity: dict[str, int] | None = None  # measured; None = the config's capacity
+    fs_history: tuple[tuple[int, tuple[tuple[str, int], ...]], ...] = ()  # fair-share evictions
+    plan_seq: int = 0
+    pass_seq: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One explained decision (X).  ``facts`` holds the binding numbers; ``message`` is prose."""
+
+    time: int
+    action: str  # ADMIT | PENDING | RESERVE | EVICT | SHRINK | REJECT | KILL
+    reason: str
+    request: str | None = None
+    victim: str | None = None
+    preemptor: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    modifiers: tuple[str, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Result of a pass: the decisions (in order) and the state to feed the next pass."""
+
+    decisions: tuple[Decision, ...]
+    state: State
+    config_version: int
+    state_hash: str
