@@ -69,16 +69,19 @@ class Ledger:
 
     def fit(self, leaf: int, vec: list[int]) -> tuple[int, int, str] | None:
         """None if adding ``vec`` at ``leaf`` keeps every changed constraint satisfied, else the
-        first failing (node, resource, kind) walking leaf → root (A7 binding constraint)."""
+        binding constraint (node, resource, kind) for A7: the first failing node walking leaf →
+        root — except that when the root is out of capacity too, the root is reported, because
+        raising a tenant's borrow limit or max would not help (T14: PENDING_NO_CAPACITY)."""
         t = self.tree
         res = [r for r in range(t.R) if vec[r] > 0]
         delta = {r: vec[r] for r in res}
         root = t.root
+        first = None
         for x in t.path[leaf]:
             ux, lx, sqx, used, capx = self.usage[x], t.local[x], t.sq[x], self.used[x], t.cap[x]
             for r in res:
-                if used[r] + vec[r] > capx[r]:
-                    return (x, r, MAX)
+                if first is None and used[r] + vec[r] > capx[r]:
+                    first = (x, r, MAX)
                 d = delta[r]
                 if d <= 0:
                     continue
@@ -86,12 +89,12 @@ class Ledger:
                 if x == root:
                     if nb < 0:
                         return (x, r, self._lend_or_capacity(x, r))
-                elif nb < -t.bl[x][r]:
-                    return (x, r, BORROW)
+                elif first is None and nb < -t.bl[x][r]:
+                    first = (x, r, BORROW)
                 la = lx[r] - ux[r]
                 if la > 0:
                     delta[r] = d - la
-        return None
+        return first
 
     def _lend_or_capacity(self, x: int, r: int) -> str:
         # PENDING_LEND_LIMIT when a child's surplus exists but may not be lent (B(c) > LL(c)).
