@@ -253,10 +253,17 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
     valid_seen = False
     budget_used = list(ctx.fs_used)
     done = False
+    # Candidates of one leaf with equal demand and class share their validity until the
+    # simulated state changes (the next take), so the verdict is memoised between takes.
+    memo: dict[tuple, bool] = {}
     for c in cands:
         if not relaxed and c.tags:
             continue
-        if not _valid(ctx, c, q, leaf, vec, need, strat, relaxed):
+        mk = (c.leaf, c.cls, tuple(c.vec))
+        ok = memo.get(mk)
+        if ok is None:
+            ok = memo[mk] = _valid(ctx, c, q, leaf, vec, need, strat, relaxed)
+        if not ok:
             continue
         valid_seen = True
         if c.cls == "F" and ctx.fs_budget is not None:
@@ -269,6 +276,7 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
                 budget_used[r] += c.vec[r]
         sim.remove(c.leaf, c.vec)
         taken.append(c)
+        memo.clear()
         if _satisfied(ctx, leaf, vec, need, target_within_owned):
             done = True
             break
