@@ -28,7 +28,8 @@ from .tree import INF, Tree, compile_tree
 
 
 class PassCtx:
-    def __init__(self, tree: Tree, state: State, now: int):
+    def __init__(self, tree: Tree, state: State, now: int, audit=None):
+        self.audit = audit  # test hook: called with every plan before it is committed
         self.tree = tree
         self.config = tree.config
         self.settings = tree.config.settings
@@ -41,6 +42,7 @@ class PassCtx:
         self.modifiers = (DEGRADED_CAPACITY,) if tree.degraded else ()
         self.fs_history = list(state.fs_history)
         self.vecs: dict[str, list[int]] = {}
+        self.pending_touched: set[str] = set()
         self.by_leaf: dict[int, list[str]] = {}
         for aid in sorted(self.allocations, key=id_key):
             self.by_leaf.setdefault(tree.index[self.allocations[aid].leaf], []).append(aid)
@@ -77,7 +79,18 @@ def run_pass(ctx: PassCtx) -> None:
     _build_ledgers(ctx)
     _accept_new(ctx)
     _transfers(ctx)
-    _tournament(ctx)
+    # A request judged early in a pass saw less usage than the pass ends with, so its reason (or
+    # even its fate: a plan may become possible) can differ on the final state.  Re-run the
+    # tournament over what is still pending until nothing changes; then a second pass at the
+    # same instant finds exactly this fixed point and decides nothing (A10, property P13).
+    start = {rid: (st.state, st.reason, _bkey(st.binding), st.detail) for rid, st in ctx.status.items()}
+    while _tournament(ctx):
+        pass
+    for rid in sorted(ctx.pending_touched, key=id_key):
+        st = ctx.status[rid]
+        if st.state == "Pending" and start.get(rid) != (st.state, st.reason, _bkey(st.binding), st.detail):
+            facts = dict(st.detail, binding=binding_facts(st.binding))
+            ctx.emit("PENDING", st.reason, request=rid, facts=facts)
 
 
 # ---------------------------------------------------------------- A1, ledgers, submissions
@@ -181,8 +194,10 @@ def _transfers(ctx: PassCtx) -> None:
 # ---------------------------------------------------------------- tournament (A2, A3, A8, A9)
 
 
-def _tournament(ctx: PassCtx) -> None:
+def _tournament(ctx: PassCtx) -> bool:
+    """One tournament over the Pending requests; True if anything was admitted or reserved."""
     tree = ctx.tree
+    progressed = False
     n = len(tree.ids)
     queues: dict[int, list[str]] = {}
     for rid, st in ctx.status.items():
@@ -215,6 +230,7 @@ def _tournament(ctx: PassCtx) -> None:
         rid = nominee[tree.root]
         leaf = tree.index[ctx.requests[rid].leaf]
         touched = _evaluate(ctx, rid, leaf)
+        progressed = progressed or bool(touched)
         pos[leaf] += 1
         if ctx.status[rid].state == "Pending" and tree.nodes[leaf].queueing == "StrictFIFO":
             blocked[leaf] = rid
@@ -224,6 +240,7 @@ def _tournament(ctx: PassCtx) -> None:
     for leaf, by in sorted(blocked.items()):
         for rid in queues[leaf][pos[leaf]:]:
             _pending(ctx, rid, Reason.PENDING_STRICT_FIFO_BLOCKED, None, {"by": by})
+    return progressed
 
 
 def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
@@ -292,7 +309,7 @@ def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_ow
     out = preempt.plan(ctx, q, leaf, vec, st.pending_since, target_within_owned=target_within_owned)
     if out.victims:
         return _commit(ctx, q, leaf, vec, out.victims)
-    if out.reason is not None:
+    if out.reason is not None and reason != Reason.PENDING_NON_PREEMPTIBLE_NEEDS_OWNED:
         _pending(ctx, q.id, out.reason, binding, out.detail)
     else:
         _pending(ctx, q.id, reason, binding, {})
@@ -335,14 +352,12 @@ def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, 
 
 
 def _pending(ctx: PassCtx, rid: str, reason: Reason | str, binding: Binding | None, detail: dict) -> None:
-    """Record the current reason; emit a decision only when it changed (A10 idempotence)."""
+    """Record the current reason; the PENDING decision is emitted at the end of the pass, and
+    only if the reason differs from the one the request entered the pass with (A10)."""
     st = ctx.status[rid]
-    new = replace(st, state="Pending", reason=str(reason), binding=binding, victims=(),
-                  detail=tuple(sorted(detail.items())))
-    changed = (st.state, st.reason, _bkey(st.binding), st.detail) != (new.state, new.reason, _bkey(binding), new.detail)
-    ctx.status[rid] = new
-    if changed:
-        ctx.emit("PENDING", reason, request=rid, facts=dict(detail, binding=binding_facts(binding)))
+    ctx.status[rid] = replace(st, state="Pending", reason=str(reason), binding=binding, victims=(),
+                              detail=tuple(sorted(detail.items())))
+    ctx.pending_touched.add(rid)
 
 
 def _bkey(b: Binding | None):
@@ -353,6 +368,8 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
     """P5: victims → Terminating(victim_of=q, deadline), q → Reserved; capacity stays counted in
     ``actual`` until released and is already handed to q in ``sim``."""
     tree = ctx.tree
+    if ctx.audit is not None:
+        ctx.audit(ctx, q, leaf, vec, victims)
     ctx.plan_seq += 1
     names = [c.alloc.request for c in victims]
     st = ctx.status[q.id]

@@ -22,10 +22,12 @@ from .tree import compile_tree
 from .validate import validate_config
 
 
-def decide(config: Config, state: State, now: int, *, with_hash: bool = True) -> Plan:
+def decide(config: Config, state: State, now: int, *, with_hash: bool = True, audit=None) -> Plan:
+    """One pass.  ``audit`` is a test hook that sees every preemption plan before it is
+    committed (properties P8/P9); it must not mutate anything."""
     tree = compile_tree(config, state.capacity)
     digest = state_hash(state) if with_hash else ""
-    ctx = PassCtx(tree, state, now)
+    ctx = PassCtx(tree, state, now, audit)
     run_pass(ctx)
     window = config.settings.fs_budget_window
     new_state = State(

@@ -40,7 +40,7 @@ def validate_config(config: Config) -> list[tuple[str, str]]:
             children[n.parent].append(n)
     for n in sorted(config.nodes, key=lambda n: n.id):
         errors += _check_node(n, res, is_root=n is root)
-    if errors:
+    if any(not isinstance(q, int) for n in config.nodes for q in n.owned.values()):
         return errors
     for r in config.resources:
         cap = config.capacity.get(r, 0)
