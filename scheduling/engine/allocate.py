@@ -43,6 +43,10 @@ class PassCtx:
         self.fs_history = list(state.fs_history)
         self.vecs: dict[str, list[int]] = {}
         self.pending_touched: set[str] = set()
+        # Equivalence classes (K KEP-9694): requests of one leaf with the same shape get the same
+        # verdict while the planning view is unchanged; ``version`` counts its changes.
+        self.version = 0
+        self.memo: dict[tuple, tuple] = {}
         self.by_leaf: dict[int, list[str]] = {}
         for aid in sorted(self.allocations, key=id_key):
             self.by_leaf.setdefault(tree.index[self.allocations[aid].leaf], []).append(aid)
@@ -114,6 +118,13 @@ def _expire(ctx: PassCtx) -> None:
             release_allocation(ctx.status, ctx.allocations, aid, ctx.now)
 
 
+def _still_leaving(allocations: dict, victim: str) -> bool:
+    """Victims are named by request id; a released victim may be admitted again later, and
+    that new Running allocation is not the one the plan waits for."""
+    a = allocations.get(victim)
+    return a is not None and a.terminating
+
+
 def _build_ledgers(ctx: PassCtx) -> None:
     tree = ctx.tree
     ctx.actual = Ledger(tree)
@@ -125,7 +136,7 @@ def _build_ledgers(ctx: PassCtx) -> None:
         if st.state != "Reserved":
             continue
         for v in st.victims:
-            if v in ctx.allocations and v not in ctx.excluded:
+            if _still_leaving(ctx.allocations, v) and v not in ctx.excluded:
                 ctx.excluded.add(v)
                 a = ctx.allocations[v]
                 ctx.sim.remove(tree.index[a.leaf], tree.vec(a.demand))
@@ -179,7 +190,7 @@ def _transfers(ctx: PassCtx) -> None:
     reserved = sorted((st.plan_seq, rid) for rid, st in ctx.status.items() if st.state == "Reserved")
     for _, rid in reserved:
         st = ctx.status[rid]
-        if any(v in ctx.allocations for v in st.victims):
+        if any(_still_leaving(ctx.allocations, v) for v in st.victims):
             continue
         q = ctx.requests[rid]
         leaf = ctx.tree.index[q.leaf]
@@ -299,10 +310,25 @@ def _evaluate(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
                 _admit(ctx, q, leaf, vec, Reason.ADMITTED_WITHIN_OWNED, {})
             return {leaf}
         return _share(ctx, q, leaf, vec, st)
+    node = tree.nodes[leaf]
+    key = None
+    if ctx.now - st.pending_since >= max(node.reclaim_delay, node.fairshare_delay):
+        # Past every delay the verdict depends only on the request's shape (created_at only
+        # matters for LowerOrNewerEqualPriority, the id never: a pending request holds nothing).
+        newer = q.created_at if node.within_policy == "LowerOrNewerEqualPriority" else None
+        key = (ctx.version, leaf, tuple(vec), q.priority, q.preemptible, q.reclaim_grace, newer)
+        cached = ctx.memo.get(key)
+        if cached is not None:
+            _pending(ctx, rid, *cached)
+            return set()
     x, r, kind = hit
     binding = _binding(ctx, leaf, vec, x, r, kind)
-    return _plan_or_pending(ctx, q, leaf, vec, st, BINDING_REASON[kind], binding,
-                            target_within_owned=not q.preemptible)
+    touched = _plan_or_pending(ctx, q, leaf, vec, st, BINDING_REASON[kind], binding,
+                               target_within_owned=not q.preemptible)
+    if key is not None and not touched:
+        after = ctx.status[rid]
+        ctx.memo[key] = (after.reason, after.binding, dict(after.detail))
+    return touched
 
 
 def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_owned) -> set[int]:
@@ -336,6 +362,7 @@ def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, 
     before = {tree.ids[x]: list(ctx.actual.used[x]) for x in tree.path[leaf]}
     ctx.actual.add(leaf, vec)
     ctx.sim.add(leaf, vec)
+    ctx.version += 1
     ctx.allocations[q.id] = Allocation(q.id, q.leaf, dict(q.demand), admitted_at=ctx.now)
     ctx.by_leaf.setdefault(leaf, []).append(q.id)
     st = ctx.status[q.id]
@@ -399,6 +426,7 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
             for r in range(tree.R):
                 ctx.fs_used[r] += c.vec[r]
     ctx.sim.add(leaf, vec)
+    ctx.version += 1
     return touched
 
 
@@ -436,4 +464,5 @@ def _share(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> s
                               victims=tuple(taken), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted)
     ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=q.id, facts={"victims": taken, "shared": True})
     ctx.sim.add(leaf, vec)
+    ctx.version += 1
     return {leaf}

@@ -31,7 +31,7 @@ def ledgers(config: Config, state: State):
         if st.state != "Reserved":
             continue
         for v in st.victims:
-            if v in state.allocations and v not in gone:
+            if v in state.allocations and state.allocations[v].terminating and v not in gone:
                 gone.add(v)
                 a = state.allocations[v]
                 sim.remove(tree.index[a.leaf], tree.vec(a.demand))
@@ -69,7 +69,8 @@ def check_pass(config: Config, before: State, plan: Plan, *, feasible: bool = Tr
     # P10: a reservation whose victims are all gone is transferred in that same pass.
     for rid, st in state.status.items():
         if st.state == "Reserved":
-            assert any(v in state.allocations for v in st.victims), f"P10: stale reservation {rid}"
+            assert any(v in state.allocations and state.allocations[v].terminating for v in st.victims), \
+                f"P10: stale reservation {rid}"
     # P5: work conservation — no eligible pending request fits the final state.
     for rid, st in state.status.items():
         if st.state == "Pending" and st.reason in CAPACITY_REASONS:

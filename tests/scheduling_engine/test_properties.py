@@ -54,6 +54,13 @@ def drive(data, config: Config, steps: int, *, capacity_drops=False, weights_swi
         _no_reclaim_ping_pong(plan, state, evict_edges, last_evicted)
         state = plan.state
         again = decide(config, state, t)
+        if again.decisions:
+            import os
+            if os.environ.get("ENGINE_DEBUG"):
+                print("FIRST", [(d.action, d.reason, d.request, d.victim, d.preemptor, d.facts.get("victims"))
+                                for d in plan.decisions])
+                print("STATE", {k: (v.state, v.reason, v.victims) for k, v in state.status.items()})
+                print("ALLOC", state.allocations)
         assert again.decisions == (), f"P13: second pass at t={t} decided {again.decisions[:3]}"
     return state
 
