@@ -96,15 +96,15 @@ def soak(events: int = 10_000, *, seed: int = 7, leaves: int = 12) -> dict:
     config = replace(config, nodes=tuple(replace(n, min_runtime_fairshare=30) if n.parent is None else n
                                          for n in config.nodes))
     lv = leaf_ids(config)
-    state, t, serial = State(), 0, 0
-    edges: dict[str, list[tuple[int, str, str, str]]] = {}
+    state, t, serial, epoch = State(), 0, 0, 0
+    edges: dict[str, list[tuple[int, str, str, str, int]]] = {}
     last_evicted: dict[str, int] = {}
     fs_times: list[tuple[int, dict]] = []
     stats = {"passes": 0, "evictions": 0, "reclaim": 0, "fair_share": 0, "admitted": 0, "config_switches": 0}
     for _ in range(events):
         t += rng.choice([0, 1, 1, 2])
         roll = rng.random()
-        if roll < 0.6:
+        if roll < 0.5:
             serial += 1
             demand = {"cpu": rng.choice([1000, 2000, 4000]), "mem": 1024, "pods": 1}
             state = submit(state, [Request(id=f"s{serial}", leaf=rng.choice(lv), demand=demand,
@@ -113,6 +113,7 @@ def soak(events: int = 10_000, *, seed: int = 7, leaves: int = 12) -> dict:
         elif roll < 0.98:
             if state.requests:
                 state = finish(state, [rng.choice(sorted(state.requests))])
+                epoch += 1
         else:
             cand = replace(config, version=config.version + 1, nodes=tuple(
                 replace(n, weight=Fraction(rng.choice([1, 2, 3]))) for n in config.nodes))
@@ -135,17 +136,17 @@ def soak(events: int = 10_000, *, seed: int = 7, leaves: int = 12) -> dict:
             if kind is None:
                 continue
             stats[kind] += 1
-            # H1 (owned reclaim): nothing of the victim's leaf reclaims the preemptor back while it
-            # runs.  P7 for fair share: no chain closes, i.e. the very request a preemptor evicted
-            # never evicts it back while it runs (other requests of that leaf may, once demand
-            # has moved: fairness under churn is not a cycle).
+            # H1 (owned reclaim): nothing of the victim's leaf ever reclaims the preemptor back while
+            # it runs.  H2 (fair share): the request a preemptor evicted never evicts it back while
+            # it runs and demand is static (no finish since).  After finishes DRS values move and
+            # a back-eviction is fairness, not a cycle; the budget (H3) bounds that churn.
             pre_leaf = state.requests[d.preemptor].leaf
-            for t0, vleaf, vid, k0 in edges.get(d.victim, []):
+            for t0, vleaf, vid, k0, ep in edges.get(d.victim, []):
                 if t0 < last_evicted.get(d.victim, -1) or k0 != kind:
                     continue
-                if (kind == "reclaim" and vleaf == pre_leaf) or vid == d.preemptor:
+                if (kind == "reclaim" and vleaf == pre_leaf) or (vid == d.preemptor and ep == epoch):
                     raise AssertionError(f"ping-pong: {d.preemptor} evicts {d.victim} back ({kind}) at t={t}")
-            edges.setdefault(d.preemptor, []).append((t, state.requests[d.victim].leaf, d.victim, kind))
+            edges.setdefault(d.preemptor, []).append((t, state.requests[d.victim].leaf, d.victim, kind, epoch))
             last_evicted[d.victim] = t
             if kind == "fair_share":
                 fs_times.append((t, plan.state.allocations[d.victim].demand))

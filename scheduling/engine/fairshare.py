@@ -25,19 +25,25 @@ def drs(tree: Tree, x: int, balance: list[int]) -> Fraction:
     p = tree.parent[x]
     if p < 0:
         return ZERO
-    best = ZERO
-    weight = tree.nodes[x].weight
+    # Find the dominant resource by integer cross-multiplication and build one Fraction at the
+    # end: this runs for every tournament key and victim check, so it must stay cheap.
+    bn, bd = 0, 1
+    lendable = tree.lendable[p]
     for r in range(tree.R):
         b = balance[r]
         if b >= 0:
             continue
-        lend = tree.lendable[p][r]
-        if lend <= 0 or weight == 0:
+        lend = lendable[r]
+        if lend <= 0:
             return DRS_INF
-        share = Fraction(-b, lend) / weight
-        if share > best:
-            best = share
-    return best
+        if -b * bd > bn * lend:
+            bn, bd = -b, lend
+    if bn == 0:
+        return ZERO
+    weight = tree.nodes[x].weight
+    if weight == 0:
+        return DRS_INF
+    return Fraction(bn, bd) / weight
 
 
 def entitlement(tree: Tree, demand: list[list[int]]) -> list[list[int]]:

@@ -65,7 +65,10 @@ def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
     if not strategies:
         strategies = [()]
     any_valid = False
-    for relaxed in (False, True):
+    # The relaxed round (protections ignored, to name the protection that blocks) can only differ
+    # from the strict one when some candidate is protected or the budget may bind.
+    may_relax = any(c.tags for c in cands) or (ctx.fs_budget is not None and any(c.cls == "F" for c in cands))
+    for relaxed in (False, True) if may_relax else (False,):
         for strat in strategies:
             taken, valid_seen = _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
             any_valid = any_valid or valid_seen
