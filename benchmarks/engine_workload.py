@@ -12,11 +12,12 @@ from scheduling.engine import decide, finish, release, submit, switch_config
 from scheduling.engine.model import Allocation, Config, Node, Request, Settings, State, Status
 
 RESOURCES = ("cpu", "mem", "pods", "gpu.a100", "gpu.h100")
-PER_LEAF = {"cpu": 16000, "mem": 65536, "pods": 110, "gpu.a100": 2, "gpu.h100": 1}
+PER_LEAF = {"cpu": 32000, "mem": 131072, "pods": 110, "gpu.a100": 2, "gpu.h100": 2}
 
 
 def make_config(leaves: int, depth: int, *, seed: int = 1, fair_share: bool = False,
-                preemption: bool = True, owned_fraction: Fraction = Fraction(4, 5)) -> Config:
+                preemption: bool = True, owned_fraction: Fraction = Fraction(4, 5),
+                capacity: dict[str, int] | None = None) -> Config:
     """A balanced tree with ``leaves`` leaves and ``depth`` levels (root included).  Each node
     owns ``owned_fraction`` of its parent's guarantee split over its children (the rest is the
     parent's private pool)."""
@@ -24,7 +25,7 @@ def make_config(leaves: int, depth: int, *, seed: int = 1, fair_share: bool = Fa
     fan = 2
     while fan ** (depth - 1) < leaves:
         fan += 1
-    capacity = {r: PER_LEAF[r] * leaves for r in RESOURCES}
+    capacity = dict(capacity) if capacity else {r: PER_LEAF[r] * leaves for r in RESOURCES}
     nodes = [Node(id="root")]
     level = [("root", dict(capacity))]
     made = 0

@@ -110,19 +110,25 @@ def _candidates(ctx, q, leaf, vec, need, pending_since, only_within) -> list[Can
     reclaim_until = pending_since + node.reclaim_delay
     fs_until = pending_since + node.fairshare_delay
     fence = tree.fence_of[leaf]
-    adv = _advantage(ctx, leaf, vec, need)
+    adv = _advantage(ctx, leaf, vec, need) if reclaim_ok else None
+    within_ok = node.within_policy != "Never"
+    elsewhere = not only_within and (adv is not None or bp_ok or fs_ok)
+    if not within_ok and not elsewhere:
+        return []  # no class can apply: skip the scan (benchmark B2 passes without preemption)
     out: list[Candidate] = []
-    for lv in sorted(ctx.by_leaf):
-        ids = ctx.by_leaf[lv]
+    for lv in sorted(ctx.by_leaf) if elsewhere else [leaf]:
+        ids = ctx.by_leaf.get(lv)
         if not ids:
             continue
         same = lv == leaf
         if same:
-            if node.within_policy == "Never":
+            if not within_ok:
                 continue
-        elif only_within or not any(sim.balance(lv, r) < 0 for r in need):
+        elif not any(sim.balance(lv, r) < 0 for r in need):
             continue  # no borrowing chain can start at a leaf that is not borrowing
         A = lv if same else tree.lca(leaf, lv)
+        if not same and not (bp_ok or fs_ok) and tree.depth[adv] <= tree.depth[A]:
+            continue  # only owned reclaim could apply, and q's advantage is not below the LCA
         a_q = leaf if same else tree.child_towards(A, leaf)
         a_v = lv if same else tree.child_towards(A, lv)
         for aid in ids:
@@ -132,7 +138,7 @@ def _candidates(ctx, q, leaf, vec, need, pending_since, only_within) -> list[Can
             vreq = ctx.requests[a.request]
             if not vreq.preemptible:
                 continue
-            vvec = tree.vec(a.demand)
+            vvec = ctx.vec(a.request)
             if not any(vvec[r] > 0 for r in need):
                 continue
             c = Candidate(a, lv, vvec, "", A, a_q, a_v)

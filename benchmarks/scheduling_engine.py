@@ -1,0 +1,126 @@
+"""Benchmarks of the scheduling engine (specification §12): ``python -m benchmarks.scheduling_engine``.
+
+For each scale (S, M, L, XL: leaves × depth × pending × running) it prints the time of a full
+pass, of an incremental pass after one submit, of one owned-reclaim plan, decisions/s, admissions/s
+and the peak memory of a pass (tracemalloc) — every time beside the time to merely sort the same
+pending list, as a ratio.  Then the 10,000-event soak (B10).  Arguments: scale names to run
+(default all) and ``--no-soak``.  Standard library only; not wired into the Makefile.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import tracemalloc
+
+from benchmarks.engine_workload import leaf_ids, make_config, make_state, soak
+from scheduling.engine import decide, submit
+from scheduling.engine.fairshare import entitlement
+from scheduling.engine.model import Request
+from scheduling.engine.tree import compile_tree
+
+SCALES = {  # name: (leaves, depth, pending, running) — §12.1
+    "S": (100, 3, 1_000, 1_000),
+    "M": (1_000, 4, 10_000, 10_000),
+    "L": (1_000, 4, 50_000, 25_000),
+    "XL": (5_000, 5, 100_000, 50_000),
+}
+TARGETS = {"S": 15, "M": 100, "L": 500, "XL": 1500}  # B2, ms
+
+
+def timed(fn, repeat: int = 1):
+    best, out = None, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        dt = time.perf_counter() - t0
+        best = dt if best is None or dt < best else best
+    return best, out
+
+
+def sort_time(state) -> float:
+    pending = [q for q in state.requests.values() if state.status[q.id].state in ("New", "Pending")]
+    dt, _ = timed(lambda: sorted(pending, key=lambda q: q.order), repeat=3)
+    return dt
+
+
+def row(label: str, seconds: float, base: float, extra: str = "") -> None:
+    print(f"  {label:<34} {seconds * 1000:>10.1f} ms   {seconds / base:>8.0f}× sort   {extra}")
+
+
+def bench_scale(name: str) -> None:
+    leaves, depth, pending, running = SCALES[name]
+    repeat = 3 if pending <= 10_000 else 1
+    print(f"\n{name}: {leaves} leaves, depth {depth}, {pending} pending, {running} running, 5 resources")
+    config = make_config(leaves, depth, preemption=False)
+    state = make_state(config, running=running, pending=pending)
+    base = sort_time(state)
+    print(f"  {'sort pending (baseline)':<34} {base * 1000:>10.1f} ms")
+    full, plan = timed(lambda: decide(config, state, 0, with_hash=False), repeat)
+    n = len(plan.decisions)
+    admitted = sum(1 for d in plan.decisions if d.action == "ADMIT")
+    row("full pass (B2, no preemption)", full, base, f"target {TARGETS[name]} ms; {n} decisions, {admitted} admits")
+    print(f"  {'decisions/s in the full pass':<34} {n / full:>10.0f}")
+    after = submit(plan.state, [Request(id="one-more", leaf=leaf_ids(config)[0], demand={"cpu": 500, "pods": 1},
+                                        created_at=1)])
+    inc, _ = timed(lambda: decide(config, after, 1, with_hash=False), repeat)
+    row("incremental pass, one submit (B3)", inc, base, "target 2 ms (M) / 5 ms (XL)")
+    # Admissions/s (B6): the same pending list on an empty cluster, so most requests fit.
+    empty = make_state(config, running=0, pending=pending)
+    adm_t, adm_plan = timed(lambda: decide(config, empty, 0, with_hash=False), 1)
+    adm = sum(1 for d in adm_plan.decisions if d.action == "ADMIT")
+    row("pass admitting onto an empty cluster", adm_t, base, f"{adm / adm_t:.0f} admissions/s (B6 ≥ 1000)")
+    # One owned-reclaim plan (B4): the cluster is sized to exactly the running usage (hot leaves
+    # borrow), then the emptiest leaf asks for what it owns but does not use.
+    busy = make_state(config, running=running, pending=0, t=0)
+    used = {r: 0 for r in config.resources}
+    per_leaf: dict[str, dict[str, int]] = {}
+    for a in busy.allocations.values():
+        for r, q in a.demand.items():
+            used[r] += q
+            per_leaf.setdefault(a.leaf, {}).setdefault(r, 0)
+            per_leaf[a.leaf][r] += q
+    pconf = make_config(leaves, depth, preemption=True, capacity={r: max(q, 1) for r, q in used.items()})
+    tree = compile_tree(pconf)
+    owner = min(leaf_ids(pconf), key=lambda x: (per_leaf.get(x, {}).get("cpu", 0), x))
+    free = tree.owned[tree.index[owner]][tree.rindex["cpu"]] - per_leaf.get(owner, {}).get("cpu", 0)
+    quiet, _ = timed(lambda: decide(pconf, busy, 10, with_hash=False), 1)
+    ask = submit(busy, [Request(id="owner-1", leaf=owner, demand={"cpu": max(1, min(free, 8000))}, created_at=10)])
+    rec, rplan = timed(lambda: decide(pconf, ask, 10, with_hash=False), 1)
+    evicts = sum(1 for d in rplan.decisions if d.action == "EVICT")
+    row("pass with one reclaim plan (B4)", rec, base,
+        f"plan ≈ {(rec - quiet) * 1000:.1f} ms over an idle pass; {evicts} victims; {running} running")
+    # Peak memory of a full pass (B9).
+    tracemalloc.start()
+    decide(config, state, 0, with_hash=False)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"  {'peak memory of a full pass (B9)':<34} {peak / 2**20:>10.1f} MiB   target ≤ 300 MB (XL)")
+    if name == "XL":
+        tree = compile_tree(config)
+        demand = [[0] * tree.R for _ in tree.ids]
+        for x in range(len(tree.ids)):
+            for r in range(tree.R):
+                demand[x][r] = tree.owned[x][r] + tree.owned[x][r] // 3
+        ent_t, _ = timed(lambda: entitlement(tree, demand), 1)
+        row("entitlement water-filling (B8)", ent_t, base, "target 50 ms")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    names = [a for a in args if a in SCALES] or list(SCALES)
+    version = sys.version.split()[0]
+    print(f"Scheduling engine benchmarks (CPython {version}); ratios are against sorting the same pending list.")
+    for name in names:
+        bench_scale(name)
+    if "--no-soak" not in args:
+        t0 = time.perf_counter()
+        stats = soak(10_000, seed=7)
+        dt = time.perf_counter() - t0
+        print(f"\nB10 soak, 10,000 events (fair share on): {dt:.1f} s (target ≤ 60 s); "
+              f"0 ping-pong (H1/H2), budget held (H3); {stats}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
