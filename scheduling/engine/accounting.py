@@ -126,6 +126,25 @@ class Ledger:
             out.append(nb)
         return out
 
+    def balance_after(self, leaf: int, vec: list[int], stop: int) -> list[int]:
+        """B(stop) after adding ``vec`` at ``leaf`` (``stop`` on the path): ``probe`` cut short,
+        for tournament keys that only look at one level."""
+        t = self.tree
+        delta = vec[:]
+        R = range(t.R)
+        for x in t.path[leaf]:
+            ux, sqx = self.usage[x], t.sq[x]
+            if x == stop:
+                return [sqx[r] - ux[r] - (delta[r] if delta[r] > 0 else 0) for r in R]
+            lx = t.local[x]
+            for r in R:
+                d = delta[r]
+                if d > 0:
+                    la = lx[r] - ux[r]
+                    if la > 0:
+                        delta[r] = d - la
+        raise ValueError("stop is not on the path")
+
     def available(self, leaf: int, r: int) -> int:
         """K ``available``: the most ``r`` a request at ``leaf`` could get now (incl. max)."""
         t = self.tree

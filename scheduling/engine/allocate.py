@@ -47,6 +47,7 @@ class PassCtx:
         # verdict while the planning view is unchanged; ``version`` counts its changes.
         self.version = 0
         self.memo: dict[tuple, tuple] = {}
+        self.dry = False  # set during the settling sweep: any progress raises _Progress
         self.by_leaf: dict[int, list[str]] = {}
         for aid in sorted(self.allocations, key=id_key):
             self.by_leaf.setdefault(tree.index[self.allocations[aid].leaf], []).append(aid)
@@ -87,9 +88,12 @@ def run_pass(ctx: PassCtx) -> None:
     # even its fate: a plan may become possible) can differ on the final state.  Re-run the
     # tournament over what is still pending until nothing changes; then a second pass at the
     # same instant finds exactly this fixed point and decides nothing (A10, property P13).
+    # The re-check runs first as a cheap dry sweep on the final state; only if it finds that
+    # something would now be admitted or planned does a full tournament run again.
     start = {rid: (st.state, st.reason, _bkey(st.binding), st.detail) for rid, st in ctx.status.items()}
-    while _tournament(ctx):
-        pass
+    progressed = _tournament(ctx)
+    while progressed and _would_progress(ctx):
+        progressed = _tournament(ctx)
     for rid in sorted(ctx.pending_touched, key=id_key):
         st = ctx.status[rid]
         if st.state == "Pending" and start.get(rid) != (st.state, st.reason, _bkey(st.binding), st.detail):
@@ -116,6 +120,35 @@ def _expire(ctx: PassCtx) -> None:
         if a.terminating and a.deadline is not None and a.deadline + slack <= ctx.now:
             ctx.by_leaf[ctx.tree.index[a.leaf]].remove(aid)
             release_allocation(ctx.status, ctx.allocations, aid, ctx.now)
+
+
+class _Progress(Exception):
+    """Raised in a dry sweep where a real pass would admit, reserve or evict."""
+
+
+def _would_progress(ctx: PassCtx) -> bool:
+    """Re-judge every pending request on the current state without changing it (A8 order per
+    leaf, StrictFIFO blocking included); True as soon as one would make progress."""
+    tree = ctx.tree
+    queues: dict[int, list[str]] = {}
+    for rid, st in ctx.status.items():
+        if st.state == "Pending":
+            queues.setdefault(tree.index[ctx.requests[rid].leaf], []).append(rid)
+    ctx.dry = True
+    try:
+        for leaf in sorted(queues):
+            waiting = sorted(queues[leaf], key=lambda rid: ctx.requests[rid].order)
+            for i, rid in enumerate(waiting):
+                _evaluate(ctx, rid, leaf)
+                if ctx.status[rid].state == "Pending" and tree.nodes[leaf].queueing == "StrictFIFO":
+                    for rest in waiting[i + 1:]:
+                        _pending(ctx, rest, Reason.PENDING_STRICT_FIFO_BLOCKED, None, {"by": rid})
+                    break
+    except _Progress:
+        return True
+    finally:
+        ctx.dry = False
+    return False
 
 
 def _still_leaving(allocations: dict, victim: str) -> bool:
@@ -260,8 +293,7 @@ def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
     q = ctx.requests[rid]
     leaf = tree.index[q.leaf]
     vec = ctx.vec(rid)
-    probe = ctx.sim.probe(leaf, vec)
-    nb = probe[tree.depth[leaf] - tree.depth[c]]
+    nb = ctx.sim.balance_after(leaf, vec, c)
     within = all(nb[r] >= 0 for r in range(tree.R) if vec[r] > 0)
     return (0 if within else 1, -tree.nodes[c].share_tier, drs(tree, c, nb)) + q.order
 
@@ -358,6 +390,8 @@ def _binding_at(ctx, leaf, vec, x, need) -> Binding:
 
 
 def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, facts: dict) -> None:
+    if ctx.dry:
+        raise _Progress
     tree = ctx.tree
     before = {tree.ids[x]: list(ctx.actual.used[x]) for x in tree.path[leaf]}
     ctx.actual.add(leaf, vec)
@@ -394,6 +428,8 @@ def _bkey(b: Binding | None):
 def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set[int]:
     """P5: victims → Terminating(victim_of=q, deadline), q → Reserved; capacity stays counted in
     ``actual`` until released and is already handed to q in ``sim``."""
+    if ctx.dry:
+        raise _Progress
     tree = ctx.tree
     if ctx.audit is not None:
         ctx.audit(ctx, q, leaf, vec, victims)
@@ -433,6 +469,8 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
 def _share(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> set[int]:
     """P5b: q fits in the planning view only because earlier plans' victims are leaving: reserve
     q behind a minimal subset of those victims instead of evicting anything new."""
+    if ctx.dry:
+        raise _Progress
     actual = ctx.actual
     tree = ctx.tree
     pool = sorted(ctx.excluded, key=lambda v: (ctx.status[ctx.allocations[v].victim_of].plan_seq

@@ -20,11 +20,11 @@ DRS_INF = Fraction(INF)
 ZERO = Fraction(0)
 
 
-def drs(tree: Tree, x: int, balance: list[int]) -> Fraction:
+def drs(tree: Tree, x: int, balance: list[int]) -> Fraction | int:
     """DRS of node ``x`` given its balance vector (current, after-admission or after-removal)."""
     p = tree.parent[x]
     if p < 0:
-        return ZERO
+        return 0
     # Find the dominant resource by integer cross-multiplication and build one Fraction at the
     # end: this runs for every tournament key and victim check, so it must stay cheap.
     bn, bd = 0, 1
@@ -39,7 +39,7 @@ def drs(tree: Tree, x: int, balance: list[int]) -> Fraction:
         if -b * bd > bn * lend:
             bn, bd = -b, lend
     if bn == 0:
-        return ZERO
+        return 0  # an int: most tournament keys compare 0 with 0, far cheaper than Fractions
     weight = tree.nodes[x].weight
     if weight == 0:
         return DRS_INF

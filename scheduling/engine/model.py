@@ -99,11 +99,11 @@ class Request:
     reclaim_grace: int = 30
     elastic_min: dict[str, int] | None = None
     gates: tuple[str, ...] = ()
+    # A2 head order: priority desc, created_at asc, id asc — computed once, used everywhere.
+    order: tuple = field(init=False, repr=False, compare=False)
 
-    @property
-    def order(self) -> tuple:
-        """A2 head order: priority desc, created_at asc, id asc."""
-        return (-self.priority, self.created_at, id_key(self.id))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "order", (-self.priority, self.created_at, id_key(self.id)))
 
 
 @dataclass(frozen=True)

@@ -268,7 +268,9 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
     for c in cands:
         if not relaxed and c.tags:
             continue
-        mk = (c.leaf, c.cls, tuple(c.vec))
+        # Only fair share compares quantities; the other classes depend on which resources v
+        # uses (chain), not how much.
+        mk = (c.leaf, c.cls, tuple(c.vec) if c.cls == "F" else tuple(x > 0 for x in c.vec))
         ok = memo.get(mk)
         if ok is None:
             ok = memo[mk] = _valid(ctx, c, q, leaf, vec, need, strat, relaxed)
