@@ -41,9 +41,9 @@ def drs(tree: Tree, x: int, balance: list[int]) -> Fraction | int:
     if bn == 0:
         return 0  # an int: most tournament keys compare 0 with 0, far cheaper than Fractions
     weight = tree.nodes[x].weight
-    if weight == 0:
+    if not weight.numerator:
         return DRS_INF
-    return Fraction(bn, bd) / weight
+    return Fraction(bn * weight.denominator, bd * weight.numerator)
 
 
 def entitlement(tree: Tree, demand: list[list[int]]) -> list[list[int]]:

@@ -129,6 +129,8 @@ def _candidates(ctx, q, leaf, vec, need, pending_since, only_within) -> list[Can
         A = lv if same else tree.lca(leaf, lv)
         if not same and not (bp_ok or fs_ok) and tree.depth[adv] <= tree.depth[A]:
             continue  # only owned reclaim could apply, and q's advantage is not below the LCA
+        if not same and not _leaf_chain(ctx, lv, A, need):
+            continue  # some node between the leaf and the LCA is not borrowing: no class applies
         a_q = leaf if same else tree.child_towards(A, leaf)
         a_v = lv if same else tree.child_towards(A, lv)
         for aid in ids:
@@ -177,22 +179,31 @@ def _candidates(ctx, q, leaf, vec, need, pending_since, only_within) -> list[Can
     # Candidate order (§10.7): terminating first, class, biggest offender, priority (aged, H8),
     # newest admission, newest creation, id desc.  Sort by id desc first; sorts are stable.
     beta = s.preempted_priority_boost
-    drs_cache: dict[int, Fraction] = {}
-
-    def offender(c: Candidate) -> Fraction:
-        if c.cls == "W":
-            return Fraction(0)
-        if c.a_v not in drs_cache:
-            drs_cache[c.a_v] = drs(tree, c.a_v, [sim.balance(c.a_v, r) for r in range(tree.R)])
-        return drs_cache[c.a_v]
-
-    out.sort(key=lambda c: id_key(c.alloc.request), reverse=True)
+    # DRS values become dense integer ranks so that sort keys never compare Fractions.
+    drs_of: dict[int, Fraction | int] = {}
+    for c in out:
+        if c.cls != "W" and c.a_v not in drs_of:
+            drs_of[c.a_v] = drs(tree, c.a_v, [sim.balance(c.a_v, r) for r in range(tree.R)])
+    rank = {v: i for i, v in enumerate(sorted(set(drs_of.values()), reverse=True))}
+    reqs = ctx.requests
+    out.sort(key=lambda c: reqs[c.alloc.request].order[2], reverse=True)
     out.sort(key=lambda c: (
-        0 if c.alloc.terminating else 1, RANK[c.cls], -offender(c),
-        ctx.requests[c.alloc.request].priority + beta * ctx.times_preempted(c.alloc.request),
-        -c.alloc.admitted_at, -ctx.requests[c.alloc.request].created_at,
+        0 if c.alloc.terminating else 1, RANK[c.cls], rank[drs_of[c.a_v]] if c.cls != "W" else 0,
+        reqs[c.alloc.request].priority + beta * ctx.times_preempted(c.alloc.request),
+        -c.alloc.admitted_at, -reqs[c.alloc.request].created_at,
     ))
     return out
+
+
+def _leaf_chain(ctx, lv: int, A: int, need: list[int]) -> bool:
+    """Necessary condition for borrowing chain(v, A) of any v at ``lv``."""
+    sim = ctx.sim
+    for x in ctx.tree.path[lv]:
+        if x == A:
+            return True
+        if not any(sim.balance(x, r) < 0 for r in need):
+            return False
+    return True
 
 
 def _advantage(ctx, leaf, vec, need) -> int | None:
