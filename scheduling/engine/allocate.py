@@ -49,7 +49,8 @@ class PassCtx:
         self.memo: dict[tuple, tuple] = {}
         self.dry = False  # set during the settling sweep: any progress raises _Progress
         self.by_leaf: dict[int, list[str]] = {}
-        for aid in sorted(self.allocations, key=id_key):
+        reqs = self.requests
+        for aid in sorted(self.allocations, key=lambda a: reqs[a].order[2]):  # cached natural id order
             self.by_leaf.setdefault(tree.index[self.allocations[aid].leaf], []).append(aid)
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R
@@ -115,11 +116,12 @@ def release_allocation(status: dict, allocations: dict, aid: str, now: int) -> N
 
 def _expire(ctx: PassCtx) -> None:
     slack = ctx.settings.release_slack
-    for aid in sorted(ctx.allocations, key=id_key):
+    due = [aid for aid, a in ctx.allocations.items()
+           if a.terminating and a.deadline is not None and a.deadline + slack <= ctx.now]
+    for aid in sorted(due, key=id_key):
         a = ctx.allocations[aid]
-        if a.terminating and a.deadline is not None and a.deadline + slack <= ctx.now:
-            ctx.by_leaf[ctx.tree.index[a.leaf]].remove(aid)
-            release_allocation(ctx.status, ctx.allocations, aid, ctx.now)
+        ctx.by_leaf[ctx.tree.index[a.leaf]].remove(aid)
+        release_allocation(ctx.status, ctx.allocations, aid, ctx.now)
 
 
 class _Progress(Exception):
