@@ -22,6 +22,16 @@ app.conf.beat_schedule = {
         "schedule": float(env_int("OPERATIONS_REQUEUE_INTERVAL", 60, minimum=1)),
         "options": {"expires": 55},
     },
+    "tenants.namespaces_reconcile_all": {
+        "task": "tenants.namespaces_reconcile_all",
+        "schedule": float(env_int("NAMESPACE_RECONCILE_INTERVAL", 300, minimum=5)),
+        "options": {"expires": 240},
+    },
+    "tenants.clusters_sync_inventory": {
+        "task": "tenants.clusters_sync_inventory",
+        "schedule": float(env_int("CLUSTER_INVENTORY_INTERVAL", 30, minimum=5)),
+        "options": {"expires": 25},
+    },
     "tenants.keystone_reconcile": {
         "task": "tenants.keystone_reconcile",
         "schedule": float(env_int("KEYSTONE_SYNC_INTERVAL", 300, minimum=10)),

@@ -101,9 +101,22 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
+# Fernet keys for credentials at rest, newest first (empty: derived from SECRET_KEY).
+CREDENTIALS_KEYS = [k for k in env_secret("CREDENTIALS_KEYS", "").split(",") if k.strip()]
+
 # --- Tenancy -------------------------------------------------------------------------------
 # Keystone's max_project_tree_depth defaults to 5 (not counting the domain); so do we.
 TENANT_MAX_DEPTH = env_int("TENANT_MAX_DEPTH", 5, minimum=1, maximum=30)
+
+# --- Kubernetes ------------------------------------------------------------------------------
+# Prefixes the clusters' authenticators add to portal identities (like --oidc-username-prefix).
+KUBERNETES_USER_PREFIX = env_str("KUBERNETES_USER_PREFIX", "")
+KUBERNETES_GROUP_PREFIX = env_str("KUBERNETES_GROUP_PREFIX", "")
+# Container defaults stamped into every namespace's LimitRange (cpu millicores, memory MiB).
+NAMESPACE_DEFAULT_REQUEST = {"cpu": env_int("NAMESPACE_DEFAULT_CPU_REQUEST", 100, minimum=1),
+                             "memory": env_int("NAMESPACE_DEFAULT_MEMORY_REQUEST", 128, minimum=1)}
+NAMESPACE_DEFAULT_LIMIT = {"cpu": env_int("NAMESPACE_DEFAULT_CPU_LIMIT", 500, minimum=1),
+                           "memory": env_int("NAMESPACE_DEFAULT_MEMORY_LIMIT", 512, minimum=1)}
 
 # --- Keystone --------------------------------------------------------------------------------
 KEYSTONE_ENABLED = env_bool("KEYSTONE_ENABLED", False)

@@ -1,10 +1,106 @@
 """Celery adapters only: load by id, call one service."""
 
+from __future__ import annotations
+
 from celery import shared_task
 
-from .services import operations
+from backends.errors import BackendPermanentError, BackendTransientError
+from bluedock_portal.errors import ServiceError
+
+from .models import Cluster, Namespace
+from .services import clusters, operations, provisioning
+from .services import namespaces as namespace_services
+
+RETRYING = {"acks_late": True, "reject_on_worker_lost": True, "autoretry_for": (BackendTransientError,),
+            "retry_backoff": True, "retry_backoff_max": 120, "retry_jitter": True, "max_retries": 8,
+            "soft_time_limit": 240, "time_limit": 300}
 
 
 @shared_task(name="tenants.operations_requeue_stuck", soft_time_limit=60, time_limit=90)
 def operations_requeue_stuck() -> int:
     return operations.operations_requeue_stuck()
+
+
+@shared_task(name="tenants.namespace_reconcile", **RETRYING)
+def namespace_reconcile_task(namespace_id: int) -> dict | None:
+    namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=namespace_id).first()
+    if namespace is None or namespace.state == Namespace.State.DELETING:
+        return None
+    return provisioning.namespace_reconcile(namespace=namespace)
+
+
+@shared_task(name="tenants.namespaces_reconcile_all", soft_time_limit=60, time_limit=90)
+def namespaces_reconcile_all() -> int:
+    """Periodic drift repair: one reconcile task per namespace of an active cluster."""
+    ids = list(Namespace.objects.filter(cluster__is_active=True).exclude(state=Namespace.State.DELETING)
+               .values_list("pk", flat=True))
+    for pk in ids:
+        namespace_reconcile_task.delay(pk)
+    return len(ids)
+
+
+@shared_task(name="tenants.namespace_reconcile_run", bind=True, acks_late=True, reject_on_worker_lost=True,
+             soft_time_limit=240, time_limit=300, max_retries=8)
+def namespace_reconcile_run(self, operation_id: int) -> None:
+    """The "reconcile now" Operation: claimed by compare-and-set, retried on transient errors."""
+    operation = operations.operation_claim(operation_id=operation_id)
+    if operation is None:
+        return
+    namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
+    if namespace is None:
+        operations.operation_fail(operation=operation, code="not_found", message="The namespace no longer exists.")
+        return
+    try:
+        result = provisioning.namespace_reconcile(
+            namespace=namespace,
+            progress=lambda pct, msg: operations.operation_progress(operation=operation, progress=pct, message=msg))
+    except BackendTransientError as exc:
+        operations.operation_release(operation=operation, message=f"retrying: {exc}")
+        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60)) from None
+    except (BackendPermanentError, ServiceError) as exc:
+        operations.operation_fail(operation=operation, code="reconcile_failed", message=str(exc))
+        return
+    operations.operation_succeed(operation=operation, result=result, message="namespace matches the portal")
+
+
+@shared_task(name="tenants.namespace_delete_run", bind=True, acks_late=True, reject_on_worker_lost=True,
+             soft_time_limit=240, time_limit=300, max_retries=8)
+def namespace_delete_run(self, operation_id: int) -> None:
+    """Remove a confirmed namespace from its cluster, then from the portal."""
+    operation = operations.operation_claim(operation_id=operation_id)
+    if operation is None:
+        return
+    namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
+    if namespace is None:
+        operations.operation_succeed(operation=operation, message="already gone")
+        return
+    try:
+        clusters.cluster_backend(namespace.cluster).delete("v1", "Namespace", namespace.name)
+    except BackendTransientError as exc:
+        operations.operation_release(operation=operation, message=f"retrying: {exc}")
+        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60)) from None
+    except BackendPermanentError as exc:
+        operations.operation_fail(operation=operation, code="delete_failed", message=str(exc))
+        return
+    namespace_services.namespace_remove(namespace=namespace)
+    operations.operation_succeed(operation=operation, message=f"namespace {namespace.name} deleted")
+
+
+@shared_task(name="tenants.clusters_sync_inventory", soft_time_limit=120, time_limit=150)
+def clusters_sync_inventory() -> dict:
+    """Periodic: health, nodes and pods of every active cluster (one failing cluster does not stop the rest)."""
+    result = {}
+    for cluster in Cluster.objects.filter(is_active=True):
+        cluster = clusters.cluster_check_health(cluster=cluster)
+        if cluster.health != Cluster.Health.HEALTHY:
+            result[cluster.name] = cluster.health
+            continue
+        try:
+            result[cluster.name] = clusters.cluster_sync_inventory(cluster=cluster)
+        except (BackendTransientError, BackendPermanentError) as exc:
+            result[cluster.name] = str(exc)
+    return result
+
+
+operations.RUNNERS["namespace.reconcile"] = "tenants.namespace_reconcile_run"
+operations.RUNNERS["namespace.delete"] = "tenants.namespace_delete_run"

@@ -15,7 +15,9 @@ def test_tenant_admin_creates_and_deletes_a_namespace_with_confirmation(api, ali
     response = client.delete(f"/api/v1/namespaces/{ns_id}/")
     assert response.status_code == 400 and response.json()["code"] == "confirmation_required"
     assert Namespace.objects.filter(pk=ns_id).exists()
-    assert client.delete(f"/api/v1/namespaces/{ns_id}/?confirm=a-web").status_code == 204
+    response = client.delete(f"/api/v1/namespaces/{ns_id}/?confirm=a-web")
+    assert response.status_code == 202 and response.json()["type"] == "namespace.delete"
+    assert Namespace.objects.get(pk=ns_id).state == "deleting"  # the task removes it from the cluster, then here
     assert [e.action for e in AuditEvent.objects.order_by("id")] == ["namespace.create", "namespace.delete"]
 
 

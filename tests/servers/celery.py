@@ -40,8 +40,9 @@ def celery_processes(tmp_path, *, beat: bool = False, extra_env: dict | None = N
     logs = tmp_path / "celery"
     logs.mkdir(exist_ok=True)
     procs: list[tuple[str, subprocess.Popen]] = []
+    worker_name = f"w-{uuid.uuid4().hex[:6]}"
     commands = [("worker", [sys.executable, "-m", "celery", "-A", "bluedock_portal", "worker", "--pool=solo",
-                            "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"w-{uuid.uuid4().hex[:6]}"])]
+                            "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", worker_name])]
     if beat:
         commands.append(("beat", [sys.executable, "-m", "celery", "-A", "bluedock_portal", "beat", "--loglevel=INFO",
                                   "--schedule", str(logs / "beat-schedule")]))
