@@ -6,10 +6,12 @@ directory; the server is stopped by its PID when the session ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.request
@@ -43,6 +45,9 @@ def _conf(root: Path) -> str:
 use_stderr = true
 [database]
 connection = sqlite:///{root}/keystone.db
+[identity]
+# bcrypt's minimum cost: every token request hashes the password, and tests ask for many.
+password_hash_rounds = 4
 [token]
 provider = fernet
 [fernet_tokens]
@@ -54,11 +59,14 @@ key_repository = {root}/credential-keys
 """
 
 
-def _manage(conf: Path, *args: str) -> None:
-    result = subprocess.run(["keystone-manage", "--config-file", str(conf), *args], capture_output=True, text=True,
-                            timeout=120, check=False)
-    if result.returncode:
-        raise RuntimeError(f"keystone-manage {args[0]} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+def _manage(conf: Path, *commands: tuple[str, ...]) -> None:
+    """Run keystone-manage commands side by side (each start costs seconds of imports)."""
+    procs = [(args, subprocess.Popen(["keystone-manage", "--config-file", str(conf), *args], text=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)) for args in commands]
+    for args, proc in procs:
+        _, stderr = proc.communicate(timeout=120)
+        if proc.returncode:
+            raise RuntimeError(f"keystone-manage {args[0]} failed ({proc.returncode}):\n{stderr[-3000:]}")
 
 
 def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 30) -> None:
@@ -87,11 +95,13 @@ def keystone_server(tmp_path_factory) -> KeystoneServer:
     port = free_port()
     auth_url = f"http://127.0.0.1:{port}/v3"
     user = ["--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid())]
-    _manage(conf, "db_sync")
-    _manage(conf, "fernet_setup", *user)
-    _manage(conf, "credential_setup", *user)
-    _manage(conf, "bootstrap", "--bootstrap-password", PASSWORD, "--bootstrap-public-url", f"{auth_url}/",
-            "--bootstrap-region-id", "RegionOne")
+    _manage(conf, ("db_sync",), ("fernet_setup", *user), ("credential_setup", *user))
+    # Keystone's request can leave a pooled connection reading while another commits; with sqlite's
+    # default rollback journal that commit fails with "database is locked". WAL lets readers and a writer mix.
+    with contextlib.closing(sqlite3.connect(root / "keystone.db")) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+    _manage(conf, ("bootstrap", "--bootstrap-password", PASSWORD, "--bootstrap-public-url", f"{auth_url}/",
+                   "--bootstrap-region-id", "RegionOne"))
     log = root / "keystone.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(["keystone-wsgi-public", "--host", "127.0.0.1", "--port", str(port)],
