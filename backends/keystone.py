@@ -67,7 +67,8 @@ class KeystoneClient:
         """Set the given fields; the others stay as they are."""
         attrs = {k: v for k, v in (("name", name), ("description", description), ("is_enabled", enabled))
                  if v is not None}
-        with _translated(f"update project {project_id}", conflict=f"Keystone already has a project named '{name}'"):
+        conflict = f"Keystone already has a project named '{name}'" if name else None
+        with _translated(f"update project {project_id}", conflict=conflict):
             return _project(self._conn.identity.update_project(project_id, **attrs))
 
     def project_delete(self, project_id: str) -> None:

@@ -169,3 +169,13 @@ def test_sync_operation_goes_back_to_the_queue_while_keystone_is_down(operator, 
         tasks.keystone_sync_run(operation.pk)
     operation.refresh_from_db()
     assert operation.state == Operation.State.QUEUED and "will retry" in operation.message
+
+
+def test_a_description_changed_in_the_portal_reaches_keystone_and_the_import_keeps_it(
+        api, operator, keystone_on, keystone_admin):
+    client = api(operator)
+    tenant = _post_tenant(client, "docs")
+    response = client.patch(f"/api/v1/tenants/{tenant['id']}/", {"description": "Handbooks"}, format="json")
+    assert response.status_code == 200, response.content
+    assert keystone_admin.identity.get_project(tenant["keystone_project_id"]).description == "Handbooks"
+    assert keystone_import()["updated"] == []
