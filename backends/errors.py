@@ -1,8 +1,17 @@
 """The two ways an external system can fail, as the rest of the portal sees them."""
 
+from __future__ import annotations
+
 
 class BackendError(Exception):
-    """Base for failures of an external system, with the system's own message."""
+    """A failure of an external system, with the system's own message."""
+
+    def __init__(self, message: str, *, system: str = "", status: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.system = system
+        self.status = status
+        self.reason = reason
 
 
 class BackendTransientError(BackendError):
@@ -11,8 +20,3 @@ class BackendTransientError(BackendError):
 
 class BackendPermanentError(BackendError):
     """Retrying will not help: the system refused the request (4xx); the message says why."""
-
-    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason

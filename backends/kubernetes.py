@@ -25,6 +25,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from .errors import BackendPermanentError, BackendTransientError
 from .quantities import canonical_requests
 
+SYSTEM = "kubernetes"
 FIELD_MANAGER = "bluedock"
 _TRANSIENT_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -107,10 +108,12 @@ def translated_errors(what: str) -> Iterator[None]:
     except ApiException as exc:
         message = _api_message(exc)
         if exc.status in _TRANSIENT_STATUSES or exc.status is None or exc.status == 0:
-            raise BackendTransientError(f"{what}: {exc.status} {message}") from None
-        raise BackendPermanentError(f"{what}: {message}", status=exc.status, reason=exc.reason or "") from None
+            raise BackendTransientError(f"{what}: {exc.status} {message}", system=SYSTEM, status=exc.status) from None
+        raise BackendPermanentError(f"{what}: {message}", system=SYSTEM, status=exc.status,
+                                    reason=exc.reason or "") from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise BackendTransientError(f"{what}: cannot reach the API server ({exc.__class__.__name__})") from None
+        raise BackendTransientError(f"{what}: cannot reach the API server ({exc.__class__.__name__})",
+                                    system=SYSTEM) from None
 
 
 def _api_message(exc: ApiException) -> str:

@@ -126,6 +126,8 @@ KEYSTONE_PASSWORD = env_secret("KEYSTONE_PASSWORD", "")
 KEYSTONE_PROJECT_NAME = env_str("KEYSTONE_PROJECT_NAME", "admin")
 KEYSTONE_USER_DOMAIN = env_str("KEYSTONE_USER_DOMAIN", "Default")
 KEYSTONE_PROJECT_DOMAIN = env_str("KEYSTONE_PROJECT_DOMAIN", "Default")
+# Seconds per Keystone request; an API call waits on it, so keep it well under a proxy's timeout.
+KEYSTONE_TIMEOUT = env_int("KEYSTONE_TIMEOUT", 10, minimum=1, maximum=120)
 # Domain that portal-created root tenants go into, and the domains imported.
 KEYSTONE_DOMAIN_ID = env_str("KEYSTONE_DOMAIN_ID", "default")
 KEYSTONE_EXCLUDE_PROJECTS = env_list("KEYSTONE_EXCLUDE_PROJECTS", ["admin", "service"])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
 
 from backends.errors import BackendPermanentError, BackendTransientError
 from bluedock_portal.errors import ServiceError
 
 from .models import Cluster, Namespace
-from .services import clusters, operations, provisioning
+from .services import clusters, keystone_sync, operations, provisioning
 from .services import namespaces as namespace_services
 
 RETRYING = {"acks_late": True, "reject_on_worker_lost": True, "autoretry_for": (BackendTransientError,),
@@ -56,7 +58,7 @@ def namespace_reconcile_run(self, operation_id: int) -> None:
             progress=lambda pct, msg: operations.operation_progress(operation=operation, progress=pct, message=msg))
     except BackendTransientError as exc:
         operations.operation_release(operation=operation, message=f"retrying: {exc}")
-        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60)) from None
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
     except (BackendPermanentError, ServiceError) as exc:
         operations.operation_fail(operation=operation, code="reconcile_failed", message=str(exc))
         return
@@ -78,7 +80,7 @@ def namespace_delete_run(self, operation_id: int) -> None:
         clusters.cluster_backend(namespace.cluster).delete("v1", "Namespace", namespace.name)
     except BackendTransientError as exc:
         operations.operation_release(operation=operation, message=f"retrying: {exc}")
-        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60)) from None
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
     except BackendPermanentError as exc:
         operations.operation_fail(operation=operation, code="delete_failed", message=str(exc))
         return
@@ -102,5 +104,28 @@ def clusters_sync_inventory() -> dict:
     return result
 
 
+operations.RUNNERS[keystone_sync.OPERATION_TYPE] = "tenants.keystone_sync_run"
 operations.RUNNERS["namespace.reconcile"] = "tenants.namespace_reconcile_run"
 operations.RUNNERS["namespace.delete"] = "tenants.namespace_delete_run"
+
+
+@shared_task(name="tenants.keystone_reconcile", acks_late=True, soft_time_limit=240, time_limit=270)
+def keystone_reconcile() -> dict | str:
+    """The periodic import. No retries: if Keystone is down, the next beat tick tries again."""
+    if not settings.KEYSTONE_ENABLED:
+        return "disabled"
+    return keystone_sync.keystone_import()
+
+
+@shared_task(bind=True, name="tenants.keystone_sync_run", acks_late=True, reject_on_worker_lost=True,
+             soft_time_limit=240, time_limit=270, max_retries=8)
+def keystone_sync_run(self, operation_id: int) -> dict | None:
+    try:
+        return keystone_sync.keystone_sync_run(operation_id=operation_id,
+                                               final_attempt=self.request.retries >= self.max_retries)
+    except BackendTransientError as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
+
+
+def _backoff(retries: int) -> int:
+    return get_exponential_backoff_interval(factor=5, retries=retries, maximum=600, full_jitter=True)

@@ -14,8 +14,9 @@ from django.db import transaction
 
 from tenants.demo import OPERATOR, PEOPLE, demo_password
 from tenants.models import Cluster, Membership, Namespace, ResourcePlan, Tenant
+from tenants.services.clusters import cluster_create
 from tenants.services.memberships import membership_create
-from tenants.services.namespaces import cluster_create, namespace_create
+from tenants.services.namespaces import namespace_create
 from tenants.services.plans import PLAN_FIELDS, plan_update
 from tenants.services.tenants import tenant_create
 
