@@ -24,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from tenants.access import forget_access
 from tenants.models import OidcIdentity
@@ -120,8 +121,10 @@ def user_sync_from_claims(*, issuer: str, claims: Mapping[str, Any], create: boo
                 for name, value in changed.items():
                     setattr(user, name, value)
                 user.save(update_fields=list(changed))
-            # auto_now: marks when the IdP last vouched for this identity.
-            identity.save(update_fields=["last_login_at"])
+            # auto_now: when the IdP last vouched for this identity. Bearer tokens are checked on
+            # every API request, so they refresh it at most once a minute rather than write each time.
+            if interactive or (timezone.now() - identity.last_login_at).total_seconds() > 60:
+                identity.save(update_fields=["last_login_at"])
 
         before = sorted(user.groups.values_list("name", flat=True))
         if before != group_names:
