@@ -149,10 +149,17 @@ OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT", "")
 # The claim whose values become the user's groups (and so group memberships).
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
 OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", True)
+# mozilla-django-oidc waits forever by default; a hung IdP must not hold web workers.
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10, minimum=1)
+OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_SSL", True)
+# Where the OIDC callback sends people when the IdP refuses them or the flow fails.
+LOGIN_REDIRECT_URL_FAILURE = "login"
 if OIDC_ENABLED:
     missing = [
         name
         for name in (
+            "OIDC_OP_ISSUER",
             "OIDC_RP_CLIENT_ID",
             "OIDC_OP_AUTHORIZATION_ENDPOINT",
             "OIDC_OP_TOKEN_ENDPOINT",
@@ -170,8 +177,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "bluedock_portal.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-    ]
-    + (["mozilla_django_oidc.contrib.drf.OIDCAuthentication"] if OIDC_ENABLED else []),
+        # Inert unless OIDC_ENABLED; see its docstring for why it is always listed.
+        "bluedock_portal.api.authentication.OidcBearerAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "bluedock_portal.api.pagination.PortalCursorPagination",
