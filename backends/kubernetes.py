@@ -258,11 +258,8 @@ class KubernetesBackend:
         remaining = [{"name": g} for g in gates if g != gate]
         patch = [{"op": "test", "path": "/spec/schedulingGates", "value": [{"name": g} for g in gates]},
                  {"op": "replace", "path": "/spec/schedulingGates", "value": remaining}]
-        with translated_errors(f"ungate pod {namespace}/{name}"):
-            self.api.call_api(f"/api/v1/namespaces/{namespace}/pods/{name}", "PATCH", body=patch,
-                              header_params={"Content-Type": "application/json-patch+json"},
-                              response_type="object", auth_settings=["BearerToken"],
-                              _request_timeout=self.timeout)
+        self.request("PATCH", f"/api/v1/namespaces/{namespace}/pods/{name}", body=patch,
+                     content_type="application/json-patch+json", what=f"ungate pod {namespace}/{name}")
         return True
 
     def evict(self, namespace: str, name: str, grace_seconds: int) -> bool:
@@ -272,10 +269,8 @@ class KubernetesBackend:
                 "metadata": {"name": name, "namespace": namespace},
                 "deleteOptions": {"gracePeriodSeconds": grace_seconds}}
         try:
-            with translated_errors(f"evict pod {namespace}/{name}"):
-                self.api.call_api(f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", "POST", body=body,
-                                  response_type="object", auth_settings=["BearerToken"],
-                                  _request_timeout=self.timeout)
+            self.request("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body=body,
+                         what=f"evict pod {namespace}/{name}")
         except BackendPermanentError as exc:
             if exc.status == 404:
                 return False
@@ -289,10 +284,22 @@ class KubernetesBackend:
                            content_type="application/merge-patch+json", _request_timeout=self.timeout)
 
     def _served_versions(self, group: str) -> set[str]:
-        with translated_errors(f"discover {group}"):
-            data, *_ = self.api.call_api(f"/apis/{group}", "GET", response_type="object",
-                                         auth_settings=["BearerToken"], _request_timeout=self.timeout)
-        return {v["version"] for v in (data or {}).get("versions", [])}
+        data = self.request("GET", f"/apis/{group}", what=f"discover {group}")
+        return {v["version"] for v in data.get("versions", [])}
+
+    def request(self, method: str, path: str, *, body=None, query: list[tuple[str, str]] | None = None,
+                content_type: str = "application/json", what: str = "") -> dict:
+        """A raw API call for what the typed clients lack (JSON patches, subresources); JSON in, dict out."""
+        with translated_errors(what or f"{method} {path}"):
+            serialized = self.api.param_serialize(
+                method=method, resource_path=path, query_params=query or [], body=body,
+                header_params={"Content-Type": content_type, "Accept": "application/json"},
+                auth_settings=["BearerToken"])
+            response = self.api.call_api(*serialized, _request_timeout=self.timeout)
+            raw = response.read()
+            if response.status >= 400:
+                raise ApiException(status=response.status, reason=response.reason, body=raw)
+        return json.loads(raw) if raw else {}
 
 
 def _pod_info(pod) -> PodInfo:

@@ -9,7 +9,7 @@ from kubernetes import client as k8s
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
-from backends.errors import BackendPermanentError
+from backends.errors import BackendPermanentError, BackendTransientError
 
 
 def eventually(check, seconds=30.0, interval=0.25):
@@ -21,7 +21,7 @@ def eventually(check, seconds=30.0, interval=0.25):
             if time.monotonic() > deadline:
                 raise
         else:
-            if result is not False:
+            if result:
                 return result
             if time.monotonic() > deadline:
                 raise AssertionError("condition never held")
@@ -107,12 +107,10 @@ def test_server_side_apply_owns_fields_and_forces_drift_back(leg, ns):
     assert backend.get("v1", "ConfigMap", "cfg", ns)["data"] == {"a": "1"}  # a field we stopped applying is gone
     # Someone else applies a different value for our field: without force, that is a conflict...
     body = {**cm, "data": {"a": "hand-edited"}}
-    with pytest.raises(ApiException) as conflict:
-        raw(leg).call_api(f"/api/v1/namespaces/{ns}/configmaps/cfg", "PATCH", body=body,
-                          query_params=[("fieldManager", "kubectl")],
-                          header_params={"Content-Type": "application/apply-patch+yaml"},
-                          auth_settings=["BearerToken"], response_type="object")
-    assert conflict.value.status == 409
+    with pytest.raises(BackendTransientError) as conflict:
+        backend.request("PATCH", f"/api/v1/namespaces/{ns}/configmaps/cfg", body=body,
+                        query=[("fieldManager", "kubectl")], content_type="application/apply-patch+yaml")
+    assert conflict.value.status == 409 and "conflict" in str(conflict.value).lower()
     # ...a plain update (as kubectl edit does) wins, and our next apply takes the field back.
     core = k8s.CoreV1Api(raw(leg))
     core.patch_namespaced_config_map("cfg", ns, {"data": {"a": "hand-edited"}})
