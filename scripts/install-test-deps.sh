@@ -2,6 +2,7 @@
 # Install what the suite runs for real, when it is missing. Idempotent and quiet when all is there.
 #   keystone          Debian's real Keystone (tests start it on loopback with a throwaway database)
 #   chromium          Debian's headless browser for the portal UI tests (Playwright drives it)
+#   kube-apiserver    built from Debian's kubernetes source package (scripts/build-kube-apiserver.sh)
 #   oidc-provider     npm's OpenID Connect provider for the SSO tests (pinned 8.8.1, Node 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ missing=()
 command -v keystone-manage >/dev/null || missing+=(keystone)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs npm)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "The test suite needs: ${missing[*]}. Install them with: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
@@ -27,3 +29,6 @@ if [ ! -f "$OIDC_DIR/node_modules/oidc-provider/package.json" ]; then
   mkdir -p "$OIDC_DIR"
   (cd "$OIDC_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent --no-audit --no-fund oidc-provider@8.8.1 >/dev/null)
 fi
+
+# A real kube-apiserver for the conformance leg of the Kubernetes contract suite (built once, cached).
+bash scripts/build-kube-apiserver.sh
