@@ -9,6 +9,9 @@
 set -euo pipefail
 CACHE=${KUBE_CACHE:-/var/cache/bluedock/kube}
 if [ -x "$CACHE/bin/kube-apiserver" ] && [ -x "$CACHE/bin/kube-controller-manager" ]; then
+  if ! command -v etcd >/dev/null && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+  fi
   echo "[kube] cached: $CACHE/bin"; exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
