@@ -78,6 +78,6 @@ def test_registering_a_cluster_in_the_console_encrypts_its_token_and_audits_only
     assert cluster.credentials_encrypted and "super-secret-token" not in cluster.credentials_encrypted
     assert cluster.health == "unreachable"  # nothing listens on port 1; registration still succeeds
     event = AuditEvent.objects.get(action="cluster.create")
-    assert event.after["credentials_source"] == "token" and "super-secret-token" not in str(event.after)
+    assert event.after["auth_from"] == "token" and "super-secret-token" not in str(event.after)
     page = console.get(reverse("admin:tenants_cluster_change", args=[cluster.pk])).content.decode()
     assert "super-secret-token" not in page

@@ -59,7 +59,7 @@ def cluster_create(*, name: str, api_url: str = "", actor, credentials_ref: str 
             credentials_encrypted=secrets.encrypt(json.dumps(credentials.__dict__)) if credentials else "")
         audit_record(actor=actor, action="cluster.create", target=cluster,
                      after={**snapshot(cluster, AUDITED_FIELDS),
-                            "credentials_source": "kubeconfig" if kubeconfig else "token" if token else
+                            "auth_from": "kubeconfig" if kubeconfig else "token" if token else
                             "file" if credentials_ref else "none"})
     return cluster
 
