@@ -7,12 +7,13 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 
 from backends.errors import BackendPermanentError, BackendTransientError
-from bluedock_portal.errors import ServiceError
 
 from .models import Cluster, Namespace
 from .services import clusters, keystone_sync, operations, provisioning
-from .services import namespaces as namespace_services
 
+# Operation runners claim by compare-and-set, so a redelivered message (acks_late) is harmless.
+OPERATION_TASK = {"acks_late": True, "reject_on_worker_lost": True, "soft_time_limit": 240, "time_limit": 300,
+                  "max_retries": 8}
 RETRYING = {"acks_late": True, "reject_on_worker_lost": True, "autoretry_for": (BackendTransientError,),
             "retry_backoff": True, "retry_backoff_max": 120, "retry_jitter": True, "max_retries": 8,
             "soft_time_limit": 240, "time_limit": 300}
@@ -41,51 +42,20 @@ def namespaces_reconcile_all() -> int:
     return len(ids)
 
 
-@shared_task(name="tenants.namespace_reconcile_run", bind=True, acks_late=True, reject_on_worker_lost=True,
-             soft_time_limit=240, time_limit=300, max_retries=8)
-def namespace_reconcile_run(self, operation_id: int) -> None:
-    """The "reconcile now" Operation: claimed by compare-and-set, retried on transient errors."""
-    operation = operations.operation_claim(operation_id=operation_id)
-    if operation is None:
-        return
-    namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
-    if namespace is None:
-        operations.operation_fail(operation=operation, code="not_found", message="The namespace no longer exists.")
-        return
+@shared_task(name="tenants.namespace_reconcile_run", bind=True, **OPERATION_TASK)
+def namespace_reconcile_run(self, operation_id: int) -> dict | None:
     try:
-        result = provisioning.namespace_reconcile(
-            namespace=namespace,
-            progress=lambda pct, msg: operations.operation_progress(operation=operation, progress=pct, message=msg))
+        return provisioning.namespace_reconcile_run(operation_id=operation_id, final_attempt=_final(self))
     except BackendTransientError as exc:
-        operations.operation_release(operation=operation, message=f"retrying: {exc}")
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
-    except (BackendPermanentError, ServiceError) as exc:
-        operations.operation_fail(operation=operation, code="reconcile_failed", message=str(exc))
-        return
-    operations.operation_succeed(operation=operation, result=result, message="namespace matches the portal")
 
 
-@shared_task(name="tenants.namespace_delete_run", bind=True, acks_late=True, reject_on_worker_lost=True,
-             soft_time_limit=240, time_limit=300, max_retries=8)
-def namespace_delete_run(self, operation_id: int) -> None:
-    """Remove a confirmed namespace from its cluster, then from the portal."""
-    operation = operations.operation_claim(operation_id=operation_id)
-    if operation is None:
-        return
-    namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
-    if namespace is None:
-        operations.operation_succeed(operation=operation, message="already gone")
-        return
+@shared_task(name="tenants.namespace_delete_run", bind=True, **OPERATION_TASK)
+def namespace_delete_run(self, operation_id: int) -> dict | None:
     try:
-        clusters.cluster_backend(namespace.cluster).delete("v1", "Namespace", namespace.name)
+        return provisioning.namespace_delete_run(operation_id=operation_id, final_attempt=_final(self))
     except BackendTransientError as exc:
-        operations.operation_release(operation=operation, message=f"retrying: {exc}")
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
-    except BackendPermanentError as exc:
-        operations.operation_fail(operation=operation, code="delete_failed", message=str(exc))
-        return
-    namespace_services.namespace_remove(namespace=namespace)
-    operations.operation_succeed(operation=operation, message=f"namespace {namespace.name} deleted")
 
 
 @shared_task(name="tenants.clusters_sync_inventory", soft_time_limit=120, time_limit=150)
@@ -117,14 +87,16 @@ def keystone_reconcile() -> dict | str:
     return keystone_sync.keystone_import()
 
 
-@shared_task(bind=True, name="tenants.keystone_sync_run", acks_late=True, reject_on_worker_lost=True,
-             soft_time_limit=240, time_limit=270, max_retries=8)
+@shared_task(name="tenants.keystone_sync_run", bind=True, **OPERATION_TASK)
 def keystone_sync_run(self, operation_id: int) -> dict | None:
     try:
-        return keystone_sync.keystone_sync_run(operation_id=operation_id,
-                                               final_attempt=self.request.retries >= self.max_retries)
+        return keystone_sync.keystone_sync_run(operation_id=operation_id, final_attempt=_final(self))
     except BackendTransientError as exc:
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from None
+
+
+def _final(task) -> bool:
+    return task.request.retries >= task.max_retries
 
 
 def _backoff(retries: int) -> int:

@@ -21,21 +21,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from backends.errors import BackendPermanentError, BackendTransientError
 from bluedock_portal.errors import Conflict, PermissionDenied
 from tenants.access import access_for
 from tenants.models import Operation, Tenant
 
 from .audit import audit_record, snapshot
 from .keystone_calls import keystone
-from .operations import (
-    operation_claim,
-    operation_create,
-    operation_fail,
-    operation_progress,
-    operation_release,
-    operation_succeed,
-)
+from .operations import operation_create, operation_progress, operation_run
 from .tenants import AUDITED_FIELDS, tenant_insert
 
 ACTION = "tenant.keystone_sync"
@@ -56,35 +48,16 @@ def keystone_sync_request(*, actor, idempotency_key: str = "") -> Operation:
 
 
 def keystone_sync_run(*, operation_id: int, final_attempt: bool = False) -> dict | None:
-    """Run a queued sync operation to its end; None when another worker has it or it is done.
+    """Run a queued sync operation to its end (see operations.operation_run for retries)."""
 
-    A transient Keystone failure hands the operation back to the queue and re-raises, so the
-    task retries it; on the ``final_attempt`` it fails the operation instead.
-    """
-    operation = operation_claim(operation_id=operation_id)
-    if operation is None:
-        return None
-    if not settings.KEYSTONE_ENABLED:
-        operation_fail(operation=operation, code="keystone_disabled", message="Keystone was disabled meanwhile.")
-        return None
-    try:
-        summary = keystone_import(operation=operation)
-    except BackendTransientError as exc:
-        if final_attempt:
-            operation_fail(operation=operation, code="keystone_unavailable", message=exc.message)
-            return None
-        operation_release(operation=operation, message=f"Keystone unavailable, will retry: {exc.message}")
-        raise
-    except BackendPermanentError as exc:
-        operation_fail(operation=operation, code="keystone_rejected", message=exc.message)
-        return None
-    except Exception as exc:
-        operation_fail(operation=operation, code="internal_error", message=f"{type(exc).__name__}: {exc}")
-        raise
-    operation_succeed(operation=operation, result=summary, message=(
-        f"{len(summary['created'])} created, {len(summary['updated'])} updated, {len(summary['gone'])} gone, "
-        f"{len(summary['skipped'])} skipped"))
-    return summary
+    def work(operation: Operation) -> dict:
+        if not settings.KEYSTONE_ENABLED:
+            raise Conflict("Keystone was disabled meanwhile.", code="keystone_disabled")
+        return keystone_import(operation=operation)
+
+    return operation_run(operation_id=operation_id, work=work, final_attempt=final_attempt, done_message=lambda s: (
+        f"{len(s['created'])} created, {len(s['updated'])} updated, {len(s['gone'])} gone, "
+        f"{len(s['skipped'])} skipped"))
 
 
 def keystone_import(*, actor=None, operation: Operation | None = None) -> dict:

@@ -12,11 +12,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from backends.errors import BackendError
+from bluedock_portal.errors import NotFound
 from tenants import selectors
-from tenants.models import ManagedObject, Namespace, ResourcePlan, Tenant
+from tenants.models import ManagedObject, Namespace, Operation, ResourcePlan, Tenant
 from tenants.provisioning import desired as d
 
 from .clusters import cluster_backend
+from .namespaces import namespace_remove
+from .operations import operation_progress, operation_run
 
 
 def namespace_facts(namespace: Namespace) -> d.NamespaceFacts:
@@ -92,3 +95,37 @@ def namespaces_reconcile_later(tenant: Tenant) -> None:
 
     ids = list(namespaces_affected_by(tenant).values_list("pk", flat=True))
     transaction.on_commit(lambda: [namespace_reconcile_task.delay(pk) for pk in ids])
+
+
+def namespace_reconcile_run(*, operation_id: int, final_attempt: bool = False) -> dict | None:
+    """The "reconcile now" Operation (see operations.operation_run for claims and retries)."""
+
+    def work(operation: Operation) -> dict:
+        namespace = _operation_namespace(operation)
+        return namespace_reconcile(namespace=namespace, progress=lambda pct, msg: operation_progress(
+            operation=operation, progress=pct, message=msg))
+
+    return operation_run(operation_id=operation_id, work=work, final_attempt=final_attempt,
+                         done_message="namespace matches the portal")
+
+
+def namespace_delete_run(*, operation_id: int, final_attempt: bool = False) -> dict | None:
+    """Remove a confirmed namespace from its cluster, then from the portal."""
+
+    def work(operation: Operation) -> dict:
+        namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
+        if namespace is None:
+            return {"deleted": False}
+        cluster_backend(namespace.cluster).delete("v1", "Namespace", namespace.name)
+        namespace_remove(namespace=namespace)
+        return {"deleted": True, "namespace": namespace.name}
+
+    return operation_run(operation_id=operation_id, work=work, final_attempt=final_attempt,
+                         done_message="namespace deleted")
+
+
+def _operation_namespace(operation: Operation) -> Namespace:
+    namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
+    if namespace is None:
+        raise NotFound("The namespace no longer exists.")
+    return namespace
