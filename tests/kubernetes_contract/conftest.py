@@ -24,6 +24,7 @@ class Leg:
     admin: Credentials
     tokens: dict[str, str]  # user → token, for requests as a tenant's user
     minor: int
+    server_pid: int | None = None  # the real leg's kube-apiserver, for tests that freeze it
 
     def backend(self) -> KubernetesBackend:
         return KubernetesBackend(self.admin)
@@ -43,7 +44,8 @@ def real_leg(tmp_path_factory):
     try:
         creds = Credentials(api_url=cluster.url, token=cluster.admin_token, insecure_skip_tls_verify=True)
         minor = KubernetesBackend(creds).version().minor
-        yield Leg("real", cluster.url, creds, {"alice": "alice-token", "charlie": "charlie-token"}, minor)
+        yield Leg("real", cluster.url, creds, {"alice": "alice-token", "charlie": "charlie-token"}, minor,
+                  server_pid=cluster.apiserver_pid)
     finally:
         stop()
 

@@ -32,6 +32,7 @@ class RealCluster:
     kubeconfig: Path
     admin_token: str
     version: str
+    apiserver_pid: int
 
 
 def _free_port() -> int:
@@ -118,7 +119,8 @@ def start_real_cluster(workdir: Path):
                                      f"--root-ca-file={workdir / 'certs' / 'apiserver.crt'}", "--controllers=*"])
         version = subprocess.run([str(KUBE_BIN / "kube-apiserver"), "--version"], capture_output=True,
                                  text=True).stdout.strip()
-        return RealCluster(url=url, kubeconfig=admin_config, admin_token="admin-token", version=version), stop
+        return RealCluster(url=url, kubeconfig=admin_config, admin_token="admin-token", version=version,
+                           apiserver_pid=procs[1].pid), stop
     except BaseException:
         stop()
         raise
