@@ -27,28 +27,29 @@ from .services import tenants as tenant_services
 from .services.audit import audit_record
 
 
-class PlanInline(admin.TabularInline):
-    model = ResourcePlan
+class ReadOnlyInline(admin.TabularInline):
+    """Rows changed only through services (where they are validated and audited)."""
+
     extra = 0
-    fields = ["resource", "owned", "limit", "borrow_limit", "lend_limit"]
-    readonly_fields = fields
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class PlanInline(ReadOnlyInline):
+    model = ResourcePlan
+    fields = ["resource", "owned", "limit", "borrow_limit", "lend_limit"]
     verbose_name_plural = "Resource plans (change them through the API or the portal, where they are validated)"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyInline):
     model = Membership
     fk_name = "tenant"
-    extra = 0
     fields = ["user", "group", "role", "inherited", "source"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Tenant)
@@ -153,15 +154,9 @@ class ClusterRegistrationForm(forms.ModelForm):
             self.fields["api_url"].required = False
 
 
-class ClusterNodeInline(admin.TabularInline):
+class ClusterNodeInline(ReadOnlyInline):
     model = ClusterNode
-    extra = 0
     fields = ["name", "ready", "unschedulable", "allocatable", "requested", "synced_at"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Cluster)
