@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 
@@ -31,7 +32,5 @@ class Command(BaseCommand):
                              kubeconfig=kubeconfig, tick=0.1) as sb:
             self.stdout.write(f"sandbox Kubernetes API on {sb.url} ({nodes} nodes); kubeconfig: {kubeconfig}")
             self.stdout.flush()
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 stop.wait()
-            except KeyboardInterrupt:
-                pass
