@@ -52,7 +52,8 @@ def reconcile_hpa(scaler, hpa: dict, emit) -> None:
     desired = max(lo, min(hi, desired))
     uid, now = hpa["metadata"]["uid"], time.monotonic()
     window = ((spec.get("behavior") or {}).get("scaleDown") or {}).get("stabilizationWindowSeconds", 300)
-    history = [(t, d) for t, d in scaler._history.get(uid, []) if now - t <= window] + [(now, desired)]
+    # Like the HPA controller, a new autoscaler's history starts with the current size.
+    history = [(t, d) for t, d in scaler._history.get(uid, [(now, current)]) if now - t <= window] + [(now, desired)]
     scaler._history[uid] = history
     if desired < current:
         desired = min(current, max(d for _, d in history))

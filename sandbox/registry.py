@@ -52,6 +52,7 @@ _BUILTIN = [
     ("", "v1", "Namespace", "namespaces", False, ("ns",), ("status", "finalize")),
     ("", "v1", "Node", "nodes", False, ("no",), S),
     ("", "v1", "Pod", "pods", True, ("po",), ("status", "binding", "eviction", "log")),
+    ("", "v1", "Binding", "bindings", True, (), ()),  # create-only: binds the pod named in the body
     ("", "v1", "Service", "services", True, ("svc",), S),
     ("", "v1", "Endpoints", "endpoints", True, ("ep",), ()),
     ("", "v1", "ConfigMap", "configmaps", True, ("cm",), ()),
@@ -162,7 +163,8 @@ class Registry:
         resources = []
         for res in sorted(table, key=lambda r: r.plural):
             resources.append({"name": res.plural, "singularName": res.kind.lower(), "namespaced": res.namespaced,
-                              "kind": res.kind, "verbs": VERBS, "shortNames": list(res.short_names)})
+                              "kind": res.kind, "verbs": ["create"] if res.plural == "bindings" else VERBS,
+                              "shortNames": list(res.short_names)})
             for sub in res.subresources:
                 kind, verbs = {"scale": ("Scale", ["get", "patch", "update"]), "log": ("Pod", ["get"]),
                                "binding": ("Binding", ["create"]), "eviction": ("Eviction", ["create"]),

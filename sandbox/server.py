@@ -144,6 +144,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, subresources.scale(api, res, ns, name, method, body, ctype))
         if sub == "log" and method == "GET":
             return self._send(200, subresources.log(api, ns, name, query), "text/plain")
+        if res.plural == "bindings" and method == "POST" and not name:
+            binding = json.loads(body or b"{}")
+            return self._send(201, subresources.binding(api, ns, binding["metadata"]["name"], binding))
+        if res.plural == "bindings":
+            raise errors.ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                                  "resource")
         if sub == "binding" and method == "POST":
             return self._send(201, subresources.binding(api, ns, name, json.loads(body or b"{}")))
         if sub == "eviction" and method == "POST":
