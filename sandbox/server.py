@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import admin, errors, subresources, tables
+from . import admin, errors, openapi, subresources, tables
 from .handlers import Api
 from .selectors import parse_fields, parse_labels
 
@@ -80,6 +80,11 @@ class Handler(BaseHTTPRequestHandler):
                 code, payload = admin.handle(api, method, url.path, body)
                 return self._send(code, payload)
             self._authenticate(api)
+            if "protobuf" in (self.headers.get("Content-Type") or ""):
+                # No protobuf here; kubectl's typed generators (create ns/deployment) send it. A real server
+                # answers 415 for media types it lacks; JSON and YAML clients (apply -f, the Python client) work.
+                raise errors.ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown "
+                                      f"format - accepted media types include: application/json, application/yaml")
             self._serve(api, method, url.path, query, body)
         except errors.ApiError as exc:
             self._send(exc.code, exc.status())
@@ -114,6 +119,12 @@ class Handler(BaseHTTPRequestHandler):
                   "/apis": api.registry.api_group_list()}
         if path.rstrip("/") in simple and method == "GET":
             return self._send(200, simple[path.rstrip("/")])
+        if parts[:2] == ["openapi", "v3"] and method == "GET":
+            doc = openapi.root(api.registry) if len(parts) == 2 else openapi.group_version(
+                api.registry, "/".join(parts[3:]) if parts[2] == "api" else "/".join(parts[3:5]))
+            if doc is None:
+                raise NOT_FOUND
+            return self._send(200, doc)
         if path in ("/healthz", "/readyz", "/livez"):
             return self._send(200, "ok", "text/plain")
         if parts[:1] == ["api"] and len(parts) >= 2:
@@ -193,9 +204,12 @@ class Handler(BaseHTTPRequestHandler):
         with store.lock:
             start = query.get("resourceVersion") or ""
             pending = []
-            if start in ("", "0"):
+            if start in ("", "0") or query.get("sendInitialEvents") == "true":
                 pending = [("ADDED", o) for o in store.list(res, ns or None) if match(o)]
                 last = store.rv
+                if query.get("sendInitialEvents") == "true":  # watch-list: a bookmark ends the initial state
+                    pending.append(("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version, "metadata": {
+                        "resourceVersion": str(last), "annotations": {"k8s.io/initial-events-end": "true"}}}))
             else:
                 last = int(start)
                 if store.log and store.log[0].rv > last + 1 and last < store.rv:
