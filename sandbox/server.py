@@ -83,8 +83,8 @@ class Handler(BaseHTTPRequestHandler):
             if "protobuf" in (self.headers.get("Content-Type") or ""):
                 # No protobuf here; kubectl's typed generators (create ns/deployment) send it. A real server
                 # answers 415 for media types it lacks; JSON and YAML clients (apply -f, the Python client) work.
-                raise errors.ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown "
-                                      f"format - accepted media types include: application/json, application/yaml")
+                raise errors.ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown "
+                                      "format - accepted media types include: application/json, application/yaml")
             self._serve(api, method, url.path, query, body)
         except errors.ApiError as exc:
             self._send(exc.code, exc.status())
