@@ -15,7 +15,11 @@ from .registry import Registry, Resource
 from .selectors import parse_fields, parse_labels
 from .store import Store, now_iso
 
-NS = None  # filled lazily: the namespaces Resource
+# Go's non-omitempty integers: a fresh object's status already carries these zeros.
+INITIAL_STATUS = {"statefulsets": {"replicas": 0, "availableReplicas": 0}, "replicasets": {"replicas": 0},
+                  "daemonsets": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                                 "numberReady": 0},
+                  "horizontalpodautoscalers": {"currentReplicas": 0, "desiredReplicas": 0}}
 _ALNUM = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' generateName alphabet
 
 
@@ -92,6 +96,8 @@ class Api:
 
     def _defaults(self, res: Resource, obj: dict) -> None:
         spec = obj.get("spec")
+        if res.plural in INITIAL_STATUS and res.group in ("apps", "autoscaling"):
+            obj["status"] = INITIAL_STATUS[res.plural] | (obj.get("status") or {})
         if res.key == "/namespaces":
             obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             obj["status"] = {"phase": "Active"}

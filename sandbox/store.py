@@ -94,6 +94,8 @@ class Store:
             if "spec" in obj and res.plural != "pods":
                 meta["generation"] = 1
             obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+            if res.has_status:
+                obj.setdefault("status", {})
             self._objects[key] = obj
             self._by_uid[meta["uid"]] = key
             return self._bump("ADDED", key, obj, None)
