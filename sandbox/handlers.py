@@ -11,6 +11,7 @@ import threading
 from collections import defaultdict
 
 from . import admission, errors, patch, ssa
+from .convert import from_storage, storage_version, to_storage
 from .registry import Registry, Resource
 from .selectors import parse_fields, parse_labels
 from .store import Store, now_iso
@@ -44,19 +45,23 @@ class Api:
     def res(self, api_version: str, plural: str) -> Resource:
         return self.registry.get(api_version, plural)
 
+    def storage(self, res: Resource) -> Resource:
+        return self.registry.get(storage_version(res), res.plural) or res
+
     @property
     def ns_res(self) -> Resource:
         return self.registry.get("v1", "namespaces")
 
     # Reads ---------------------------------------------------------------------------------
     def get(self, res: Resource, ns: str, name: str) -> dict:
-        return self.store.get(res, ns, name)
+        return from_storage(res, self.store.get(res, ns, name))
 
     def list(self, res: Resource, ns: str | None, query: dict) -> dict:
         labels = parse_labels(query.get("labelSelector"))
         fields = parse_fields(query.get("fieldSelector"))
         with self.store.lock:
-            items = [o for o in self.store.list(res, ns) if labels(o["metadata"].get("labels")) and fields(o)]
+            items = [from_storage(res, o) for o in self.store.list(res, ns)
+                     if labels(o["metadata"].get("labels")) and fields(o)]
             rv = str(self.store.rv)
         for item in items:  # list items carry no kind/apiVersion in Kubernetes' JSON
             item.pop("kind", None)
@@ -66,6 +71,7 @@ class Api:
 
     # Writes --------------------------------------------------------------------------------
     def create(self, res: Resource, ns: str, body: dict, *, manager: str, track: bool = True) -> dict:
+        shown, res, body = res, self.storage(res), to_storage(res, body)
         with self.store.lock:
             meta = body.setdefault("metadata", {})
             if res.namespaced:
@@ -84,7 +90,7 @@ class Api:
             created = self.store.create(res, body)
             if res.plural == "customresourcedefinitions":
                 self.registry.register_crd(created)
-            return created
+            return from_storage(shown, created)
 
     def _check_namespace(self, res: Resource, ns: str, name: str) -> None:
         namespace = self.store.find(self.ns_res, "", ns)
@@ -131,6 +137,7 @@ class Api:
 
     def replace(self, res: Resource, ns: str, name: str, body: dict, *, manager: str, subresource: str = "",
                 track: bool = True) -> dict:
+        shown, res, body = res, self.storage(res), to_storage(res, body)
         with self.store.lock:
             meta = body.setdefault("metadata", {})
             if meta.get("name") != name:
@@ -149,14 +156,14 @@ class Api:
             updated = self.store.update(res, body, subresource=subresource)
             if res.plural == "customresourcedefinitions":
                 self.registry.register_crd(updated)
-            return updated
+            return from_storage(shown, updated)
 
     def patch(self, res: Resource, ns: str, name: str, body: bytes, *, content_type: str, manager: str,
               force: bool, subresource: str = "") -> dict:
         with self.store.lock:
             if content_type.startswith("application/apply-patch"):
                 return self._apply(res, ns, name, body, manager=manager, force=force, subresource=subresource)
-            current = self.store.get(res, ns, name)
+            current = self.get(res, ns, name)
             patched = patch.apply_patch(content_type, current, body)
             patched.setdefault("metadata", {})["name"] = name
             return self.replace(res, ns, name, patched, manager=manager, subresource=subresource)
@@ -174,7 +181,7 @@ class Api:
         if config.get("metadata", {}).get("name", name) != name:
             raise errors.bad_request(f"the name of the object ({config['metadata']['name']}) does not match the "
                                      f"name on the URL ({name})")
-        current = self.store.find(res, ns, name)
+        current = from_storage(res, self.store.find(res, ns, name))
         merged = ssa.apply(current, config, manager=manager, force=force)
         merged["metadata"]["name"] = name
         if current is None:

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from . import admin, errors, openapi, subresources, tables
+from .convert import from_storage
 from .handlers import Api
 from .selectors import parse_fields, parse_labels
 
@@ -205,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
             start = query.get("resourceVersion") or ""
             pending = []
             if start in ("", "0") or query.get("sendInitialEvents") == "true":
-                pending = [("ADDED", o) for o in store.list(res, ns or None) if match(o)]
+                pending = [("ADDED", from_storage(res, o)) for o in store.list(res, ns or None) if match(o)]
                 last = store.rv
                 if query.get("sendInitialEvents") == "true":  # watch-list: a bookmark ends the initial state
                     pending.append(("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version, "metadata": {
@@ -241,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
                 now_in = ev.type != "DELETED" and match(ev.obj)
                 if now_in or was_in:
                     typ = "MODIFIED" if now_in and was_in else "ADDED" if now_in else "DELETED"
-                    pending.append((typ, ev.obj | {"apiVersion": res.api_version, "kind": res.kind}))
+                    pending.append((typ, from_storage(res, ev.obj)))
         self._chunk(b"")
 
     def _chunk(self, data: bytes) -> None:

@@ -112,3 +112,13 @@ def test_nodes_are_added_and_removed_through_the_admin_endpoint(sandbox_api, k8s
     assert node.status.allocatable["cpu"] == "2" and node.status.conditions[0].status == "True"
     sandbox_api.admin("DELETE", "/sandbox/nodes/extra")
     assert "extra" not in {n.metadata.name for n in k8s.core.list_node().items}
+
+
+def test_hpa_written_as_v1_reads_back_as_v2_and_v1(k8s, namespace):
+    v1 = client.AutoscalingV1Api(k8s.raw)
+    v1.create_namespaced_horizontal_pod_autoscaler(namespace, {"metadata": {"name": "web"}, "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "maxReplicas": 3, "targetCPUUtilizationPercentage": 70}})
+    as_v2 = k8s.autoscaling.read_namespaced_horizontal_pod_autoscaler("web", namespace)
+    assert as_v2.spec.metrics[0].resource.target.average_utilization == 70 and as_v2.spec.min_replicas == 1
+    assert v1.read_namespaced_horizontal_pod_autoscaler("web", namespace).spec.target_cpu_utilization_percentage == 70
