@@ -88,7 +88,7 @@ class Api:
             if track:
                 ssa.track_update(None, body, manager=manager)
             created = self.store.create(res, body)
-            if res.plural == "customresourcedefinitions":
+            if res.plural == "customresourcedefinitions" and not self.store.is_dry:
                 self.registry.register_crd(created)
             return from_storage(shown, created)
 
@@ -154,7 +154,7 @@ class Api:
             if track and subresource != "status":
                 ssa.track_update(old, body, manager=manager)
             updated = self.store.update(res, body, subresource=subresource)
-            if res.plural == "customresourcedefinitions":
+            if res.plural == "customresourcedefinitions" and not self.store.is_dry:
                 self.registry.register_crd(updated)
             return from_storage(shown, updated)
 
@@ -198,10 +198,10 @@ class Api:
                     current["status"] = {"phase": "Terminating"}
                     return self.store.update(res, current, check_rv=False, raw=True)
                 return current
-            if options.get("propagationPolicy") == "Orphan":
+            if options.get("propagationPolicy") == "Orphan" and not self.store.is_dry:
                 self._orphan(self.store.get(res, ns, name)["metadata"]["uid"])
             gone = self.store.delete(res, ns, name, uid=pre.get("uid", ""), rv=pre.get("resourceVersion", ""))
-            if res.plural == "customresourcedefinitions":
+            if res.plural == "customresourcedefinitions" and not self.store.is_dry:
                 self.registry.unregister_crd(gone)
             if res.key == "/pods" or gone["metadata"].get("deletionTimestamp"):
                 return gone
@@ -225,7 +225,23 @@ class Api:
                 self.store.update(res, obj, check_rv=False)
 
 
+POD_UPDATABLE = ("`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                 "`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+                 "(allow it to be set to 1 if it was previously negative)")
+
+
+def _comparable_pod_spec(spec: dict) -> dict:
+    spec = {k: v for k, v in spec.items() if k not in ("activeDeadlineSeconds", "tolerations", "schedulingGates",
+                                                       "terminationGracePeriodSeconds", "nodeName")}
+    for field in ("containers", "initContainers"):
+        spec[field] = [{k: v for k, v in c.items() if k != "image"} for c in spec.get(field, [])]
+    return spec
+
+
 def _validate_pod_update(old: dict, new: dict) -> None:
+    if _comparable_pod_spec(old.get("spec", {})) != _comparable_pod_spec(new.get("spec", {})):
+        why = f"Forbidden: pod updates may not change fields other than {POD_UPDATABLE}"
+        raise errors.invalid("Pod", old["metadata"]["name"], [("spec", why)])
     added = [g["name"] for g in new.get("spec", {}).get("schedulingGates") or []
              if g not in (old.get("spec", {}).get("schedulingGates") or [])]
     if added:

@@ -147,7 +147,10 @@ class Handler(BaseHTTPRequestHandler):
         if res is None or (ns and not res.namespaced):
             raise NOT_FOUND
         self._fault(api, method, res, name)
-        self._verb(api, res, method, ns, name, sub, query, body)
+        if query.get("watch") in ("true", "1"):
+            return self._verb(api, res, method, ns, name, sub, query, body)
+        with api.store.dry_run(bool(query.get("dryRun"))):
+            self._verb(api, res, method, ns, name, sub, query, body)
 
     def _verb(self, api: Api, res, method, ns, name, sub, query, body) -> None:
         manager = query.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0]

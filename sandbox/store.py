@@ -10,6 +10,7 @@ import copy
 import threading
 import uuid
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -41,6 +42,20 @@ class Store:
         self._objects: dict[tuple[str, str, str], dict] = {}
         self._by_uid: dict[str, tuple[str, str, str]] = {}
         self.log: deque[Event] = deque(maxlen=WATCH_LOG)
+        self._local = threading.local()
+
+    @contextmanager
+    def dry_run(self, enabled: bool = True):
+        """``?dryRun=All``: every check runs, nothing is stored (per thread, so controllers are unaffected)."""
+        self._local.dry = enabled
+        try:
+            yield
+        finally:
+            self._local.dry = False
+
+    @property
+    def is_dry(self) -> bool:
+        return getattr(self._local, "dry", False)
 
     # Reads ---------------------------------------------------------------------------------
     def get(self, res: Resource, namespace: str, name: str) -> dict:
@@ -96,6 +111,8 @@ class Store:
             obj["apiVersion"], obj["kind"] = res.api_version, res.kind
             if res.has_status:
                 obj.setdefault("status", {})
+            if self.is_dry:
+                return copy.deepcopy(obj)
             self._objects[key] = obj
             self._by_uid[meta["uid"]] = key
             return self._bump("ADDED", key, obj, None)
@@ -132,6 +149,8 @@ class Store:
             new["apiVersion"], new["kind"] = res.api_version, res.kind
             if "generation" in old["metadata"] and new.get("spec") != old.get("spec"):
                 new["metadata"]["generation"] = old["metadata"]["generation"] + 1
+            if self.is_dry:
+                return new
             if old["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
                 return self._remove(key)  # the last finalizer is gone: deletion completes
             if _same(old, new):
@@ -148,6 +167,8 @@ class Store:
                 raise errors.not_found(res.qualified, name)
             if (uid and uid != old["metadata"]["uid"]) or (rv and rv != old["metadata"]["resourceVersion"]):
                 raise errors.conflict(res.qualified, name)
+            if self.is_dry:
+                return copy.deepcopy(old)
             if old["metadata"].get("finalizers"):
                 if old["metadata"].get("deletionTimestamp"):
                     return copy.deepcopy(old)

@@ -132,3 +132,25 @@ def test_fault_injection_fails_the_next_requests(sandbox_api, k8s):
     with pytest.raises(client.ApiException) as exc:
         k8s.core.create_namespace({"metadata": {"name": "x"}})
     assert exc.value.status == 409
+
+
+def test_dry_run_validates_without_storing(k8s, namespace):
+    made = k8s.core.create_namespaced_config_map(namespace, {"metadata": {"name": "dry"}}, dry_run="All")
+    assert made.metadata.name == "dry"
+    assert "dry" not in {c.metadata.name for c in k8s.core.list_namespaced_config_map(namespace).items}
+
+
+def test_pod_spec_is_immutable_except_images_and_gate_removal(k8s, namespace):
+    from tests.sandbox.conftest import pod_manifest
+
+    k8s.core.create_namespaced_pod(namespace, pod_manifest("p", gates=["g"]))
+    with pytest.raises(client.ApiException) as exc:
+        k8s.core.patch_namespaced_pod("p", namespace, {"spec": {"restartPolicy": "Never"}})
+    assert exc.value.status == 422 and "pod updates may not change fields" in json.loads(exc.value.body)["message"]
+    patched = k8s.core.patch_namespaced_pod("p", namespace, {"spec": {"containers": [{"name": "app",
+                                                                                      "image": "nginx:1.28"}]}})
+    assert patched.spec.containers[0].image == "nginx:1.28"
+    with pytest.raises(client.ApiException) as exc:
+        k8s.core.patch_namespaced_pod("p", namespace, {"spec": {"schedulingGates": [{"name": "g"}, {"name": "new"}]}},
+                                      _content_type="application/merge-patch+json")
+    assert "only deletion is allowed, but found new scheduling gate 'new'" in json.loads(exc.value.body)["message"]
