@@ -19,8 +19,17 @@ def _age(obj: dict) -> str:
 def _pod(o: dict) -> list:
     statuses = o.get("status", {}).get("containerStatuses", [])
     ready = sum(1 for s in statuses if s.get("ready"))
-    return [f"{ready}/{len(o['spec'].get('containers', []))}", o.get("status", {}).get("phase", ""),
-            sum(s.get("restartCount", 0) for s in statuses)]
+    gated = o["spec"].get("schedulingGates") and o.get("status", {}).get("phase") == "Pending"
+    return [f"{ready}/{len(o['spec'].get('containers', []))}",
+            "SchedulingGated" if gated else o.get("status", {}).get("phase", ""),
+            sum(s.get("restartCount", 0) for s in statuses), o.get("status", {}).get("podIP") or "<none>",
+            o["spec"].get("nodeName") or "<none>"]
+
+
+def _event(o: dict) -> list:
+    involved = o.get("involvedObject", {})
+    return [o.get("type", ""), o.get("reason", ""), f"{involved.get('kind', '').lower()}/{involved.get('name', '')}",
+            o.get("message", "")]
 
 
 def _deploy(o: dict) -> list:
@@ -35,7 +44,9 @@ def _node(o: dict) -> list:
 
 
 COLUMNS = {
-    "pods": ([("Ready", "string"), ("Status", "string"), ("Restarts", "integer")], _pod),
+    "pods": ([("Ready", "string"), ("Status", "string"), ("Restarts", "integer"), ("IP", "string", 1),
+              ("Node", "string", 1)], _pod),
+    "events": ([("Type", "string"), ("Reason", "string"), ("Object", "string"), ("Message", "string")], _event),
     "deployments": ([("Ready", "string"), ("Up-to-date", "integer"), ("Available", "integer")], _deploy),
     "nodes": ([("Status", "string"), ("Roles", "string"), ("Version", "string")], _node),
 }
@@ -46,7 +57,8 @@ def maybe_table(res, listing: dict, accept: str) -> dict:
         return listing
     extra, cells = COLUMNS.get(res.plural, ([], lambda o: []))
     columns = [{"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}]
-    columns += [{"name": n, "type": t, "format": "", "description": n, "priority": 0} for n, t in extra]
+    columns += [{"name": n, "type": t, "format": "", "description": n, "priority": p}
+                for n, t, p in ((c + (0,))[:3] for c in extra)]
     columns.append({"name": "Age", "type": "string", "format": "", "description": "Age", "priority": 0})
     rows = []
     for obj in listing["items"]:
