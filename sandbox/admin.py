@@ -7,7 +7,7 @@
   POST   /sandbox/pods/<ns>/<name>/cpu    {"utilization": 80}   (percent of the pod's CPU request)
   POST   /sandbox/cpu                     {"namespace", "labelSelector", "utilization"}: current and future pods
   POST   /sandbox/pods/<ns>/<name>/log    {"container": "c", "lines": ["..."]}
-  POST   /sandbox/tokens                  {"token": "t", "user": "alice"}
+  POST   /sandbox/tokens                  {"token": "t", "user": "alice", "groups": ["tenant-a"]}
 """
 
 from __future__ import annotations
@@ -89,7 +89,10 @@ def handle(api: Api, method: str, path: str, body: bytes) -> tuple[int, dict]:
             api.logs[(parts[1], parts[2], data["container"])].extend(f"{now_iso()} {line}" for line in data["lines"])
             return 201, {"lines": len(data["lines"])}
         if parts == ["tokens"] and method == "POST":
-            api.tokens[data["token"]] = data["user"]
+            from .rbac import User
+
+            api.tokens[data["token"]] = User(data["user"], tuple(data.get("groups") or ()) + ("system:authenticated",))
+            api.strict_tokens = True
             return 201, {"user": data["user"]}
     except errors.ApiError as exc:
         return exc.code, exc.status()

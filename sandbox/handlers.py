@@ -39,7 +39,8 @@ class Api:
         self.cpu_rules: list[tuple[str, object, float]] = []  # (namespace, label predicate, utilisation)
         self.faults: list[dict] = []
         self.faults_lock = threading.Lock()
-        self.tokens: dict[str, str] = {}  # bearer token -> user name (for a future RBAC check)
+        self.tokens: dict = {}  # bearer token -> rbac.User
+        self.strict_tokens = False  # set once a token is registered: unknown tokens get 401
         self.server_address = "127.0.0.1:0"
 
     def res(self, api_version: str, plural: str) -> Resource:

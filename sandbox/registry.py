@@ -13,6 +13,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
+CREATE_ONLY = ("bindings", "subjectaccessreviews", "selfsubjectaccessreviews")
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
@@ -85,6 +86,8 @@ _BUILTIN = [
     ("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",), ()),
     ("coordination.k8s.io", "v1", "Lease", "leases", True, (), ()),
     ("events.k8s.io", "v1", "Event", "events", True, ("ev",), ()),
+    ("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False, (), ()),
+    ("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False, (), ()),
     ("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False, ("crd",), S),
 ]
 
@@ -163,7 +166,7 @@ class Registry:
         resources = []
         for res in sorted(table, key=lambda r: r.plural):
             resources.append({"name": res.plural, "singularName": res.kind.lower(), "namespaced": res.namespaced,
-                              "kind": res.kind, "verbs": ["create"] if res.plural == "bindings" else VERBS,
+                              "kind": res.kind, "verbs": ["create"] if res.plural in CREATE_ONLY else VERBS,
                               "shortNames": list(res.short_names)})
             for sub in res.subresources:
                 kind, verbs = {"scale": ("Scale", ["get", "patch", "update"]), "log": ("Pod", ["get"]),

@@ -8,7 +8,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import admin, errors, openapi, subresources, tables
+from . import admin, errors, openapi, rbac, subresources, tables
 from .convert import from_storage
 from .handlers import Api
 from .selectors import parse_fields, parse_labels
@@ -80,7 +80,7 @@ class Handler(BaseHTTPRequestHandler):
             if url.path.startswith("/sandbox/"):
                 code, payload = admin.handle(api, method, url.path, body)
                 return self._send(code, payload)
-            self._authenticate(api)
+            self.user = rbac.authenticate(api, self.headers)
             if "protobuf" in (self.headers.get("Content-Type") or ""):
                 # No protobuf here; kubectl's typed generators (create ns/deployment) send it. A real server
                 # answers 415 for media types it lacks; JSON and YAML clients (apply -f, the Python client) work.
@@ -93,12 +93,6 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, errors.bad_request(f"bad request: {exc}").status())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-
-    def _authenticate(self, api: Api) -> None:
-        token = (self.headers.get("Authorization") or "").removeprefix("Bearer ").strip()
-        if api.tokens and token not in api.tokens:
-            raise errors.ApiError(401, "Unauthorized", "Unauthorized")
-        self.user = api.tokens.get(token, "admin")
 
     def _fault(self, api: Api, method: str, res, name: str) -> None:
         with api.faults_lock:
@@ -147,6 +141,13 @@ class Handler(BaseHTTPRequestHandler):
         if res is None or (ns and not res.namespaced):
             raise NOT_FOUND
         self._fault(api, method, res, name)
+        target = dict(verb=rbac.verb_of(method, name, query), group=res.group, resource=res.plural, sub=sub, ns=ns,
+                      name=name)
+        if res.plural.endswith("accessreviews"):
+            review = rbac.access_review(api, self.user, json.loads(body or b"{}"), self_review="self" in res.plural)
+            return self._send(201, review)
+        if not rbac.allowed(api, self.user, **target):
+            raise rbac.forbidden(self.user, **target)
         if query.get("watch") in ("true", "1"):
             return self._verb(api, res, method, ns, name, sub, query, body)
         with api.store.dry_run(bool(query.get("dryRun"))):

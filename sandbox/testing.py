@@ -16,6 +16,7 @@ import yaml
 from .admin import add_node
 from .controllers import Controllers
 from .handlers import Api
+from .rbac import ADMIN, default_cluster_roles
 from .server import SandboxServer, serve
 
 DEFAULT_TOKEN = "sandbox-admin-token"
@@ -44,6 +45,10 @@ def write_kubeconfig(path: str | Path, url: str, token: str = DEFAULT_TOKEN, con
 def bootstrap(api: Api, *, nodes: int, cpu: str = "4", memory: str = "16Gi") -> None:
     for name in SYSTEM_NAMESPACES:
         api.create(api.ns_res, "", {"metadata": {"name": name}}, manager="sandbox")
+    roles = api.res("rbac.authorization.k8s.io/v1", "clusterroles")
+    for name, rules in default_cluster_roles().items():
+        api.create(roles, "", {"metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+                               "rules": rules}, manager="sandbox")
     for i in range(1, nodes + 1):
         add_node(api, f"node-{i}", cpu=cpu, memory=memory)
 
@@ -53,6 +58,7 @@ def running_sandbox(*, nodes: int = 4, cpu: str = "4", memory: str = "16Gi", hos
                     kubeconfig: str | Path | None = None, tick: float = 0.05):
     """A running sandbox on a free loopback port, with controllers ticking every ``tick`` seconds."""
     api = Api()
+    api.tokens[DEFAULT_TOKEN] = ADMIN
     bootstrap(api, nodes=nodes, cpu=cpu, memory=memory)
     server = serve(api, host, port)
     url = f"http://{api.server_address}"
