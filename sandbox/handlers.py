@@ -6,6 +6,7 @@ is atomic, exactly like a single etcd transaction would make it.
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
 from collections import defaultdict
@@ -115,6 +116,10 @@ class Api:
             admission.apply_limit_ranges(obj, self.store.list(self.res("v1", "limitranges"), ns))
             admission.check_quotas(obj, self.store.list(self.res("v1", "resourcequotas"), ns),
                                    self.store.list(res, ns))
+        elif res.key == "/secrets":  # stringData is write-only: it lands base64-encoded in data
+            for key, value in (obj.pop("stringData", None) or {}).items():
+                obj.setdefault("data", {})[key] = base64.b64encode(str(value).encode()).decode()
+            obj.setdefault("type", "Opaque")
         elif res.key == "/limitranges":
             admission.default_limit_range(obj)
         elif res.key == "/services" and spec is not None:

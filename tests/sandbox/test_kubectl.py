@@ -61,6 +61,17 @@ def test_kubectl_applies_a_manifest_and_lists_pods_in_all_namespaces(sandbox_api
                                                   "--timeout=10s", tmp_path=tmp_path)
 
 
+@needs_kubectl
+def test_kubectl_imperative_commands_and_auth_can_i(sandbox_api, k8s, tmp_path):
+    run = lambda *args: kubectl(sandbox_api.kubeconfig, *args, tmp_path=tmp_path)  # noqa: E731
+    assert "namespace/tenant-a created" in run("create", "namespace", "tenant-a")
+    run("create", "secret", "generic", "s", "-n", "tenant-a", "--from-literal=password=hunter2")
+    assert k8s.core.read_namespaced_secret("s", "tenant-a").data == {"password": "aHVudGVyMg=="}
+    run("create", "rolebinding", "members", "-n", "tenant-a", "--clusterrole=edit", "--group=tenant-a")
+    assert run("auth", "can-i", "create", "pods", "-n", "tenant-a", "--as", "alice", "--as-group", "tenant-a") \
+        .strip() == "yes"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
