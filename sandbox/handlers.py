@@ -7,6 +7,7 @@ is atomic, exactly like a single etcd transaction would make it.
 from __future__ import annotations
 
 import base64
+import json
 import random
 import threading
 from collections import defaultdict
@@ -68,8 +69,9 @@ class Api:
         for item in items:  # list items carry no kind/apiVersion in Kubernetes' JSON
             item.pop("kind", None)
             item.pop("apiVersion", None)
-        return {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": {"resourceVersion": rv},
-                "items": items}
+        meta = {"resourceVersion": rv}
+        items = _paginate(items, query, meta)
+        return {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta, "items": items}
 
     # Writes --------------------------------------------------------------------------------
     def create(self, res: Resource, ns: str, body: dict, *, manager: str, track: bool = True) -> dict:
@@ -242,6 +244,26 @@ def _comparable_pod_spec(spec: dict) -> dict:
     for field in ("containers", "initContainers"):
         spec[field] = [{k: v for k, v in c.items() if k != "image"} for c in spec.get(field, [])]
     return spec
+
+
+def _paginate(items: list[dict], query: dict, meta: dict) -> list[dict]:
+    """``limit``/``continue``: the token names the last item served (items come sorted by namespace/name)."""
+    position = lambda o: f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}"  # noqa: E731
+    if query.get("continue"):
+        try:
+            token = json.loads(base64.urlsafe_b64decode(query["continue"]))
+        except ValueError:
+            raise errors.ApiError(400, "BadRequest", "continue key is not valid: incorrect encoded start "
+                                  "resourceVersion (version meta.k8s.io/v1)")
+        meta["resourceVersion"] = token["rv"]
+        items = [o for o in items if position(o) > token["start"]]
+    limit = int(query.get("limit") or 0)
+    if limit and len(items) > limit:
+        meta["remainingItemCount"] = len(items) - limit
+        items = items[:limit]
+        token = {"rv": meta["resourceVersion"], "start": position(items[-1])}
+        meta["continue"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+    return items
 
 
 def _validate_pod_update(old: dict, new: dict) -> None:

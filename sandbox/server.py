@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+import yaml
 
 from . import admin, errors, openapi, protobuf, rbac, subresources, tables
 from .convert import from_storage
@@ -81,8 +84,11 @@ class Handler(BaseHTTPRequestHandler):
                 code, payload = admin.handle(api, method, url.path, body)
                 return self._send(code, payload)
             self.user = rbac.authenticate(api, self.headers)
-            if "protobuf" in (self.headers.get("Content-Type") or ""):
+            ctype = self.headers.get("Content-Type") or ""
+            if "protobuf" in ctype:
                 body = protobuf.to_json(body)  # kubectl's typed commands; we answer in JSON, which they accept
+            elif ctype.startswith("application/yaml") and method in ("POST", "PUT"):
+                body = json.dumps(yaml.safe_load(body) or {}).encode()
             self._serve(api, method, url.path, query, body)
         except errors.ApiError as exc:
             self._send(exc.code, exc.status())
@@ -90,6 +96,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(400, errors.bad_request(f"bad request: {exc}").status())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        except Exception as exc:  # noqa: BLE001 - answer like the API server's panic handler, keep serving
+            traceback.print_exc()
+            self._send(500, errors.ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").status())
 
     def _fault(self, api: Api, method: str, res, name: str) -> None:
         with api.faults_lock:

@@ -154,3 +154,12 @@ def test_pod_spec_is_immutable_except_images_and_gate_removal(k8s, namespace):
         k8s.core.patch_namespaced_pod("p", namespace, {"spec": {"schedulingGates": [{"name": "g"}, {"name": "new"}]}},
                                       _content_type="application/merge-patch+json")
     assert "only deletion is allowed, but found new scheduling gate 'new'" in json.loads(exc.value.body)["message"]
+
+
+def test_lists_paginate_with_limit_and_continue(k8s, namespace):
+    for i in range(5):
+        k8s.core.create_namespaced_secret(namespace, {"metadata": {"name": f"s{i}"}})
+    first = k8s.core.list_namespaced_secret(namespace, limit=2)
+    assert [s.metadata.name for s in first.items] == ["s0", "s1"] and first.metadata.remaining_item_count == 3
+    rest = k8s.core.list_namespaced_secret(namespace, limit=10, _continue=first.metadata._continue)
+    assert [s.metadata.name for s in rest.items] == ["s2", "s3", "s4"] and not rest.metadata._continue
