@@ -37,7 +37,7 @@ def reconcile_hpa(scaler, hpa: dict, emit) -> None:
     if target is None:
         return
     current = target["spec"].get("replicas", 1)
-    pods = [p for p in api.store.list(api.res("v1", "pods"), ns)
+    pods = [p for p in api.store.peek(api.res("v1", "pods"), ns)
             if match_label_selector(target["spec"].get("selector"), p["metadata"].get("labels"))
             and p["status"].get("phase") == "Running" and p["status"].get("phase") not in TERMINAL]
     goal = target_utilisation(hpa)

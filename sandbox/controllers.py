@@ -31,6 +31,7 @@ class Controllers:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._events: dict[tuple, str] = {}
+        self._owned: dict[str, dict[str, list[dict]]] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="sandbox-controllers", daemon=True)
@@ -45,20 +46,29 @@ class Controllers:
         seen, last_full = -1, 0.0
         while not self._stop.wait(self.tick):
             # Work only when something changed, or periodically for time-driven steps (jobs, HPA).
-            if self.api.store.rv == seen and time.monotonic() - last_full < self.periodic:
+            changed = self.api.store.rv != seen
+            if not changed and time.monotonic() - last_full < self.periodic:
                 continue
             seen, last_full = self.api.store.rv, time.monotonic()
             try:
-                self.run_once()
+                self.run_once() if changed else self.run_timed()
             except Exception:  # noqa: BLE001 - a controller bug must not kill the sandbox; print it
                 import traceback
 
                 traceback.print_exc()
 
+    def run_timed(self) -> None:
+        """Nothing changed: only time moves job pods to completion and HPAs to their next sync."""
+        with self.api.store.lock:
+            kubelet.run_kubelet(self.api)
+        with self.api.store.lock:
+            self.hpa.run(self.emit)
+
     def run_once(self) -> None:
         for step in (self.namespaces, self.garbage_collect, self.deployments, self.replicasets, self.statefulsets,
                      self.daemonsets, self.jobs, self.quotas):
             with self.api.store.lock:
+                self._owned = {}
                 step()
         with self.api.store.lock:
             kubelet.place(self.api, self.emit)
@@ -76,9 +86,14 @@ class Controllers:
         return put(self.api, res, obj)
 
     def owned(self, res: Resource, owner: dict) -> list[dict]:
-        uid = owner["metadata"]["uid"]
-        return [o for o in self.api.store.list(res, owner["metadata"].get("namespace"))
-                if any(ref.get("uid") == uid for ref in o["metadata"].get("ownerReferences") or [])]
+        """Dependents by owner uid, from one listing per step (each owner only changes its own dependents)."""
+        if res.key not in self._owned:
+            index: dict[str, list[dict]] = {}
+            for obj in self.api.store.list(res):
+                for ref in obj["metadata"].get("ownerReferences") or []:
+                    index.setdefault(ref.get("uid"), []).append(obj)
+            self._owned[res.key] = index
+        return self._owned[res.key].get(owner["metadata"]["uid"], [])
 
     def emit(self, obj: dict, reason: str, message: str, *, type: str = "Normal", component: str = MANAGER):  # noqa: A002
         events, meta = self.r("v1", "events"), obj["metadata"]
@@ -152,7 +167,7 @@ class Controllers:
     def quotas(self) -> None:
         quotas, pods = self.r("v1", "resourcequotas"), self.r("v1", "pods")
         for q in self.api.store.list(quotas):
-            used = quota_usage(q, self.api.store.list(pods, q["metadata"]["namespace"]))
+            used = quota_usage(q, self.api.store.peek(pods, q["metadata"]["namespace"]))
             hard = q.get("spec", {}).get("hard", {})
             q["status"] = {"hard": dict(hard), "used": {k: quantity.fmt_like(v, hard[k]) for k, v in used.items()}}
             self.put(quotas, q)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import Counter
 from fractions import Fraction
@@ -58,7 +59,7 @@ def place(api: Api, emit) -> None:
     """Bind ungated pending pods to the first node that has room, honouring selectors and taints."""
     pods_res = api.res("v1", "pods")
     nodes = sorted(api.store.list(api.res("v1", "nodes")), key=lambda n: n["metadata"]["name"])
-    pods = api.store.list(pods_res)
+    pods = api.store.peek(pods_res)
     free = {n["metadata"]["name"]: {k: quantity.parse(v) for k, v in n["status"].get("allocatable", {}).items()}
             for n in nodes}
     for pod in pods:
@@ -70,6 +71,7 @@ def place(api: Api, emit) -> None:
                and p["spec"].get("schedulerName", "default-scheduler") == "default-scheduler"
                and not p["metadata"].get("deletionTimestamp") and p["status"].get("phase") == "Pending"]
     waiting.sort(key=lambda p: (-p["spec"].get("priority", 0), p["metadata"]["creationTimestamp"]))
+    waiting = [copy.deepcopy(p) for p in waiting]
     for pod in waiting:
         reasons: Counter[str] = Counter()
         need = _requests(pod)
@@ -114,10 +116,12 @@ def run_kubelet(api: Api) -> None:
     """Bound pods start Running at once; job pods finish after RUN_SECONDS; each start writes log lines."""
     pods_res = api.res("v1", "pods")
     nodes = {n["metadata"]["name"] for n in api.store.list(api.res("v1", "nodes"))}
-    for pod in api.store.list(pods_res):
+    candidates = [p for p in api.store.peek(pods_res) if p["spec"].get("nodeName") in nodes
+                  and not p["metadata"].get("deletionTimestamp")
+                  and (p["status"].get("phase") == "Pending" or (p["status"].get("phase") == "Running"
+                                                                 and _is_job_pod(p)))]
+    for pod in [copy.deepcopy(p) for p in candidates]:
         spec, status, meta = pod["spec"], pod["status"], pod["metadata"]
-        if spec.get("nodeName") not in nodes or meta.get("deletionTimestamp"):
-            continue
         if status.get("phase") == "Pending":
             started = now_iso()
             conds = [{"type": t, "status": "True", "lastTransitionTime": started}

@@ -18,6 +18,10 @@ from . import errors
 from .registry import Resource
 
 WATCH_LOG = 20000
+# Kinds whose registry strategy keeps metadata.generation: workloads, policy, networking, CRDs and
+# custom resources — not core/v1 objects (pods, services, namespaces, ...) nor RBAC or storage.
+NO_GENERATION_GROUPS = {"", "rbac.authorization.k8s.io", "storage.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
+                        "events.k8s.io", "authorization.k8s.io"}
 
 
 def now_iso() -> str:
@@ -72,8 +76,14 @@ class Store:
 
     def list(self, res: Resource, namespace: str | None = None) -> list[dict]:
         with self.lock:
-            return [copy.deepcopy(o) for (k, ns, _), o in sorted(self._objects.items(), key=lambda kv: kv[0])
-                    if k == res.key and (not namespace or ns == namespace)]
+            found = [(ns, name, o) for (k, ns, name), o in self._objects.items()
+                     if k == res.key and (not namespace or ns == namespace)]
+            return [copy.deepcopy(o) for _, _, o in sorted(found, key=lambda t: (t[0], t[1]))]
+
+    def peek(self, res: Resource, namespace: str | None = None) -> list[dict]:
+        """The stored objects themselves, for read-only scans under the lock (no copies; do not mutate)."""
+        with self.lock:
+            return [o for (k, ns, _), o in self._objects.items() if k == res.key and (not namespace or ns == namespace)]
 
     def namespaced_keys(self, namespace: str) -> list[tuple[str, str, str]]:
         with self.lock:
@@ -106,7 +116,7 @@ class Store:
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_iso()
             meta.pop("deletionTimestamp", None)
-            if "spec" in obj and res.plural != "pods":
+            if "spec" in obj and res.group not in NO_GENERATION_GROUPS:
                 meta["generation"] = 1
             obj["apiVersion"], obj["kind"] = res.api_version, res.kind
             if res.has_status:
