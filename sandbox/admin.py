@@ -1,6 +1,6 @@
 """The sandbox's own admin endpoints under /sandbox/ (not part of the Kubernetes API).
 
-  POST   /sandbox/nodes                   {name, cpu, memory, pods, labels, taints}
+  POST   /sandbox/nodes                   {name, cpu, memory, pods, labels, taints, extended: {"nvidia.com/gpu": 2}}
   DELETE /sandbox/nodes/<name>            pods bound to it go away (their controllers replace them)
   POST   /sandbox/faults                  {"count": N, "status": 500|409, "methods": ["GET", ...]}
   DELETE /sandbox/faults
@@ -22,8 +22,10 @@ from .store import now_iso
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
-def node_object(name: str, *, cpu="4", memory="16Gi", pods="110", labels=None, taints=None) -> dict:
-    capacity = {"cpu": str(cpu), "memory": str(memory), "pods": str(pods), "ephemeral-storage": "100Gi"}
+def node_object(name: str, *, cpu="4", memory="16Gi", pods="110", labels=None, taints=None, extended=None) -> dict:
+    """``extended``: extra allocatable resources, e.g. {"nvidia.com/gpu": "2"}."""
+    capacity = {"cpu": str(cpu), "memory": str(memory), "pods": str(pods), "ephemeral-storage": "100Gi",
+                **{k: str(v) for k, v in (extended or {}).items()}}
     return {"metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
                                                   "kubernetes.io/arch": "amd64", **(labels or {})}},
             "spec": {"taints": taints or []} if taints else {},
@@ -62,7 +64,7 @@ def handle(api: Api, method: str, path: str, body: bytes) -> tuple[int, dict]:
     parts = path.strip("/").split("/")[1:]
     try:
         if parts == ["nodes"] and method == "POST":
-            fields = {k: data[k] for k in ("cpu", "memory", "pods", "labels", "taints") if k in data}
+            fields = {k: data[k] for k in ("cpu", "memory", "pods", "labels", "taints", "extended") if k in data}
             return 201, add_node(api, data["name"], **fields)
         if parts[:1] == ["nodes"] and len(parts) == 2 and method == "DELETE":
             remove_node(api, parts[1])

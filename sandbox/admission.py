@@ -57,6 +57,26 @@ def default_pod(pod: dict) -> None:
                                  "message": "Scheduling is blocked due to non-empty scheduling gates"}]
 
 
+SYSTEM_PRIORITIES = {"system-cluster-critical": 2000000000, "system-node-critical": 2000001000}
+
+
+def resolve_priority(pod: dict, classes: list[dict]) -> None:
+    """The Priority admission plugin: priorityClassName → spec.priority (or the global default class)."""
+    spec, name = pod["spec"], pod["spec"].get("priorityClassName")
+    values = {c["metadata"]["name"]: c.get("value", 0) for c in classes} | SYSTEM_PRIORITIES
+    if name:
+        if name not in values:
+            raise errors.forbidden("pods", pod["metadata"]["name"], f"no PriorityClass with name {name} was found")
+        spec["priority"] = values[name]
+    else:
+        default = next((c for c in classes if c.get("globalDefault")), None)
+        if default:
+            spec["priorityClassName"], spec["priority"] = default["metadata"]["name"], default.get("value", 0)
+    spec["preemptionPolicy"] = next((c.get("preemptionPolicy") for c in classes if c["metadata"]["name"] ==
+                                     spec.get("priorityClassName") and c.get("preemptionPolicy")),
+                                    "PreemptLowerPriority")
+
+
 def _qos(spec: dict) -> str:
     containers = spec.get("containers", [])
     resources = [c.get("resources", {}) for c in containers]

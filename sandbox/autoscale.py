@@ -65,6 +65,18 @@ def reconcile_hpa(scaler, hpa: dict, emit) -> None:
         emit(hpa, "SuccessfulRescale", f"New size: {desired}; reason: cpu resource utilization (percentage of "
              f"request) {direction} target")
     status.update(currentReplicas=current, desiredReplicas=desired)
+    limited = desired in (lo, hi) and desired != math.ceil(ratio * len(pods))
+    status["conditions"] = [
+        {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale",
+         "message": "recommended size matches current size"},
+        {"type": "ScalingActive", "status": "True", "reason": "ValidMetricFound",
+         "message": "the HPA was able to successfully calculate a replica count from cpu resource utilization "
+                    "(percentage of request)"},
+        {"type": "ScalingLimited", "status": "True" if limited else "False",
+         "reason": ("TooFewReplicas" if desired == lo else "TooManyReplicas") if limited else "DesiredWithinRange",
+         "message": "the desired replica count is " + ("limited" if limited else "within the acceptable range")}]
+    for cond in status["conditions"]:
+        cond.setdefault("lastTransitionTime", now_iso())
     if "targetCPUUtilizationPercentage" in spec:
         status["currentCPUUtilizationPercentage"] = utilisation
     else:

@@ -115,6 +115,7 @@ class Api:
         elif res.key == "/pods":
             admission.default_pod(obj)
             ns = obj["metadata"]["namespace"]
+            admission.resolve_priority(obj, self.store.peek(self.res("scheduling.k8s.io/v1", "priorityclasses")))
             admission.apply_limit_ranges(obj, self.store.list(self.res("v1", "limitranges"), ns))
             admission.check_quotas(obj, self.store.list(self.res("v1", "resourcequotas"), ns),
                                    self.store.list(res, ns))

@@ -107,9 +107,10 @@ def place(api: Api, emit) -> None:
 
 
 def _requests(pod: dict) -> dict[str, Fraction]:
+    """What placement counts against allocatable: every requested resource (cpu, memory, GPUs, ...) and one pod."""
     usage = pod_usage(pod)
-    return {"cpu": usage.get("requests.cpu", Fraction(0)), "memory": usage.get("requests.memory", Fraction(0)),
-            "pods": Fraction(1)}
+    return {k.removeprefix("requests."): v for k, v in usage.items() if k.startswith("requests.")} | {
+        "pods": Fraction(1)}
 
 
 def run_kubelet(api: Api) -> None:

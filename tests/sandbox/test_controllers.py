@@ -122,3 +122,23 @@ def test_hpa_written_as_v1_reads_back_as_v2_and_v1(k8s, namespace):
     as_v2 = k8s.autoscaling.read_namespaced_horizontal_pod_autoscaler("web", namespace)
     assert as_v2.spec.metrics[0].resource.target.average_utilization == 70 and as_v2.spec.min_replicas == 1
     assert v1.read_namespaced_horizontal_pod_autoscaler("web", namespace).spec.target_cpu_utilization_percentage == 70
+
+
+def test_gpu_pods_go_to_nodes_with_free_gpus(sandbox_api, k8s, namespace):
+    sandbox_api.admin("POST", "/sandbox/nodes", {"name": "gpu-1", "extended": {"nvidia.com/gpu": "1"}})
+    for name in ("train-1", "train-2"):
+        body = pod_manifest(name)
+        body["spec"]["containers"][0]["resources"] = {"limits": {"nvidia.com/gpu": "1"}}
+        k8s.core.create_namespaced_pod(namespace, body)
+    wait_for(lambda: running(k8s, namespace))
+    assert k8s.core.read_namespaced_pod("train-1", namespace).spec.node_name == "gpu-1"
+    waiting = wait_for(lambda: k8s.core.read_namespaced_pod("train-2", namespace).status.conditions)
+    assert waiting[0].message == "0/5 nodes are available: 5 Insufficient nvidia.com/gpu."
+
+
+def test_priority_class_sets_pod_priority(k8s, namespace):
+    client.SchedulingV1Api(k8s.raw).create_priority_class({"metadata": {"name": "high"}, "value": 1000})
+    assert k8s.core.create_namespaced_pod(namespace, pod_manifest("p", priorityClassName="high")).spec.priority == 1000
+    with pytest.raises(client.ApiException) as exc:
+        k8s.core.create_namespaced_pod(namespace, pod_manifest("q", priorityClassName="missing"))
+    assert exc.value.status == 403 and "no PriorityClass with name missing was found" in exc.value.body
