@@ -7,9 +7,11 @@ only to the highest recommendation within the stabilisation window (default 300 
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 
+from . import ssa
 from .admission import TERMINAL
 from .selectors import match_label_selector
 from .store import now_iso
@@ -58,7 +60,10 @@ def reconcile_hpa(scaler, hpa: dict, emit) -> None:
     if desired < current:
         desired = min(current, max(d for _, d in history))
     if desired != current:
+        before = copy.deepcopy(target)
         target["spec"]["replicas"] = desired
+        # Through the scale subresource, as the HPA does: a later apply of replicas conflicts, as in Kubernetes.
+        ssa.track_update(before, target, manager="kube-controller-manager")
         api.store.update(res, target, check_rv=False, raw=True)
         status["lastScaleTime"] = now_iso()
         direction = "above" if desired > current else "below"

@@ -163,7 +163,7 @@ class Handler(BaseHTTPRequestHandler):
         manager = query.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0]
         ctype = self.headers.get("Content-Type") or "application/json"
         if sub == "scale":
-            return self._send(200, subresources.scale(api, res, ns, name, method, body, ctype))
+            return self._send(200, subresources.scale(api, res, ns, name, method, body, ctype, manager=manager))
         if sub == "log" and method == "GET":
             return self._send(200, subresources.log(api, ns, name, query), "text/plain")
         if res.plural == "bindings" and method == "POST" and not name:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
-from . import errors, patch
+from . import errors, patch, ssa
 from .handlers import Api
 from .registry import Resource
 from .selectors import match_label_selector
@@ -31,7 +32,8 @@ def scale_of(obj: dict) -> dict:
                        "selector": _selector_string(obj["spec"].get("selector"))}}
 
 
-def scale(api: Api, res: Resource, ns: str, name: str, method: str, body: bytes, content_type: str) -> dict:
+def scale(api: Api, res: Resource, ns: str, name: str, method: str, body: bytes, content_type: str, *,
+          manager: str = "") -> dict:
     with api.store.lock:
         obj = api.store.get(res, ns, name)
         if method == "GET":
@@ -41,7 +43,9 @@ def scale(api: Api, res: Resource, ns: str, name: str, method: str, body: bytes,
         sent_rv = wanted.get("metadata", {}).get("resourceVersion")
         if method == "PUT" and sent_rv and sent_rv != obj["metadata"]["resourceVersion"]:
             raise errors.conflict(res.qualified, name)
+        before = copy.deepcopy(obj)
         obj["spec"]["replicas"] = int(wanted.get("spec", {}).get("replicas", 0))
+        ssa.track_update(before, obj, manager=manager)
         return scale_of(api.store.update(res, obj, check_rv=False))
 
 

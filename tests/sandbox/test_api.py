@@ -163,3 +163,17 @@ def test_lists_paginate_with_limit_and_continue(k8s, namespace):
     assert [s.metadata.name for s in first.items] == ["s0", "s1"] and first.metadata.remaining_item_count == 3
     rest = k8s.core.list_namespaced_secret(namespace, limit=10, _continue=first.metadata._continue)
     assert [s.metadata.name for s in rest.items] == ["s2", "s3", "s4"] and not rest.metadata._continue
+
+
+def test_applying_replicas_after_a_scale_conflicts_with_the_scaler(k8s, namespace):
+    from tests.sandbox.conftest import deployment_manifest
+
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", **deployment_manifest("web", replicas=2)}
+    apply = dict(field_manager="portal", _content_type="application/apply-patch+yaml")
+    k8s.apps.patch_namespaced_deployment("web", namespace, manifest, **apply)
+    k8s.apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 5}}, field_manager="hpa")
+    with pytest.raises(client.ApiException) as exc:
+        k8s.apps.patch_namespaced_deployment("web", namespace, manifest, **apply)
+    assert exc.value.status == 409
+    assert json.loads(exc.value.body)["message"] == ('Apply failed with 1 conflict: conflict with "hpa" using apps/v1: '
+                                                     ".spec.replicas")
