@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "treebeard",
     "mozilla_django_oidc",
     "tenants",
+    "sandbox",
 ]
 
 MIDDLEWARE = [

@@ -89,3 +89,12 @@ def api():
         return c
 
     return client
+
+
+@pytest.fixture
+def sandbox_api():
+    """A fresh sandbox Kubernetes API (4 nodes × 4 cpu / 16Gi) over real HTTP; see tests/servers/sandbox.py."""
+    from tests.servers.sandbox import sandbox_server
+
+    with sandbox_server() as handle:
+        yield handle

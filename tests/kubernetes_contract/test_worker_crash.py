@@ -45,3 +45,25 @@ def test_a_worker_killed_mid_reconcile_leaves_the_operation_retried_and_the_clus
     assert [q["metadata"]["name"] for q in backend.list("v1", "ResourceQuota", namespace="crash-a")] == [
         "bluedock-quota"]
     backend.delete("v1", "Namespace", "crash-a")
+
+
+@pytest.mark.parametrize("status", [500, 409])
+def test_transient_api_failures_are_retried_and_end_correct_without_duplicates(sandbox_leg, tree, operator, alice,
+                                                                               tmp_path, status):
+    from tests.servers.sandbox import admin_call
+
+    cluster = clusters.cluster_create(name=f"flaky-{status}", api_url=sandbox_leg.url, actor=operator,
+                                      token=sandbox_leg.admin.token)
+    name = f"flaky-{status}"
+    namespace = Namespace.objects.create(tenant=tree["a_dev"], cluster=cluster, name=name)
+    with celery_processes(tmp_path, extra_env={"OPERATIONS_REQUEUE_INTERVAL": "1"}):
+        admin_call(sandbox_leg.url, "POST", "/sandbox/faults", {"count": 3, "status": status})
+        operation = namespace_reconcile_request(namespace=namespace, actor=alice)
+        done = wait_until(lambda: Operation.objects.filter(pk=operation.pk, state__in=Operation.TERMINAL).first(),
+                          seconds=90)
+    assert done.state == "succeeded" and done.attempts >= 2, (done.attempts, done.error_message)
+    backend = sandbox_leg.backend()
+    kinds = [(kind, o["metadata"]["name"]) for api_version, kind in d.MANAGED_KINDS
+             for o in backend.list(api_version, kind, namespace=name)]
+    assert sorted(kinds) == sorted(set(kinds)) and len(kinds) == 5  # quota, limits, policy, alice, bob
+    backend.delete("v1", "Namespace", name)
