@@ -53,6 +53,20 @@ def test_user_without_tenants_sees_the_empty_state(login, make_user, tree):
     assert "not a member of any tenant yet" in page and "Team" not in page
 
 
+def test_tree_query_count_does_not_grow_with_the_tree(login, alice, tree, django_assert_max_num_queries):
+    client = login(alice)
+    client.get("/")
+    with django_assert_max_num_queries(6) as small:
+        client.get("/")
+    parent = Tenant.objects.get(pk=tree["a"].pk)
+    for i in range(20):
+        Tenant.objects.add_child(parent, instance=Tenant(parent=tree["a"], name=f"Child {i}", slug=f"c{i}",
+                                                         full_slug=f"org/a/c{i}"))
+        parent = Tenant.objects.get(pk=tree["a"].pk)
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert "Child 19" in text(client.get("/"))
+
+
 def test_anonymous_is_sent_to_login(client, tree):
     response = client.get(f"/tenants/{tree['a'].pk}/")
     assert response.status_code == 302 and response["Location"].startswith("/login/")
