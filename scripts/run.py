@@ -1,9 +1,12 @@
-"""`make run`: the portal on its laptop defaults — web, Celery worker and Celery beat together.
+"""`make run`: the portal on its laptop defaults — web, Celery worker, Celery beat and the
+sandbox Kubernetes API together.
 
 DEBUG=true and SQLite under var/ unless the environment says otherwise. Redis is the
-one answering on REDIS_URL, or a throwaway one (see devservices). Migrates, loads the
-demo organisation, then runs the three processes until Ctrl-C (exit 0) or until one of
-them dies (the others are stopped, exit 1 naming it). Only processes started here are
+one answering on REDIS_URL, or a throwaway one (see devservices). Starts the sandbox
+cluster (SANDBOX_PORT, default 6443, or a free port if that is taken), migrates, loads
+the demo organisation with the sandbox registered as its cluster, provisions the demo
+namespaces into it, then runs everything until Ctrl-C (exit 0) or until one process
+dies (the others are stopped, exit 1 naming it). Only processes started here are
 stopped, each by its PID (and its own process group, for the worker's pool children).
 """
 
@@ -19,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
-from devservices import ROOT, VAR, Started, ensure_redis, log  # noqa: E402
+from devservices import ROOT, VAR, Started, answers, ensure_redis, free_port, log, wait_for  # noqa: E402
 
 from tenants.demo import OPERATOR, PEOPLE, ROLES, demo_password  # noqa: E402
 
@@ -111,8 +114,17 @@ def main() -> int:
     try:
         env = environment(started)
         VAR.mkdir(exist_ok=True)
+        sandbox_port = int(env.get("SANDBOX_PORT", "6443"))
+        if answers("127.0.0.1", sandbox_port):
+            sandbox_port = free_port()
+        kubeconfig = VAR / "sandbox.kubeconfig"
+        children.append(Child("sandbox", [PYTHON, "manage.py", "sandbox", "--port", str(sandbox_port),
+                                          "--kubeconfig", str(kubeconfig), "--nodes", "4"], env))
+        wait_for("127.0.0.1", sandbox_port, "the sandbox Kubernetes API")
         manage("migrate", "--noinput", env=env)
-        manage("load_demo", env=env)
+        manage("load_demo", "--sandbox-kubeconfig", str(kubeconfig), env=env)
+        # The sandbox starts empty every time: make the demo namespaces exist in it again.
+        manage("reconcile_namespaces", env=env)
         port = env.get("PORT", "8000")
         web = [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
         if env["DEBUG"].strip().lower() not in {"1", "true", "yes", "on"}:

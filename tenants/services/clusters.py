@@ -64,6 +64,26 @@ def cluster_create(*, name: str, api_url: str = "", actor, credentials_ref: str 
     return cluster
 
 
+def cluster_set_credentials(*, cluster: Cluster, actor, kubeconfig: str = "", api_url: str = "", token: str = "",
+                            ca_cert: str = "", insecure_skip_tls_verify: bool = False) -> Cluster:
+    """Replace a cluster's credentials (rotation, or a sandbox that moved); audited without the secret."""
+    if not access_for(actor).is_operator:
+        raise PermissionDenied("Only operators may change cluster credentials.")
+    credentials = _credentials_from_input(api_url=api_url or cluster.api_url, token=token, ca_cert=ca_cert,
+                                          kubeconfig=kubeconfig, insecure_skip_tls_verify=insecure_skip_tls_verify)
+    if credentials is None:
+        raise InvalidInput("Give a kubeconfig, or a token for the cluster's API URL.",
+                           code="cluster_credentials_missing")
+    with transaction.atomic():
+        before = snapshot(cluster, AUDITED_FIELDS)
+        cluster.api_url = credentials.api_url
+        cluster.credentials_encrypted = secrets.encrypt(json.dumps(credentials.__dict__))
+        cluster.save(update_fields=["api_url", "credentials_encrypted"])
+        audit_record(actor=actor, action="cluster.credentials", target=cluster, before=before,
+                     after={**snapshot(cluster, AUDITED_FIELDS), "auth_from": "kubeconfig" if kubeconfig else "token"})
+    return cluster
+
+
 def cluster_credentials(cluster: Cluster) -> Credentials:
     if cluster.credentials_encrypted:
         return Credentials(**json.loads(secrets.decrypt(cluster.credentials_encrypted)))

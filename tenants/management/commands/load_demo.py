@@ -8,13 +8,16 @@ changes nothing.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from backends.kubernetes import Credentials
 from tenants.demo import OPERATOR, PEOPLE, demo_password
 from tenants.models import Cluster, Membership, Namespace, ResourcePlan, Tenant
-from tenants.services.clusters import cluster_create
+from tenants.services.clusters import cluster_create, cluster_credentials, cluster_set_credentials
 from tenants.services.memberships import membership_create
 from tenants.services.namespaces import namespace_create
 from tenants.services.plans import PLAN_FIELDS, plan_update
@@ -79,8 +82,13 @@ NAMESPACES = [
 class Command(BaseCommand):
     help = "Load the demo organisation (idempotent): users, a 4-level tenant tree, plans, a cluster, namespaces."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--sandbox-kubeconfig", default="",
+                            help="Register the demo cluster with this kubeconfig (make run passes the sandbox's).")
+
+    def handle(self, *args, sandbox_kubeconfig="", **options):
         self.changes: list[str] = []
+        self.kubeconfig = Path(sandbox_kubeconfig).read_text() if sandbox_kubeconfig else ""
         with transaction.atomic():
             operator = self._users()
             self._tenants(operator)
@@ -140,8 +148,13 @@ class Command(BaseCommand):
         name, api_url, description = CLUSTER
         cluster = Cluster.objects.filter(name=name).first()
         if cluster is None:
-            cluster = cluster_create(name=name, api_url=api_url, description=description, actor=operator)
+            cluster = cluster_create(name=name, api_url=api_url, description=description, actor=operator,
+                                     kubeconfig=self.kubeconfig)
             self.changes.append(f"cluster {name}")
+        elif self.kubeconfig and cluster_credentials(cluster) != Credentials.from_kubeconfig(self.kubeconfig):
+            # The sandbox may come up on another port: follow it.
+            cluster_set_credentials(cluster=cluster, kubeconfig=self.kubeconfig, actor=operator)
+            self.changes.append(f"cluster {name} credentials")
         for full_slug, ns in NAMESPACES:
             if Namespace.objects.filter(cluster=cluster, name=ns).exists():
                 continue
