@@ -25,3 +25,15 @@ def quota_rows(report: dict) -> list[dict]:
             "used_pct": _percent(used, scale), "owned_pct": _percent(owned, scale),
         })
     return rows
+
+
+def node_row(node) -> dict:
+    """One node's bars: requested against allocatable, per resource, as percentages for the template."""
+    bars = []
+    for resource, unit in (("cpu", "m"), ("memory", "MiB"), ("pods", "")):
+        allocatable = node.allocatable.get(resource, 0)
+        requested = node.requested.get(resource, 0)
+        percent = min(100, round(100 * requested / allocatable)) if allocatable else 0
+        bars.append({"resource": resource, "unit": unit, "allocatable": allocatable, "requested": requested,
+                     "percent": percent, "full": allocatable and requested >= allocatable})
+    return {"node": node, "bars": bars}

@@ -16,6 +16,9 @@ urlpatterns = [
     path("tenants/<int:pk>/members/<int:membership_pk>/remove/", views.MembershipDeleteView.as_view(),
          name="membership-delete"),
     path("tenants/<int:pk>/namespaces/new/", views.NamespaceCreateView.as_view(), name="namespace-create"),
+    path("tenants/<int:pk>/namespaces/<int:namespace_pk>/", views.NamespaceDetailView.as_view(),
+         name="namespace-detail"),
+    path("clusters/", views.ClusterListView.as_view(), name="cluster-list"),
     path("tenants/<int:pk>/namespaces/<int:namespace_pk>/delete/", views.NamespaceDeleteView.as_view(),
          name="namespace-delete"),
 ]

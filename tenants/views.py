@@ -14,8 +14,8 @@ from bluedock_portal.errors import ServiceError
 from . import forms, selectors
 from .access import access_for
 from .filtersets import TenantFilterSet
-from .models import Membership, Namespace, Role, Tenant
-from .presenters import quota_rows
+from .models import Cluster, Membership, Namespace, Operation, Role, Tenant
+from .presenters import node_row, quota_rows
 from .services import memberships as membership_services
 from .services import namespaces as namespace_services
 from .services.plans import PLAN_FIELDS, plan_update, quota_report
@@ -91,6 +91,18 @@ class TenantAuditView(TenantScopedMixin, ListView):
 
     def get_queryset(self):
         return selectors.audit_event_list(user=self.request.user, tenant=self.tenant).order_by("-at", "-id")
+
+
+class NamespaceMixin(TenantScopedMixin):
+    """A namespace under the URL's tenant, looked up within what the user may see."""
+
+    @cached_property
+    def namespace(self) -> Namespace:
+        found = (Namespace.objects.visible_to(self.request.user).select_related("cluster", "tenant")
+                 .filter(tenant=self.tenant, pk=self.kwargs["namespace_pk"]).first())
+        if found is None:
+            raise Http404("No such namespace")
+        return found
 
 
 class ServiceFormView(TenantScopedMixin, FormView):
@@ -266,18 +278,10 @@ class NamespaceCreateView(ServiceFormView):
         return f"Created namespace {namespace.name} in {namespace.cluster.name}.", self.tenant_url()
 
 
-class NamespaceDeleteView(ServiceFormView):
+class NamespaceDeleteView(NamespaceMixin, ServiceFormView):
     form_class = forms.NamespaceDeleteForm
     submit_label = "Delete namespace"
     danger = True
-
-    @cached_property
-    def namespace(self) -> Namespace:
-        found = (Namespace.objects.visible_to(self.request.user).select_related("cluster", "tenant")
-                 .filter(tenant=self.tenant, pk=self.kwargs["namespace_pk"]).first())
-        if found is None:
-            raise Http404("No such namespace")
-        return found
 
     @property
     def title(self):
@@ -294,4 +298,44 @@ class NamespaceDeleteView(ServiceFormView):
         return name
 
     def success(self, name):
-        return f"Deleted namespace {name}.", self.tenant_url()
+        return f"Deleting namespace {name}: it is removed from its cluster, then from the portal.", self.tenant_url()
+
+
+class NamespaceDetailView(NamespaceMixin, TemplateView):
+    """Sync state, the objects the portal keeps in the namespace, and recent operations with progress."""
+
+    template_name = "tenants/namespace.html"
+
+    def get_context_data(self, **kwargs):
+        namespace = self.namespace
+        operations = list(Operation.objects.filter(target_type="tenants.namespace", target_id=str(namespace.pk))
+                          .order_by("-created_at")[:10])
+        return {**super().get_context_data(**kwargs), "namespace": namespace,
+                "objects": namespace.managed_objects.all(), "operations": operations,
+                "in_progress": any(op.state not in Operation.TERMINAL for op in operations)}
+
+    def post(self, request, *args, **kwargs):
+        """"Reconcile now": queue an Operation; the page then shows its progress."""
+        try:
+            operation = namespace_services.namespace_reconcile_request(namespace=self.namespace, actor=request.user)
+        except ServiceError as exc:
+            messages.error(request, exc.detail)
+        else:
+            messages.success(request, f"Reconcile queued (operation #{operation.pk}).")
+        return HttpResponseRedirect(request.path)
+
+
+class ClusterListView(LoginRequiredMixin, TemplateView):
+    """Operators: clusters, their health, and node capacity against what pods request."""
+
+    template_name = "tenants/clusters.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and not access_for(request.user).is_operator:
+            raise Http404("No such page")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        clusters = Cluster.objects.prefetch_related("nodes").order_by("name")
+        return {**super().get_context_data(**kwargs),
+                "clusters": [(c, [node_row(n) for n in c.nodes.all()]) for c in clusters]}

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from tenants.models import AuditEvent, Membership, Namespace, NamespaceUsage, ResourcePlan, Role, Tenant
+from tenants.models import AuditEvent, Membership, Namespace, NamespaceUsage, Operation, ResourcePlan, Role, Tenant
 from tenants.services.audit import audit_record
 
 pytestmark = pytest.mark.django_db
@@ -304,7 +304,35 @@ def test_admin_creates_and_deletes_a_namespace_with_confirmation(login, alice, t
     assert response.status_code == 400 and "confirm with its exact name" in text(response)
     assert Namespace.objects.filter(pk=ns.pk).exists()
     assert client.post(url, {"confirm": "team-a"}).status_code == 302
-    assert not Namespace.objects.filter(pk=ns.pk).exists()
+    # Marked at once; a task removes it from the cluster and then from the portal.
+    assert Namespace.objects.get(pk=ns.pk).state == "deleting"
+    assert Operation.objects.filter(type="namespace.delete", target_id=str(ns.pk)).exists()
+
+
+def test_namespace_page_shows_sync_state_objects_and_queues_a_reconcile(login, bob, charlie, tree, cluster):
+    ns = Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="a-web", sync_state="error",
+                                  sync_message="apply ResourceQuota: cannot reach the API server")
+    url = f"/tenants/{tree['a'].pk}/namespaces/{ns.pk}/"
+    client = login(bob)
+    page = text(client.get(url))
+    assert "cannot reach the API server" in page and "Reconcile now" in page and "Nothing applied yet" in page
+    response = client.post(url, follow=True)
+    operation = Operation.objects.get(type="namespace.reconcile", target_id=str(ns.pk))
+    assert f"Reconcile queued (operation #{operation.pk})" in text(response)
+    assert 'http-equiv="refresh"' in text(response)  # the page follows the operation's progress
+    assert login(charlie).get(url).status_code == 404
+    assert login(charlie).post(url).status_code == 404
+    assert Operation.objects.count() == 1
+
+
+def test_clusters_page_is_for_operators(login, alice, operator, cluster):
+    from tenants.models import ClusterNode
+
+    ClusterNode.objects.create(cluster=cluster, name="node-1", allocatable={"cpu": 4000, "memory": 16384, "pods": 110},
+                               requested={"cpu": 3000, "memory": 1024, "pods": 3}, ready=True)
+    page = text(login(operator).get("/clusters/"))
+    assert "node-1" in page and "3000 / 4000 m" in page
+    assert login(alice).get("/clusters/").status_code == 404
 
 
 def test_namespace_name_errors(login, alice, tree, cluster):
