@@ -3,7 +3,7 @@
 Uses the PostgreSQL answering on DATABASE_URL's host (or starts a throwaway one), but
 always the database ``bluedock_bench`` (BENCH_DATABASE overrides), created when missing
 and flushed by the benchmark, so it never touches development or test data.
-Extra arguments go to the benchmark (make bench ARGS="-n 1000").
+Arguments name the benchmarks to run (make bench ARGS="tenant_list"); none runs them all.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from urllib.parse import urlparse, urlunparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from devservices import ROOT, Started, ensure_database, ensure_postgres, log  # noqa: E402
+
+# Each prints its own figures; `make bench ARGS="provisioning"` runs only the named ones.
+BENCHMARKS = ["benchmarks.tenant_list", "benchmarks.provisioning"]
 
 
 def main(args: list[str]) -> int:
@@ -30,9 +33,14 @@ def main(args: list[str]) -> int:
         ensure_database(env["DATABASE_URL"])
         env.setdefault("SECRET_KEY", "bench-only-secret-key")
         env["DEBUG"] = "false"  # production-like: DEBUG adds per-query bookkeeping to every request
-        log("$ python -m benchmarks.tenant_list " + " ".join(args))
-        return subprocess.run([sys.executable, "-m", "benchmarks.tenant_list", *args], cwd=ROOT, env=env,
-                              check=False).returncode
+        env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+        failed = 0
+        for module in BENCHMARKS:
+            if args and module.rsplit(".", 1)[-1] not in args:
+                continue
+            log(f"$ python -m {module}")
+            failed |= subprocess.run([sys.executable, "-m", module], cwd=ROOT, env=env, check=False).returncode
+        return failed
     finally:
         started.stop_all()
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from pathlib import Path
 
 from django.db import transaction
@@ -96,8 +98,22 @@ def cluster_credentials(cluster: Cluster) -> Credentials:
     return Credentials(api_url=cluster.api_url)
 
 
+# One client per cluster and process: API discovery costs a dozen requests, so it is done once
+# and refreshed after BACKEND_TTL; new credentials (rotation) make a new client at once.
+_backends: dict[int, tuple[str, float, KubernetesBackend]] = {}
+BACKEND_TTL = 600.0
+
+
 def cluster_backend(cluster: Cluster) -> KubernetesBackend:
-    return KubernetesBackend(cluster_credentials(cluster))
+    key = hashlib.sha256(f"{cluster.api_url}|{cluster.credentials_encrypted}|{cluster.credentials_ref}".encode()) \
+        .hexdigest()
+    cached = _backends.get(cluster.pk)
+    now = time.monotonic()
+    if cached is not None and cached[0] == key and now - cached[1] < BACKEND_TTL:
+        return cached[2]
+    backend = KubernetesBackend(cluster_credentials(cluster))
+    _backends[cluster.pk] = (key, now, backend)
+    return backend
 
 
 def cluster_check_health(*, cluster: Cluster) -> Cluster:
