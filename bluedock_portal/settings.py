@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "treebeard",
     "mozilla_django_oidc",
     "tenants",
+    "appstore",
 ]
 
 MIDDLEWARE = [
@@ -133,6 +134,19 @@ KEYSTONE_DOMAIN_ID = env_str("KEYSTONE_DOMAIN_ID", "default")
 KEYSTONE_EXCLUDE_PROJECTS = env_list("KEYSTONE_EXCLUDE_PROJECTS", ["admin", "service"])
 if KEYSTONE_ENABLED and not KEYSTONE_AUTH_URL:
     raise ImproperlyConfigured("KEYSTONE_AUTH_URL must be set when KEYSTONE_ENABLED=true")
+
+# --- App store -------------------------------------------------------------------------------
+# The helm binary (scripts/install-helm.sh puts the pinned v3.19.0 there) and its per-call timeout.
+HELM_BINARY = env_str("HELM_BINARY", str(BASE_DIR / ".cache" / "tools" / "helm"))
+HELM_TIMEOUT = env_int("HELM_TIMEOUT", 30, minimum=1, maximum=600)
+# Upload limits: the .tgz, its expanded size, its entry count and the expansion ratio (bomb guard).
+APPSTORE_MAX_CHART_BYTES = env_int("APPSTORE_MAX_CHART_BYTES", 512 * 1024, minimum=1024)
+APPSTORE_MAX_UNCOMPRESSED_BYTES = env_int("APPSTORE_MAX_UNCOMPRESSED_BYTES", 8 * 1024 * 1024, minimum=1024)
+APPSTORE_MAX_FILES = env_int("APPSTORE_MAX_FILES", 500, minimum=1)
+APPSTORE_MAX_RATIO = env_int("APPSTORE_MAX_RATIO", 100, minimum=2)
+# Repository sync: the largest index.yaml accepted, the HTTP timeout, the beat interval.
+APPSTORE_INDEX_MAX_BYTES = env_int("APPSTORE_INDEX_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
+APPSTORE_HTTP_TIMEOUT = env_int("APPSTORE_HTTP_TIMEOUT", 20, minimum=1, maximum=300)
 
 # --- OIDC single sign-on ------------------------------------------------------------------
 OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
