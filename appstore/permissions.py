@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from appstore.models.scoping import ALL
 from tenants.access import access_for
 from tenants.models import Role
 
@@ -95,7 +96,7 @@ def privileged_tenant_q(user, lookup: str = "app__tenant") -> Q:
     """Rows whose unpublished versions the user may see (publisher or reviewer of the tenant)."""
     grants = grants_for(user)
     if grants.is_operator or grants.platform_reviewer or grants.platform_publisher:
-        return Q()
+        return ALL  # not Q(): an empty Q vanishes when OR-ed with another
     access = access_for(user)
     admin_paths = {g.path for g in access.grants if g.role == Role.TENANT_ADMIN and g.inherited}
     admin_ids = {g.tenant_id for g in access.grants if g.role == Role.TENANT_ADMIN and not g.inherited}

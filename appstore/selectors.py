@@ -7,6 +7,7 @@ from django.db.models import Prefetch, Q
 from appstore import permissions
 from appstore.charts import semver
 from appstore.models import App, AppVersion, Category, Repository
+from appstore.models.scoping import catalog_q
 
 
 def repository_list(*, user):
@@ -14,15 +15,15 @@ def repository_list(*, user):
 
 
 def version_list(*, user):
-    """Published versions of visible apps, plus unpublished ones the user publishes or reviews."""
-    qs = AppVersion.objects.visible_to(user)
-    return qs.filter(Q(review_state=AppVersion.Review.PUBLISHED) | permissions.privileged_tenant_q(user))
+    """Published versions of visible apps, plus any version of a tenant the user publishes for or reviews."""
+    published = catalog_q(user, "app__tenant") & Q(review_state=AppVersion.Review.PUBLISHED)
+    return AppVersion.objects.filter(published | permissions.privileged_tenant_q(user))
 
 
 def app_list(*, user):
     """Visible apps that have something to show: a published version, or drafts the user works on."""
-    listed = Q(latest_version__isnull=False, state=App.State.ACTIVE)
-    return (App.objects.visible_to(user).filter(listed | permissions.privileged_tenant_q(user, "tenant"))
+    listed = catalog_q(user, "tenant") & Q(latest_version__isnull=False, state=App.State.ACTIVE)
+    return (App.objects.filter(listed | permissions.privileged_tenant_q(user, "tenant"))
             .select_related("latest_version", "repository", "tenant")
             .prefetch_related(Prefetch("categories", queryset=Category.objects.only("slug", "name"))))
 
@@ -36,7 +37,7 @@ def app_versions(*, app: App, user) -> list[AppVersion]:
 
 def review_queue(*, user):
     """Submitted versions the user may review (the review page and ?review_state=submitted)."""
-    qs = AppVersion.objects.visible_to(user).filter(review_state=AppVersion.Review.SUBMITTED)
+    qs = AppVersion.objects.filter(review_state=AppVersion.Review.SUBMITTED)
     grants = permissions.grants_for(user)
     if not (grants.is_operator or grants.platform_reviewer):
         q = Q(pk__in=[])

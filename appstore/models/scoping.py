@@ -11,7 +11,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-STEPLEN = 4  # tenants.Tenant.steplen (treebeard path segment length)
+STEPLEN = 4
+ALL = Q(pk__isnull=False)  # tenants.Tenant.steplen (treebeard path segment length)
 
 
 def catalog_q(user, lookup: str) -> Q:
@@ -21,7 +22,7 @@ def catalog_q(user, lookup: str) -> Q:
         return Q(pk__in=[])
     access = access_for(user)
     if access.is_operator:
-        return Q()
+        return ALL  # not Q(): an empty Q vanishes when OR-ed with another
     ancestors = sorted({g.path[: i * STEPLEN] for g in access.grants for i in range(1, len(g.path) // STEPLEN)})
     q = Q(**{f"{lookup}__isnull": True}) | access.visible_q(lookup)
     if ancestors:

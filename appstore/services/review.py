@@ -24,7 +24,7 @@ R = AppVersion.Review
 
 
 def _locked(version: AppVersion) -> AppVersion:
-    return AppVersion.objects.select_for_update().select_related("app", "app__tenant").get(pk=version.pk)
+    return AppVersion.objects.select_for_update(of=("self",)).select_related("app", "app__tenant").get(pk=version.pk)
 
 
 def _require_state(version: AppVersion, allowed: tuple[str, ...], verb: str) -> None:
