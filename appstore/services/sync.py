@@ -130,7 +130,9 @@ def catalog_apply(*, repository: Repository, records: list[ChartRecord], details
     by_name: dict[str, list[ChartRecord]] = defaultdict(list)
     for record in records:
         by_name[record.name].append(record)
-    newest = {name: max(recs, key=lambda r: semver.parse(r.version)) for name, recs in by_name.items()}
+    # The store shows the newest release's metadata (a prerelease only when there is no release).
+    newest = {name: max(recs, key=lambda r: (not r.prerelease, semver.parse(r.version)))
+              for name, recs in by_name.items()}
     new_apps = [App(repository=repository, tenant=repository.tenant, name=name,
                     display_name=name.replace("-", " ").title()[:100], **_app_meta(newest[name]))
                 for name in by_name if name not in apps]
@@ -154,11 +156,8 @@ def catalog_apply(*, repository: Repository, records: list[ChartRecord], details
             **details.get(key, {})))
     AppVersion.objects.bulk_create(new_versions, batch_size=1000)
     touched = {apps[name].pk: name for name, _ in seen}
-    if touched:  # the store shows the newest version's metadata
-        refreshed = []
-        for pk, name in touched.items():
-            app = App(pk=pk, **_app_meta(newest[name]))
-            refreshed.append(app)
+    if touched:
+        refreshed = [App(pk=pk, **_app_meta(newest[name])) for pk, name in touched.items()]
         App.objects.bulk_update(refreshed, APP_META_FIELDS, batch_size=500)
         apps_refresh_latest(app_ids=list(touched))
     return {"created": len(new_versions), "apps_created": len(new_apps), "total": len(records)}
