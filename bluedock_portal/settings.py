@@ -208,6 +208,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tenants, apps and app versions share the active/suspended lifecycle: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"ActiveSuspendedEnum": "appstore.models.App.State"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------

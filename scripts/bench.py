@@ -42,9 +42,12 @@ def main(args: list[str]) -> int:
         ensure_database(env["DATABASE_URL"])
         env.setdefault("SECRET_KEY", "bench-only-secret-key")
         env["DEBUG"] = "false"  # production-like: DEBUG adds per-query bookkeeping to every request
-        log("$ python -m benchmarks.tenant_list " + " ".join(args))
-        return subprocess.run([sys.executable, "-m", "benchmarks.tenant_list", *args], cwd=ROOT, env=env,
-                              check=False).returncode
+        code = 0
+        for module in ("benchmarks.tenant_list", "benchmarks.catalog_sync"):
+            log(f"$ python -m {module} " + " ".join(args))
+            code = code or subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
+                                          check=False).returncode
+        return code
     finally:
         started.stop_all()
 
