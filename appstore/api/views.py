@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from appstore import selectors
 from appstore.filtersets import AppFilterSet, RepositoryFilterSet, VersionFilterSet
-from appstore.models import AppVersion, Category
+from appstore.models import App, AppVersion, Category
 from appstore.services import repositories as repository_services
 from appstore.services import review, uploads
 from bluedock_portal.api.pagination import PortalCursorPagination
@@ -97,6 +97,23 @@ class AppViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CatalogViewSe
     def versions(self, request, pk=None):
         versions = selectors.app_versions(app=self.get_object(), user=request.user)
         return Response(s.AppVersionBriefSerializer(versions, many=True).data)
+
+    @extend_schema(request=s.CommentSerializer, responses=s.AppSerializer)
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def suspend(self, request, pk=None):
+        return self._set_state(request, App.State.SUSPENDED)
+
+    @extend_schema(request=s.CommentSerializer, responses=s.AppSerializer)
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def activate(self, request, pk=None):
+        return self._set_state(request, App.State.ACTIVE)
+
+    def _set_state(self, request, state):
+        data = s.CommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        app = review.app_set_state(app=self.get_object(), actor=request.user, state=state,
+                                   comment=data.validated_data["comment"])
+        return Response(s.AppSerializer(selectors.app_list(user=request.user).get(pk=app.pk)).data)
 
 
 class VersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CatalogViewSet):

@@ -27,8 +27,11 @@ class AppRole(models.Model):
             models.CheckConstraint(condition=(models.Q(user__isnull=False, group__isnull=True)
                                               | models.Q(user__isnull=True, group__isnull=False)),
                                    name="app_role_exactly_one_subject"),
-            models.UniqueConstraint(fields=["user", "group", "role", "tenant"], name="app_role_unique",
-                                    nulls_distinct=False),
+            # Partial constraints, not nulls_distinct=False: SQLite (make run) cannot enforce that one.
+            *[models.UniqueConstraint(fields=[subject, "role", *(["tenant"] if scoped else [])],
+                                      condition=models.Q(**{f"{subject}__isnull": False, "tenant__isnull": not scoped}),
+                                      name=f"app_role_unique_{subject}_{'tenant' if scoped else 'platform'}")
+              for subject in ("user", "group") for scoped in (True, False)],
         ]
 
     def __str__(self) -> str:

@@ -129,3 +129,22 @@ def version_deprecate(*, version: AppVersion, actor, deprecated: bool = True) ->
 def _require_curator(version: AppVersion, actor, verb: str) -> None:
     if not permissions.can_review(actor, version.app.tenant):
         raise PermissionDenied(f"You need the reviewer role on the owner of {version} to {verb} it.")
+
+
+def app_set_state(*, app, actor, state: str, comment: str = ""):
+    """Suspend or re-activate a whole app in the store (its versions and installed releases stay as they are)."""
+    from appstore.models import App
+
+    with transaction.atomic():
+        app = App.objects.select_for_update(of=("self",)).select_related("tenant").get(pk=app.pk)
+        if not permissions.can_review(actor, app.tenant):
+            raise PermissionDenied(f"You need the reviewer role on the owner of {app.name} to change its state.")
+        if app.state == state:
+            return app
+        before = app.state
+        app.state = state
+        app.save(update_fields=["state", "updated_at"])
+        audit_record(actor=actor, action=f"appstore.app_{'suspend' if state == App.State.SUSPENDED else 'activate'}",
+                     target=app, tenant=app.tenant, before={"state": before}, after={"state": state},
+                     reason=comment[:500])
+        return app

@@ -172,3 +172,13 @@ def test_service_errors_are_specific(tree, alice, operator):
         review.version_reject(version=version, actor=operator, comment=" ")
     with pytest.raises(PermissionDenied):
         review.version_set_status(version=version, actor=alice, status=AppVersion.Status.SUSPENDED)
+
+
+def test_suspending_an_app_hides_it_from_the_store_but_not_from_its_reviewers(api, tree, alice, bob, dana):
+    version = _published(tree["a"], alice)
+    assert api(bob).post(f"/api/v1/apps/{version.app_id}/suspend/").status_code == 403
+    assert api(dana).post(f"/api/v1/apps/{version.app_id}/suspend/").json()["state"] == "suspended"
+    assert api(bob).get("/api/v1/apps/").json()["results"] == []
+    assert [a["state"] for a in api(dana).get("/api/v1/apps/").json()["results"]] == ["suspended"]
+    assert api(dana).post(f"/api/v1/apps/{version.app_id}/activate/").json()["state"] == "active"
+    assert len(api(bob).get("/api/v1/apps/").json()["results"]) == 1
