@@ -45,8 +45,8 @@ def main(args: list[str]) -> int:
         code = 0
         for module in ("benchmarks.tenant_list", "benchmarks.catalog_sync"):
             log(f"$ python -m {module} " + " ".join(args))
-            code = code or subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
-                                          check=False).returncode
+            result = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, check=False)
+            code = code or result.returncode  # run every benchmark; report the first failure
         return code
     finally:
         started.stop_all()
