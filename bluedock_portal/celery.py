@@ -39,6 +39,11 @@ app.conf.beat_schedule = {
         "schedule": float(env_int("KEYSTONE_SYNC_INTERVAL", 300, minimum=10)),
         "options": {"expires": 240},
     },
+    "appstore.repositories_sync_due": {
+        "task": "appstore.repositories_sync_due",
+        "schedule": float(env_int("APPSTORE_SYNC_CHECK_INTERVAL", 300, minimum=10)),
+        "options": {"expires": 240},
+    },
 }
 
 

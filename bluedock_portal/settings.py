@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "mozilla_django_oidc",
     "tenants",
     "sandbox",
+    "appstore",
 ]
 
 MIDDLEWARE = [
@@ -135,6 +136,19 @@ KEYSTONE_EXCLUDE_PROJECTS = env_list("KEYSTONE_EXCLUDE_PROJECTS", ["admin", "ser
 if KEYSTONE_ENABLED and not KEYSTONE_AUTH_URL:
     raise ImproperlyConfigured("KEYSTONE_AUTH_URL must be set when KEYSTONE_ENABLED=true")
 
+# --- App store -------------------------------------------------------------------------------
+# The helm binary (scripts/install-helm.sh puts the pinned v3.19.0 there) and its per-call timeout.
+HELM_BINARY = env_str("HELM_BINARY", str(BASE_DIR / ".cache" / "tools" / "helm"))
+HELM_TIMEOUT = env_int("HELM_TIMEOUT", 30, minimum=1, maximum=600)
+# Upload limits: the .tgz, its expanded size, its entry count and the expansion ratio (bomb guard).
+APPSTORE_MAX_CHART_BYTES = env_int("APPSTORE_MAX_CHART_BYTES", 512 * 1024, minimum=1024)
+APPSTORE_MAX_UNCOMPRESSED_BYTES = env_int("APPSTORE_MAX_UNCOMPRESSED_BYTES", 8 * 1024 * 1024, minimum=1024)
+APPSTORE_MAX_FILES = env_int("APPSTORE_MAX_FILES", 500, minimum=1)
+APPSTORE_MAX_RATIO = env_int("APPSTORE_MAX_RATIO", 100, minimum=2)
+# Repository sync: the largest index.yaml accepted, the HTTP timeout, the beat interval.
+APPSTORE_INDEX_MAX_BYTES = env_int("APPSTORE_INDEX_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
+APPSTORE_HTTP_TIMEOUT = env_int("APPSTORE_HTTP_TIMEOUT", 20, minimum=1, maximum=300)
+
 # --- OIDC single sign-on ------------------------------------------------------------------
 OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
 OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID", "")
@@ -195,6 +209,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tenants, apps and app versions share the active/suspended lifecycle: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"ActiveSuspendedEnum": "appstore.models.App.State"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from appstore.demo import load_demo_apps
 from backends.kubernetes import Credentials
 from tenants.demo import OPERATOR, PEOPLE, demo_password
 from tenants.models import Cluster, Membership, Namespace, ResourcePlan, Tenant
@@ -95,6 +96,7 @@ class Command(BaseCommand):
             self._memberships(operator)
             self._plans(operator)
             self._cluster_and_namespaces(operator)
+            self.changes += load_demo_apps(actor=operator)  # the app store's built-in demo repository
         if not self.changes:
             self.stdout.write("Demo data already loaded; nothing changed.")
             return
