@@ -40,6 +40,9 @@ class SandboxServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, each keep-alive response then
+    # waits for the client's delayed ACK (~40 ms). Real API servers set TCP_NODELAY too.
+    disable_nagle_algorithm = True
     server: SandboxServer
 
     def log_message(self, format, *args):  # noqa: A002 - quiet; tests read statuses, not access logs
