@@ -138,7 +138,8 @@ class Controllers:
     # Lifecycle -----------------------------------------------------------------------------
     def namespaces(self) -> None:
         store = self.api.store
-        for ns in store.list(self.api.ns_res):
+        # peek/contains, not list/find: this runs after every change, over every namespace.
+        for ns in list(store.peek(self.api.ns_res)):
             name = ns["metadata"]["name"]
             if ns["metadata"].get("deletionTimestamp"):
                 for key in store.namespaced_keys(name):
@@ -148,9 +149,9 @@ class Controllers:
                 store.delete(self.api.ns_res, "", name)
                 continue
             sa, cm = self.r("v1", "serviceaccounts"), self.r("v1", "configmaps")
-            if store.find(sa, name, "default") is None:
+            if not store.contains(sa, name, "default"):
                 store.create(sa, {"metadata": {"name": "default", "namespace": name}})
-            if store.find(cm, name, "kube-root-ca.crt") is None:
+            if not store.contains(cm, name, "kube-root-ca.crt"):
                 store.create(cm, {"metadata": {"name": "kube-root-ca.crt", "namespace": name},
                                   "data": {"ca.crt": CA_CERT}})
 
@@ -166,11 +167,16 @@ class Controllers:
 
     def quotas(self) -> None:
         quotas, pods = self.r("v1", "resourcequotas"), self.r("v1", "pods")
-        for q in self.api.store.list(quotas):
-            used = quota_usage(q, self.api.store.peek(pods, q["metadata"]["namespace"]))
+        # One scan of the pods for all quotas: a scan per quota made every pass quadratic.
+        pods_by_namespace: dict[str, list[dict]] = {}
+        for pod in self.api.store.peek(pods):
+            pods_by_namespace.setdefault(pod["metadata"].get("namespace", ""), []).append(pod)
+        for q in self.api.store.peek(quotas):
+            used = quota_usage(q, pods_by_namespace.get(q["metadata"]["namespace"], []))
             hard = q.get("spec", {}).get("hard", {})
-            q["status"] = {"hard": dict(hard), "used": {k: quantity.fmt_like(v, hard[k]) for k, v in used.items()}}
-            self.put(quotas, q)
+            status = {"hard": dict(hard), "used": {k: quantity.fmt_like(v, hard[k]) for k, v in used.items()}}
+            if q.get("status") != status:
+                self.put(quotas, {**q, "status": status})
 
     # Workloads -----------------------------------------------------------------------------
     def deployments(self) -> None:

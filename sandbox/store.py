@@ -74,6 +74,9 @@ class Store:
             obj = self._objects.get((res.key, namespace or "", name))
             return copy.deepcopy(obj) if obj is not None else None
 
+    def contains(self, res: Resource, namespace: str, name: str) -> bool:
+        return (res.key, namespace or "", name) in self._objects
+
     def list(self, res: Resource, namespace: str | None = None) -> list[dict]:
         with self.lock:
             found = [(ns, name, o) for (k, ns, name), o in self._objects.items()
