@@ -16,6 +16,9 @@ import pytest
 from backends.kubernetes import Credentials, KubernetesBackend
 from tests.servers.kube_apiserver import start_real_cluster
 
+# Which server each leg really was, for the report at the end of the run (tests/conftest.py).
+LEG_SERVERS: dict[str, str] = {}
+
 
 @dataclass
 class Leg:
@@ -43,7 +46,9 @@ def real_leg(tmp_path_factory):
     cluster, stop = start_real_cluster(tmp_path_factory.mktemp("kube"))
     try:
         creds = Credentials(api_url=cluster.url, token=cluster.admin_token, insecure_skip_tls_verify=True)
-        minor = KubernetesBackend(creds).version().minor
+        version = KubernetesBackend(creds).version()
+        minor = version.minor
+        LEG_SERVERS["real"] = f"kube-apiserver {version.git_version} + etcd + kube-controller-manager at {cluster.url}"
         yield Leg("real", cluster.url, creds, {"alice": "alice-token", "charlie": "charlie-token"}, minor,
                   server_pid=cluster.apiserver_pid)
     finally:
@@ -56,7 +61,9 @@ def sandbox_leg():
 
     with sandbox_for_contract() as (url, tokens):
         creds = Credentials(api_url=url, token=tokens["admin"])
-        minor = KubernetesBackend(creds).version().minor
+        version = KubernetesBackend(creds).version()
+        minor = version.minor
+        LEG_SERVERS["sandbox"] = f"sandbox Kubernetes API (reports {version.git_version}) at {url}"
         yield Leg("sandbox", url, creds, tokens, minor)
 
 
