@@ -25,6 +25,7 @@ def run(*cmd: str, env: dict) -> int:
 
 def main(pytest_args: list[str]) -> int:
     started = Started()
+    (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone has none; the OpenAPI check writes there
     try:
         env = dict(os.environ)
         env["DATABASE_URL"] = ensure_postgres(env.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bluedock"),
