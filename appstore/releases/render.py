@@ -20,6 +20,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import jsonschema
 import yaml
 
 from appstore.charts.manifests import CLUSTER_SCOPED_KINDS
@@ -197,3 +198,13 @@ def values_diff(old: dict, new: dict) -> list[dict]:
 
     walk(old or {}, new or {}, "")
     return changes
+
+
+def schema_errors(schema: dict | None, values: dict, *, limit: int = 20) -> list[dict]:
+    """Where ``values`` break the chart's values.schema.json: [{"path": JSON pointer, "message"}]."""
+    if not schema:
+        return []
+    validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)(schema)
+    found = sorted(validator.iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path])
+    return [{"path": "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in e.absolute_path),
+             "message": e.message[:300]} for e in found[:limit]]

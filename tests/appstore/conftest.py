@@ -35,3 +35,6 @@ def dana(make_user, tree):
     user = make_user("dana")
     AppRole.objects.create(user=user, role=AppRole.Role.REVIEWER, tenant=tree["a"])
     return user
+
+
+from .releases_support import sandbox_cluster, shop, team_ns  # noqa: E402, F401 (release test fixtures)

@@ -127,3 +127,12 @@ def test_merge_values_follows_helm_coalescing():
     merged = render.merge_values(defaults, {"resources": {"requests": {"cpu": "1"}}, "extra": None, "new": [1]})
     assert merged == {"replicas": 2, "resources": {"requests": {"cpu": "1", "memory": "64Mi"}}, "new": [1]}
     assert defaults["resources"]["requests"]["cpu"] == "100m"
+
+
+def test_schema_errors_name_json_pointers():
+    schema = {"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 1},
+                                               "resources": {"type": "object",
+                                                             "properties": {"cpu": {"type": "string"}}}}}
+    errors = render.schema_errors(schema, {"replicas": 0, "resources": {"cpu": 1}})
+    assert [e["path"] for e in errors] == ["/replicas", "/resources/cpu"]
+    assert render.schema_errors(None, {"anything": 1}) == []
