@@ -5,7 +5,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q
 
-from appstore.models import App, AppVersion, Repository
+from appstore.models import App, AppVersion, Release, ReleaseStatus, Repository
+from tenants.filtersets import TenancyFilterSet
 
 
 class AppFilterSet(django_filters.FilterSet):
@@ -50,3 +51,13 @@ class RepositoryFilterSet(django_filters.FilterSet):
     class Meta:
         model = Repository
         fields = ["kind", "tenant", "sync_status"]
+
+
+class ReleaseFilterSet(TenancyFilterSet):
+    namespace = django_filters.NumberFilter(field_name="namespace_id", min_value=1)
+    status = django_filters.ChoiceFilter(choices=ReleaseStatus.choices)
+    app = django_filters.NumberFilter(field_name="app_id", min_value=1)
+
+    class Meta:
+        model = Release
+        fields = ["tenant", "subtree", "namespace", "status", "app"]

@@ -210,7 +210,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Tenants, apps and app versions share the active/suspended lifecycle: one enum, one name.
-    "ENUM_NAME_OVERRIDES": {"ActiveSuspendedEnum": "appstore.models.App.State"},
+    "ENUM_NAME_OVERRIDES": {"ActiveSuspendedEnum": "appstore.models.App.State",
+                            "ReleaseStatusEnum": "appstore.models.ReleaseStatus"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
