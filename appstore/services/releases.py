@@ -376,17 +376,20 @@ def _apply(operation: Operation) -> dict:
 def _finish(*, release: Release, revision: ReleaseRevision, operation: Operation) -> None:
     now = timezone.now()
     with transaction.atomic():
+        # An admin may have recovered the release meanwhile (unlock): then this late worker changes nothing.
         if revision.kind == Kind.UNINSTALL:
-            ReleaseRevision.objects.filter(pk=revision.pk).update(status=ReleaseStatus.UNINSTALLED, finished_at=now)
-            Release.objects.filter(pk=release.pk, locked_by=operation).update(
-                status=ReleaseStatus.UNINSTALLED, locked_by=None)
+            if Release.objects.filter(pk=release.pk, locked_by=operation).update(status=ReleaseStatus.UNINSTALLED,
+                                                                                 locked_by=None):
+                ReleaseRevision.objects.filter(pk=revision.pk).update(status=ReleaseStatus.UNINSTALLED,
+                                                                      finished_at=now)
+            return
+        if not Release.objects.filter(pk=release.pk, locked_by=operation).update(
+            status=ReleaseStatus.DEPLOYED, locked_by=None, current_revision=revision.revision,
+            current_version=revision.app_version_id, user_values=revision.user_values):
             return
         release.revisions.filter(status=ReleaseStatus.DEPLOYED).exclude(pk=revision.pk).update(
             status=ReleaseStatus.SUPERSEDED)
         ReleaseRevision.objects.filter(pk=revision.pk).update(status=ReleaseStatus.DEPLOYED, finished_at=now)
-        Release.objects.filter(pk=release.pk, locked_by=operation).update(
-            status=ReleaseStatus.DEPLOYED, locked_by=None, current_revision=revision.revision,
-            current_version=revision.app_version_id, user_values=revision.user_values)
 
 
 def _settle_failure(operation_id: int) -> None:

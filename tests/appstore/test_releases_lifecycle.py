@@ -17,7 +17,8 @@ from tenants.models import AuditEvent, Operation
 from tenants.services import clusters
 from tests.servers.sandbox import wait_for
 
-from .releases_support import objects_of
+from .charts import valid_chart
+from .releases_support import objects_of, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -187,3 +188,13 @@ def test_a_stuck_operation_is_recovered_by_a_tenant_admin_and_audited(team_ns, s
     event = AuditEvent.objects.get(action="appstore.release_unlock")
     assert event.before == {"status": "pending-install", "locked_by": operation.pk}
     assert releases.release_apply_run(operation_id=operation.pk) is None  # the old worker finds nothing to do
+
+
+def test_a_chart_with_cluster_scoped_objects_is_a_policy_violation(team_ns, bob, operator):
+    role = (b"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {{ .Release.Name }}\n"
+            b"rules: []\n")
+    version = publish(valid_chart("wide", extra={"templates/role.yaml": role}), actor=operator)
+    with pytest.raises(ServiceError) as err:
+        releases.release_install(actor=bob, namespace=team_ns, name="wide", app_version=version)
+    assert (err.value.code, err.value.status, err.value.extra["kind"]) == ("policy_violation", 403, "ClusterRole")
+    assert not Release.objects.exists()
