@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+HELM := .cache/tools/helm
 
 .PHONY: run test bench test-deps clean
 
@@ -13,8 +14,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 ## Start the portal on its embedded defaults (SQLite, local Redis, web + worker + beat).
-run: $(STAMP)
+run: $(STAMP) $(HELM)
 	$(BIN)/python scripts/run.py
+
+## The pinned helm binary the app store runs (lint, template, push); see scripts/install-helm.sh.
+$(HELM): scripts/install-helm.sh
+	bash scripts/install-helm.sh
 
 ## System packages and tools the suite drives for real (Keystone, chromium, the OIDC provider).
 test-deps:
@@ -25,7 +30,7 @@ test: $(STAMP) test-deps
 	$(BIN)/python scripts/test.py $(ARGS)
 
 ## Performance figures (ratios against baselines measured in the same run).
-bench: $(STAMP)
+bench: $(STAMP) $(HELM)
 	$(BIN)/python scripts/bench.py $(ARGS)
 
 clean:

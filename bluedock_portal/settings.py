@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "treebeard",
     "mozilla_django_oidc",
     "tenants",
+    "sandbox",
+    "appstore",
 ]
 
 MIDDLEWARE = [
@@ -101,9 +103,22 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 
+# Fernet keys for credentials at rest, newest first (empty: derived from SECRET_KEY).
+CREDENTIALS_KEYS = [k for k in env_secret("CREDENTIALS_KEYS", "").split(",") if k.strip()]
+
 # --- Tenancy -------------------------------------------------------------------------------
 # Keystone's max_project_tree_depth defaults to 5 (not counting the domain); so do we.
 TENANT_MAX_DEPTH = env_int("TENANT_MAX_DEPTH", 5, minimum=1, maximum=30)
+
+# --- Kubernetes ------------------------------------------------------------------------------
+# Prefixes the clusters' authenticators add to portal identities (like --oidc-username-prefix).
+KUBERNETES_USER_PREFIX = env_str("KUBERNETES_USER_PREFIX", "")
+KUBERNETES_GROUP_PREFIX = env_str("KUBERNETES_GROUP_PREFIX", "")
+# Container defaults stamped into every namespace's LimitRange (cpu millicores, memory MiB).
+NAMESPACE_DEFAULT_REQUEST = {"cpu": env_int("NAMESPACE_DEFAULT_CPU_REQUEST", 100, minimum=1),
+                             "memory": env_int("NAMESPACE_DEFAULT_MEMORY_REQUEST", 128, minimum=1)}
+NAMESPACE_DEFAULT_LIMIT = {"cpu": env_int("NAMESPACE_DEFAULT_CPU_LIMIT", 500, minimum=1),
+                           "memory": env_int("NAMESPACE_DEFAULT_MEMORY_LIMIT", 512, minimum=1)}
 
 # --- Keystone --------------------------------------------------------------------------------
 KEYSTONE_ENABLED = env_bool("KEYSTONE_ENABLED", False)
@@ -113,11 +128,26 @@ KEYSTONE_PASSWORD = env_secret("KEYSTONE_PASSWORD", "")
 KEYSTONE_PROJECT_NAME = env_str("KEYSTONE_PROJECT_NAME", "admin")
 KEYSTONE_USER_DOMAIN = env_str("KEYSTONE_USER_DOMAIN", "Default")
 KEYSTONE_PROJECT_DOMAIN = env_str("KEYSTONE_PROJECT_DOMAIN", "Default")
+# Seconds per Keystone request; an API call waits on it, so keep it well under a proxy's timeout.
+KEYSTONE_TIMEOUT = env_int("KEYSTONE_TIMEOUT", 10, minimum=1, maximum=120)
 # Domain that portal-created root tenants go into, and the domains imported.
 KEYSTONE_DOMAIN_ID = env_str("KEYSTONE_DOMAIN_ID", "default")
 KEYSTONE_EXCLUDE_PROJECTS = env_list("KEYSTONE_EXCLUDE_PROJECTS", ["admin", "service"])
 if KEYSTONE_ENABLED and not KEYSTONE_AUTH_URL:
     raise ImproperlyConfigured("KEYSTONE_AUTH_URL must be set when KEYSTONE_ENABLED=true")
+
+# --- App store -------------------------------------------------------------------------------
+# The helm binary (scripts/install-helm.sh puts the pinned v3.19.0 there) and its per-call timeout.
+HELM_BINARY = env_str("HELM_BINARY", str(BASE_DIR / ".cache" / "tools" / "helm"))
+HELM_TIMEOUT = env_int("HELM_TIMEOUT", 30, minimum=1, maximum=600)
+# Upload limits: the .tgz, its expanded size, its entry count and the expansion ratio (bomb guard).
+APPSTORE_MAX_CHART_BYTES = env_int("APPSTORE_MAX_CHART_BYTES", 512 * 1024, minimum=1024)
+APPSTORE_MAX_UNCOMPRESSED_BYTES = env_int("APPSTORE_MAX_UNCOMPRESSED_BYTES", 8 * 1024 * 1024, minimum=1024)
+APPSTORE_MAX_FILES = env_int("APPSTORE_MAX_FILES", 500, minimum=1)
+APPSTORE_MAX_RATIO = env_int("APPSTORE_MAX_RATIO", 100, minimum=2)
+# Repository sync: the largest index.yaml accepted, the HTTP timeout, the beat interval.
+APPSTORE_INDEX_MAX_BYTES = env_int("APPSTORE_INDEX_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
+APPSTORE_HTTP_TIMEOUT = env_int("APPSTORE_HTTP_TIMEOUT", 20, minimum=1, maximum=300)
 
 # --- OIDC single sign-on ------------------------------------------------------------------
 OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
@@ -134,10 +164,17 @@ OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT", "")
 # The claim whose values become the user's groups (and so group memberships).
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
 OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_CREATE_USER = env_bool("OIDC_CREATE_USER", True)
+# mozilla-django-oidc waits forever by default; a hung IdP must not hold web workers.
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10, minimum=1)
+OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_SSL", True)
+# Where the OIDC callback sends people when the IdP refuses them or the flow fails.
+LOGIN_REDIRECT_URL_FAILURE = "login"
 if OIDC_ENABLED:
     missing = [
         name
         for name in (
+            "OIDC_OP_ISSUER",
             "OIDC_RP_CLIENT_ID",
             "OIDC_OP_AUTHORIZATION_ENDPOINT",
             "OIDC_OP_TOKEN_ENDPOINT",
@@ -155,8 +192,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "bluedock_portal.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-    ]
-    + (["mozilla_django_oidc.contrib.drf.OIDCAuthentication"] if OIDC_ENABLED else []),
+        # Inert unless OIDC_ENABLED; see its docstring for why it is always listed.
+        "bluedock_portal.api.authentication.OidcBearerAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "bluedock_portal.api.pagination.PortalCursorPagination",
@@ -171,6 +209,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tenants, apps and app versions share the active/suspended lifecycle: one enum, one name.
+    "ENUM_NAME_OVERRIDES": {"ActiveSuspendedEnum": "appstore.models.App.State",
+                            "ReleaseStatusEnum": "appstore.models.ReleaseStatus"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/", include("tenants.api.urls")),
+    path("api/v1/", include("appstore.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("store/", include("appstore.urls")),
     path("", include("tenants.urls")),
 ]

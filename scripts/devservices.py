@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -109,6 +109,19 @@ def ensure_postgres(url: str, started: Started) -> str:
                                                      check=False, stdout=subprocess.DEVNULL))
     log(f"started a throwaway PostgreSQL on 127.0.0.1:{port}")
     return f"postgresql://postgres@127.0.0.1:{port}/{parsed.path.lstrip('/') or 'bluedock'}"
+
+
+def ensure_database(url: str) -> None:
+    """Create the URL's database when the server lacks it (checks and tools connect to it)."""
+    import psycopg  # from the venv: callers run with its Python
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin_url = urlunparse(parsed._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            log(f"creating database {name}")
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
 
 
 def ensure_redis(url: str, started: Started) -> str:

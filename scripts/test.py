@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from devservices import ROOT, Started, ensure_postgres, ensure_redis, log  # noqa: E402
+from devservices import ROOT, Started, ensure_database, ensure_postgres, ensure_redis, log  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -25,10 +25,12 @@ def run(*cmd: str, env: dict) -> int:
 
 def main(pytest_args: list[str]) -> int:
     started = Started()
+    (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone has none; the OpenAPI check writes there
     try:
         env = dict(os.environ)
         env["DATABASE_URL"] = ensure_postgres(env.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bluedock"),
                                               started)
+        ensure_database(env["DATABASE_URL"])
         env["REDIS_URL"] = ensure_redis(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"), started)
         env.setdefault("SECRET_KEY", "test-only-secret-key")
         env.setdefault("DEBUG", "false")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
@@ -11,6 +12,8 @@ from .models import (
     ApiToken,
     AuditEvent,
     Cluster,
+    ClusterNode,
+    ManagedObject,
     Membership,
     Namespace,
     NamespaceUsage,
@@ -19,31 +22,34 @@ from .models import (
     ResourcePlan,
     Tenant,
 )
+from .services import clusters as cluster_services
 from .services import tenants as tenant_services
+from .services.audit import audit_record
 
 
-class PlanInline(admin.TabularInline):
-    model = ResourcePlan
+class ReadOnlyInline(admin.TabularInline):
+    """Rows changed only through services (where they are validated and audited)."""
+
     extra = 0
-    fields = ["resource", "owned", "limit", "borrow_limit", "lend_limit"]
-    readonly_fields = fields
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class PlanInline(ReadOnlyInline):
+    model = ResourcePlan
+    fields = ["resource", "owned", "limit", "borrow_limit", "lend_limit"]
     verbose_name_plural = "Resource plans (change them through the API or the portal, where they are validated)"
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyInline):
     model = Membership
     fk_name = "tenant"
-    extra = 0
     fields = ["user", "group", "role", "inherited", "source"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Tenant)
@@ -131,10 +137,80 @@ class MembershipAdmin(ReadOnlyAdmin):
     search_fields = ["tenant__full_slug", "user__username", "group__name"]
 
 
+class ClusterRegistrationForm(forms.ModelForm):
+    kubeconfig = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), required=False,
+                                 help_text="Paste a kubeconfig (its current context is used). Never shown again.")
+    token = forms.CharField(widget=forms.PasswordInput, required=False, help_text="Or a bearer token with the URL.")
+    ca_cert = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, label="CA certificate (PEM)")
+    insecure_skip_tls_verify = forms.BooleanField(required=False)
+
+    class Meta:
+        model = Cluster
+        fields = ["name", "api_url", "credentials_ref", "description", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "api_url" in self.fields:
+            self.fields["api_url"].required = False
+
+
+class ClusterNodeInline(ReadOnlyInline):
+    model = ClusterNode
+    fields = ["name", "ready", "unschedulable", "allocatable", "requested", "synced_at"]
+
+
 @admin.register(Cluster)
 class ClusterAdmin(admin.ModelAdmin):
-    list_display = ["name", "api_url", "is_active", "created_at"]
+    """Registration goes through the service: credentials are encrypted and the audit records only their source."""
+
+    form = ClusterRegistrationForm
+    list_display = ["name", "api_url", "health", "server_version", "is_active", "checked_at", "node_count"]
+    list_filter = ["health", "is_active"]
     search_fields = ["name", "api_url"]
+    readonly_fields = ["health", "health_message", "server_version", "checked_at", "inventory_synced_at",
+                       "created_at"]
+    actions = ["check_health"]
+    inlines = [ClusterNodeInline]
+
+    @admin.display(description="Nodes")
+    def node_count(self, obj):
+        return obj.nodes.count()
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "api_url", "kubeconfig", "token", "ca_cert", "insecure_skip_tls_verify",
+                    "credentials_ref", "description"]
+        return ["name", "api_url", "credentials_ref", "description", "is_active", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "name", "api_url", "credentials_ref"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            audit_record(actor=request.user, action="cluster.update", target=obj,
+                         after={"is_active": obj.is_active, "description": obj.description})
+            return
+        data = form.cleaned_data
+        try:
+            created = cluster_services.cluster_create(
+                name=data["name"], api_url=data.get("api_url") or "", actor=request.user,
+                credentials_ref=data.get("credentials_ref") or "", description=data.get("description") or "",
+                token=data.get("token") or "", ca_cert=data.get("ca_cert") or "",
+                kubeconfig=data.get("kubeconfig") or "",
+                insecure_skip_tls_verify=data.get("insecure_skip_tls_verify", False))
+        except ServiceError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+            return
+        obj.pk = created.pk
+        cluster_services.cluster_check_health(cluster=created)
+
+    @admin.action(description="Check health and version now")
+    def check_health(self, request, queryset):
+        for cluster in queryset:
+            cluster = cluster_services.cluster_check_health(cluster=cluster)
+            level = messages.SUCCESS if cluster.health == Cluster.Health.HEALTHY else messages.WARNING
+            self.message_user(request, f"{cluster.name}: {cluster.health} {cluster.health_message}", level)
 
 
 @admin.register(Namespace)
@@ -179,3 +255,11 @@ class ApiTokenAdmin(ReadOnlyAdmin):
 class OidcIdentityAdmin(ReadOnlyAdmin):
     list_display = ["user", "issuer", "subject", "last_login_at"]
     list_select_related = ["user"]
+
+
+@admin.register(ManagedObject)
+class ManagedObjectAdmin(ReadOnlyAdmin):
+    list_display = ["namespace", "kind", "name", "state", "synced_at"]
+    list_filter = ["kind", "state"]
+    list_select_related = ["namespace"]
+    search_fields = ["namespace__name", "name"]

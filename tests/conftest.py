@@ -89,3 +89,34 @@ def api():
         return c
 
     return client
+
+
+@pytest.fixture
+def sandbox_api():
+    """A fresh sandbox Kubernetes API (4 nodes × 4 cpu / 16Gi) over real HTTP; see tests/servers/sandbox.py."""
+    from tests.servers.sandbox import sandbox_server
+
+    with sandbox_server() as handle:
+        yield handle
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Name the Kubernetes legs the contract suite ran against, with their results."""
+    from tests.kubernetes_contract.conftest import LEG_SERVERS
+
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(report, "nodeid", "")
+            if "kubernetes_contract" not in nodeid or getattr(report, "when", "call") not in ("call", "setup"):
+                continue
+            for leg in ("sandbox", "real"):
+                if f"[{leg}]" in nodeid:
+                    counts.setdefault(leg, {}).setdefault(outcome, 0)
+                    counts[leg][outcome] += 1
+    if not counts:
+        return
+    terminalreporter.section("Kubernetes contract legs")
+    for leg, outcomes in sorted(counts.items()):
+        summary = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
+        terminalreporter.write_line(f"{leg:8} {summary}  —  {LEG_SERVERS.get(leg, 'not started')}")

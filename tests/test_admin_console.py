@@ -64,3 +64,20 @@ def test_audit_events_and_operations_cannot_be_edited_in_the_console(console, tr
 def test_non_staff_users_are_sent_to_the_login(client, alice, tree):
     client.force_login(alice)
     assert client.get(reverse("admin:tenants_tenant_changelist")).status_code == 302
+
+
+def test_registering_a_cluster_in_the_console_encrypts_its_token_and_audits_only_the_source(console, db):
+    from tenants.models import Cluster
+
+    response = console.post(reverse("admin:tenants_cluster_add"), {
+        "name": "prod", "api_url": "https://127.0.0.1:1", "token": "super-secret-token", "kubeconfig": "",
+        "ca_cert": "", "credentials_ref": "", "description": "", "nodes-TOTAL_FORMS": "0",
+        "nodes-INITIAL_FORMS": "0"})
+    assert response.status_code == 302, response.content[:3000]
+    cluster = Cluster.objects.get(name="prod")
+    assert cluster.credentials_encrypted and "super-secret-token" not in cluster.credentials_encrypted
+    assert cluster.health == "unreachable"  # nothing listens on port 1; registration still succeeds
+    event = AuditEvent.objects.get(action="cluster.create")
+    assert event.after["auth_from"] == "token" and "super-secret-token" not in str(event.after)
+    page = console.get(reverse("admin:tenants_cluster_change", args=[cluster.pk])).content.decode()
+    assert "super-secret-token" not in page

@@ -35,6 +35,8 @@ OBJECT_ENDPOINTS = [
     ("POST", "/api/v1/tenants/{tenant}/suspend/", {}),
     ("GET", "/api/v1/namespaces/{namespace}/", None),
     ("DELETE", "/api/v1/namespaces/{namespace}/?confirm=a-secret-ns", None),
+    ("GET", "/api/v1/namespaces/{namespace}/objects/", None),
+    ("POST", "/api/v1/namespaces/{namespace}/reconcile/", {}),
     ("GET", "/api/v1/memberships/{membership}/", None),
     ("PATCH", "/api/v1/memberships/{membership}/", {"role": "viewer"}),
     ("DELETE", "/api/v1/memberships/{membership}/", None),

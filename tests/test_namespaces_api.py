@@ -15,7 +15,9 @@ def test_tenant_admin_creates_and_deletes_a_namespace_with_confirmation(api, ali
     response = client.delete(f"/api/v1/namespaces/{ns_id}/")
     assert response.status_code == 400 and response.json()["code"] == "confirmation_required"
     assert Namespace.objects.filter(pk=ns_id).exists()
-    assert client.delete(f"/api/v1/namespaces/{ns_id}/?confirm=a-web").status_code == 204
+    response = client.delete(f"/api/v1/namespaces/{ns_id}/?confirm=a-web")
+    assert response.status_code == 202 and response.json()["type"] == "namespace.delete"
+    assert Namespace.objects.get(pk=ns_id).state == "deleting"  # the task removes it from the cluster, then here
     assert [e.action for e in AuditEvent.objects.order_by("id")] == ["namespace.create", "namespace.delete"]
 
 
@@ -56,3 +58,59 @@ def test_only_operators_register_clusters_and_credentials_are_never_shown(api, a
     assert "credentials_ref" not in str(api(alice).get("/api/v1/clusters/").json())
     response = api(operator).post("/api/v1/clusters/", body, format="json")
     assert response.status_code == 400 and response.json()["code"] == "cluster_name_taken"
+
+
+KUBECONFIG = """
+apiVersion: v1
+kind: Config
+current-context: ops
+clusters:
+- name: c1
+  cluster: {server: "https://k8s.example.test:6443", insecure-skip-tls-verify: true}
+users:
+- name: u1
+  user: {token: "kubeconfig-secret-token"}
+contexts:
+- name: ops
+  context: {cluster: c1, user: u1}
+"""
+
+
+def test_a_cluster_registered_from_a_kubeconfig_takes_its_server_and_hides_its_token(api, operator, db):
+    response = api(operator).post("/api/v1/clusters/", {"name": "edge", "kubeconfig": KUBECONFIG}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["api_url"] == "https://k8s.example.test:6443"
+    assert "kubeconfig-secret-token" not in response.content.decode()
+    stored = Cluster.objects.get(name="edge")
+    assert "kubeconfig-secret-token" not in stored.credentials_encrypted
+    from tenants.services.clusters import cluster_credentials
+
+    assert cluster_credentials(stored).token == "kubeconfig-secret-token"
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"name": "x1", "kubeconfig": "not: [a kubeconfig"}, "kubeconfig_invalid"),
+    ({"name": "x2", "kubeconfig": "apiVersion: v1\nkind: Config\n"}, "kubeconfig_invalid"),
+    ({"name": "x3"}, "cluster_credentials_missing"),
+    ({"name": "Bad_Name", "api_url": "https://x", "token": "t"}, "invalid"),
+    ({"name": "x4", "api_url": "not a url", "token": "t"}, "invalid"),
+])
+def test_bad_cluster_registrations_are_refused(api, operator, db, body, code):
+    response = api(operator).post("/api/v1/clusters/", body, format="json")
+    assert response.status_code == 400 and response.json()["code"] == code, response.content
+    assert not Cluster.objects.exists()
+
+
+def test_reconcile_now_answers_202_with_an_operation_and_repeats_are_idempotent(api, bob, tree, cluster):
+    ns = Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="a-web")
+    client = api(bob)
+    first = client.post(f"/api/v1/namespaces/{ns.pk}/reconcile/", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = client.post(f"/api/v1/namespaces/{ns.pk}/reconcile/", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == 202 and first.json()["type"] == "namespace.reconcile"
+    assert first.json()["id"] == again.json()["id"] and first.json()["state"] == "queued"
+    assert client.get(f"/api/v1/namespaces/{ns.pk}/objects/").json() == []
+
+
+def test_node_inventory_is_for_operators(api, alice, operator, cluster):
+    assert api(alice).get(f"/api/v1/clusters/{cluster.pk}/nodes/").status_code == 403
+    assert api(operator).get(f"/api/v1/clusters/{cluster.pk}/nodes/").json() == []

@@ -1,5 +1,8 @@
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions
+from mozilla_django_oidc.contrib.drf import OIDCAuthentication, get_oidc_backend
+from requests import RequestException
+from rest_framework import authentication, exceptions, status
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -31,3 +34,50 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "header", "name": "Authorization",
                 "description": "`Token bdp_…` from `python manage.py api_token create --user NAME`."}
+
+
+class IdentityProviderUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The identity provider could not check the bearer token; try again shortly."
+    default_code = "identity_provider_unavailable"
+
+
+class OidcBearerAuthentication(OIDCAuthentication):
+    """``Authorization: Bearer <access token>`` from the OIDC provider, checked at its userinfo endpoint.
+
+    Always listed in REST_FRAMEWORK, and active only while OIDC_ENABLED: DRF binds the
+    authentication classes when its views are imported, so a list built from the setting
+    at import time could not follow a later change (nor the tests' ``settings`` fixture).
+    """
+
+    def __init__(self, backend=None):
+        # The parent resolves the backend here and fails without one; we do it per request.
+        self._backend = backend
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            self._backend = get_oidc_backend()
+        return self._backend
+
+    def authenticate(self, request):
+        if not settings.OIDC_ENABLED:
+            return None
+        try:
+            return super().authenticate(request)
+        except RequestException as exc:
+            # The parent turns a 401 with WWW-Authenticate into AuthenticationFailed; other refusals
+            # of the token are the client's problem too, while errors and timeouts are the IdP's.
+            response = getattr(exc, "response", None)
+            if response is not None and response.status_code in (400, 401, 403):
+                raise exceptions.AuthenticationFailed("The identity provider rejected the bearer token.")
+            raise IdentityProviderUnavailable() from exc
+
+
+class OidcBearerScheme(OpenApiAuthenticationExtension):
+    target_class = "bluedock_portal.api.authentication.OidcBearerAuthentication"
+    name = "oidcBearer"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer",
+                "description": "An access token from the OIDC provider (only when OIDC_ENABLED)."}

@@ -5,7 +5,17 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from tenants.access import access_for
-from tenants.models import AuditEvent, Cluster, Membership, Namespace, Operation, Role, Tenant
+from tenants.models import (
+    AuditEvent,
+    Cluster,
+    ClusterNode,
+    ManagedObject,
+    Membership,
+    Namespace,
+    Operation,
+    Role,
+    Tenant,
+)
 from tenants.models.tree import DNS_LABEL
 
 
@@ -93,15 +103,38 @@ class EffectiveMembershipSerializer(serializers.Serializer):
 class ClusterSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cluster
-        fields = ["id", "name", "api_url", "description", "is_active", "created_at"]
-        read_only_fields = ["id", "is_active", "created_at"]
+        fields = ["id", "name", "api_url", "description", "is_active", "health", "health_message", "server_version",
+                  "checked_at", "inventory_synced_at", "created_at"]
+        read_only_fields = fields
 
 
 class ClusterCreateSerializer(serializers.Serializer):
+    """Credentials are write-only: a kubeconfig, or api_url + token (+ ca_cert), or a mounted file."""
+
     name = serializers.CharField(max_length=63, validators=[DNS_LABEL])
-    api_url = serializers.URLField(max_length=400)
+    api_url = serializers.URLField(max_length=400, required=False, allow_blank=True, default="")
+    token = serializers.CharField(required=False, allow_blank=True, default="", max_length=8192, write_only=True)
+    ca_cert = serializers.CharField(required=False, allow_blank=True, default="", max_length=65536, write_only=True)
+    kubeconfig = serializers.CharField(required=False, allow_blank=True, default="", max_length=262144,
+                                       write_only=True)
+    insecure_skip_tls_verify = serializers.BooleanField(required=False, default=False)
     credentials_ref = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+
+
+class ClusterNodeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ClusterNode
+        fields = ["name", "capacity", "allocatable", "requested", "labels", "taints", "ready", "unschedulable",
+                  "synced_at"]
+        read_only_fields = fields
+
+
+class ManagedObjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ManagedObject
+        fields = ["api_version", "kind", "name", "state", "message", "digest", "synced_at"]
+        read_only_fields = fields
 
 
 class NamespaceSerializer(serializers.ModelSerializer):
@@ -109,7 +142,8 @@ class NamespaceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Namespace
-        fields = ["id", "name", "tenant", "cluster", "cluster_name", "state", "created_at"]
+        fields = ["id", "name", "tenant", "cluster", "cluster_name", "state", "sync_state", "sync_message",
+                  "reconciled_at", "created_at"]
         read_only_fields = fields
 
 

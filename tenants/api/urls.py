@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import keystone_views, views
 
 app_name = "tenants-api"
 
@@ -14,3 +14,4 @@ router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 router.register("operations", views.OperationViewSet, basename="operation")
 
 urlpatterns = [path("users/me/", views.MeView.as_view(), name="me"), *router.urls]
+urlpatterns.append(path("keystone/sync/", keystone_views.KeystoneSyncView.as_view(), name="keystone-sync"))

@@ -12,11 +12,12 @@ from rest_framework.views import APIView
 
 from bluedock_portal.api.pagination import TreeOrderPagination
 from bluedock_portal.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
-from bluedock_portal.errors import NotFound
+from bluedock_portal.errors import NotFound, PermissionDenied
 from tenants import selectors
 from tenants.access import access_for
 from tenants.filtersets import AuditEventFilterSet, NamespaceFilterSet, OperationFilterSet, TenantFilterSet
 from tenants.models import AuditEvent, Cluster, Membership, Namespace, Operation, Tenant
+from tenants.services import clusters as cluster_services
 from tenants.services import memberships as membership_services
 from tenants.services import namespaces as namespace_services
 from tenants.services import tenants as tenant_services
@@ -199,11 +200,28 @@ class NamespaceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantS
         return Response(s.NamespaceSerializer(namespace).data, status=201)
 
     @extend_schema(parameters=[OpenApiParameter("confirm", str, required=True,
-                                                description="The namespace's name, to confirm deletion.")])
+                                                description="The namespace's name, to confirm deletion.")],
+                   responses={202: s.OperationSerializer})
     def destroy(self, request, pk=None):
-        namespace_services.namespace_delete(namespace=self.get_object(), actor=request.user,
-                                            confirm=request.query_params.get("confirm", ""))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        operation = namespace_services.namespace_delete(namespace=self.get_object(), actor=request.user,
+                                                        confirm=request.query_params.get("confirm", ""))
+        return Response(s.OperationSerializer(operation).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.OperationSerializer})
+    @action(detail=True, methods=["post"])
+    def reconcile(self, request, pk=None):
+        """Make the cluster match the portal now; poll the returned Operation for progress."""
+        operation = namespace_services.namespace_reconcile_request(
+            namespace=self.get_object(), actor=request.user,
+            idempotency_key=request.headers.get("Idempotency-Key", "")[:128])
+        return Response(s.OperationSerializer(operation).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=s.ManagedObjectSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def objects(self, request, pk=None):
+        """The objects the portal manages in this namespace, with their sync state."""
+        namespace = self.get_object()
+        return Response(s.ManagedObjectSerializer(namespace.managed_objects.all(), many=True).data)
 
 
 class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
@@ -215,11 +233,29 @@ class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
     def get_queryset(self):
         return Cluster.objects.all()
 
+    @extend_schema(responses=s.ClusterNodeSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def nodes(self, request, pk=None):
+        """Node inventory (capacity, allocatable, requested) — operators only."""
+        if not access_for(request.user).is_operator:
+            raise PermissionDenied("Only operators may see node inventory.")
+        cluster = self.get_object()
+        return Response(s.ClusterNodeSerializer(cluster.nodes.all(), many=True).data)
+
+    @extend_schema(request=None, responses=s.ClusterSerializer)
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def check(self, request, pk=None):
+        """Check health and version now (operators)."""
+        if not access_for(request.user).is_operator:
+            raise PermissionDenied("Only operators may check clusters.")
+        cluster = cluster_services.cluster_check_health(cluster=self.get_object())
+        return Response(s.ClusterSerializer(cluster).data)
+
     @extend_schema(request=s.ClusterCreateSerializer, responses={201: s.ClusterSerializer})
     def create(self, request):
         data = s.ClusterCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        cluster = namespace_services.cluster_create(actor=request.user, **data.validated_data)
+        cluster = cluster_services.cluster_create(actor=request.user, **data.validated_data)
         return Response(s.ClusterSerializer(cluster).data, status=201)
 
 

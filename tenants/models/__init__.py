@@ -1,5 +1,5 @@
 from .audit import AuditEvent
-from .clusters import Cluster, Namespace, NamespaceUsage
+from .clusters import Cluster, ClusterNode, ManagedObject, Namespace, NamespaceUsage
 from .identity import ApiToken, OidcIdentity
 from .memberships import Membership, Role
 from .operations import Operation
@@ -11,6 +11,8 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Cluster",
+    "ClusterNode",
+    "ManagedObject",
     "Membership",
     "Namespace",
     "NamespaceUsage",

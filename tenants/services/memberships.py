@@ -17,6 +17,7 @@ from tenants.models import Membership, Role, Tenant
 from tenants.models.memberships import ROLE_RANK
 
 from .audit import audit_record, snapshot
+from .provisioning import namespaces_reconcile_later
 
 AUDITED_FIELDS = ["role", "inherited", "source", "user", "group"]
 
@@ -61,6 +62,7 @@ def membership_create(*, tenant: Tenant, actor, role: str, inherited: bool = Fal
                                                inherited=inherited, granted_by=actor)
         audit_record(actor=actor, action="membership.create", target=membership, tenant=tenant,
                      after=snapshot(membership, AUDITED_FIELDS))
+        namespaces_reconcile_later(tenant)
     if user is not None:
         forget_access(user)
     return membership
@@ -101,6 +103,7 @@ def membership_update(*, membership: Membership, actor, role: str | None = None,
         membership.save(update_fields=["role", "inherited"])
         audit_record(actor=actor, action="membership.update", target=membership, tenant=membership.tenant,
                      before=before, after=snapshot(membership, AUDITED_FIELDS))
+        namespaces_reconcile_later(membership.tenant)
     if membership.user_id:
         forget_access(membership.user)
     return membership
@@ -117,5 +120,6 @@ def membership_delete(*, membership: Membership, actor) -> None:
         audit_record(actor=actor, action="membership.delete", target=membership, tenant=membership.tenant,
                      before=before)
         membership.delete()
+        namespaces_reconcile_later(membership.tenant)
     if membership.user_id:
         forget_access(membership.user)

@@ -14,19 +14,6 @@ from .tenants import tenant_ensure_active
 AUDITED_FIELDS = ["name", "cluster", "tenant", "state"]
 
 
-def cluster_create(*, name: str, api_url: str, actor, credentials_ref: str = "", description: str = "") -> Cluster:
-    if not access_for(actor).is_operator:
-        raise PermissionDenied("Only operators may register clusters.")
-    if Cluster.objects.filter(name=name).exists():
-        raise InvalidInput(f"A cluster named '{name}' already exists.", code="cluster_name_taken", field="name")
-    with transaction.atomic():
-        cluster = Cluster.objects.create(name=name, api_url=api_url, credentials_ref=credentials_ref,
-                                         description=description)
-        audit_record(actor=actor, action="cluster.create", target=cluster,
-                     after=snapshot(cluster, ["name", "api_url", "credentials_ref"]))
-    return cluster
-
-
 def namespace_create(*, tenant: Tenant, cluster: Cluster, name: str, actor) -> Namespace:
     if not access_for(actor).has_role(tenant, Role.TENANT_ADMIN):
         raise PermissionDenied(f"You need the tenant-admin role on '{tenant.full_slug}' to create namespaces.")
@@ -41,14 +28,21 @@ def namespace_create(*, tenant: Tenant, cluster: Cluster, name: str, actor) -> N
             namespace = Namespace.objects.create(tenant=tenant, cluster=cluster, name=name, created_by=actor)
             audit_record(actor=actor, action="namespace.create", target=namespace, tenant=tenant,
                          after=snapshot(namespace, AUDITED_FIELDS))
+            transaction.on_commit(lambda: _reconcile_soon(namespace.pk))
     except IntegrityError:
         raise InvalidInput(f"Namespace '{name}' already exists in cluster '{cluster.name}'.",
                            code="namespace_taken", field="name") from None
     return namespace
 
 
-def namespace_delete(*, namespace: Namespace, actor, confirm: str) -> None:
-    """Deleting a namespace destroys workloads, so the caller must type its name to confirm."""
+def namespace_delete(*, namespace: Namespace, actor, confirm: str):
+    """Deleting a namespace destroys its workloads, so the caller must type its name to confirm.
+
+    The row is marked deleting at once (nothing new starts in it); a task removes the
+    namespace from the cluster and then the row. Returns that Operation.
+    """
+    from .operations import operation_create
+
     if not access_for(actor).has_role(namespace.tenant, Role.TENANT_ADMIN):
         raise PermissionDenied(
             f"You need the tenant-admin role on '{namespace.tenant.full_slug}' to delete namespaces.")
@@ -56,6 +50,38 @@ def namespace_delete(*, namespace: Namespace, actor, confirm: str) -> None:
         raise InvalidInput(f"To delete namespace '{namespace.name}', confirm with its exact name.",
                            code="confirmation_required", field="confirm")
     with transaction.atomic():
+        before = snapshot(namespace, AUDITED_FIELDS)
+        namespace.state = Namespace.State.DELETING
+        namespace.save(update_fields=["state"])
         audit_record(actor=actor, action="namespace.delete", target=namespace, tenant=namespace.tenant,
+                     before=before, after=snapshot(namespace, AUDITED_FIELDS))
+        operation, _ = operation_create(type="namespace.delete", actor=actor, tenant=namespace.tenant,
+                                        target=namespace)
+    return operation
+
+
+def namespace_reconcile_request(*, namespace: Namespace, actor, idempotency_key: str = ""):
+    """"Reconcile now": an Operation the caller can poll."""
+    from .operations import operation_create
+
+    if not access_for(actor).has_role(namespace.tenant, Role.MEMBER):
+        raise PermissionDenied(f"You need at least the member role on '{namespace.tenant.full_slug}'.")
+    if namespace.state == Namespace.State.DELETING:
+        raise Conflict(f"Namespace '{namespace.name}' is being deleted.", code="namespace_deleting")
+    operation, _ = operation_create(type="namespace.reconcile", actor=actor, tenant=namespace.tenant,
+                                    target=namespace, idempotency_key=idempotency_key)
+    return operation
+
+
+def namespace_remove(*, namespace: Namespace) -> None:
+    """The deletion task's last step: the cluster no longer has it, so the row goes too."""
+    with transaction.atomic():
+        audit_record(actor=None, action="namespace.removed", target=namespace, tenant=namespace.tenant,
                      before=snapshot(namespace, AUDITED_FIELDS))
         namespace.delete()
+
+
+def _reconcile_soon(namespace_id: int) -> None:
+    from tenants.tasks import namespace_reconcile_task
+
+    namespace_reconcile_task.delay(namespace_id)

@@ -7,6 +7,7 @@ operations whose worker died (stuck in queued/running past the deadline).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backends.errors import BackendPermanentError, BackendTransientError
+from bluedock_portal.errors import ServiceError
 from tenants.models import Operation
 
 # Operation type → Celery task name that runs it (registered by each app's tasks module).
@@ -95,3 +98,36 @@ def operations_requeue_stuck(*, now=None) -> int:
         Operation.objects.filter(pk=operation.pk, state=operation.state).update(state=Operation.State.QUEUED)
         operation_enqueue(operation)
     return len(stuck)
+
+
+def operation_run(*, operation_id: int, work: Callable[[Operation], dict | None], final_attempt: bool = False,
+                  done_message: Callable[[dict | None], str] | str = "done") -> dict | None:
+    """Claim an operation, do its ``work`` and record the outcome; None if another worker has it.
+
+    A transient backend failure hands the operation back to the queue and re-raises so the
+    task retries (on the ``final_attempt`` it fails instead); a refusal fails it with the
+    backend's message; anything unexpected fails it and re-raises for the worker's log.
+    """
+    operation = operation_claim(operation_id=operation_id)
+    if operation is None:
+        return None
+    try:
+        result = work(operation)
+    except BackendTransientError as exc:
+        if final_attempt:
+            operation_fail(operation=operation, code=f"{exc.system or 'backend'}_unavailable", message=exc.message)
+            return None
+        operation_release(operation=operation, message=f"will retry: {exc.message}")
+        raise
+    except BackendPermanentError as exc:
+        operation_fail(operation=operation, code=f"{exc.system or 'backend'}_rejected", message=exc.message)
+        return None
+    except ServiceError as exc:
+        operation_fail(operation=operation, code=exc.code, message=exc.detail)
+        return None
+    except Exception as exc:
+        operation_fail(operation=operation, code="internal_error", message=f"{type(exc).__name__}: {exc}")
+        raise
+    operation_succeed(operation=operation, result=result,
+                      message=done_message(result) if callable(done_message) else done_message)
+    return result

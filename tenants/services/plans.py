@@ -21,6 +21,7 @@ from tenants.access import access_for
 from tenants.models import RESOURCES, NamespaceUsage, ResourcePlan, Tenant
 
 from .audit import audit_record
+from .provisioning import namespaces_reconcile_later
 from .tenants import _require_admin_over
 
 PLAN_FIELDS = ("owned", "limit", "borrow_limit", "lend_limit")
@@ -86,6 +87,8 @@ def plan_update(*, tenant: Tenant, changes: dict[str, dict[str, int | None]], ac
             audit_record(actor=actor, action="quota.update", target=tenant, tenant=tenant,
                          before={"resource": resource, **before.as_dict()} if before else None,
                          after={"resource": resource, **value.as_dict()})
+        # ResourceQuotas take the strictest limit along the ancestors: the whole subtree follows.
+        namespaces_reconcile_later(tenant)
     return quota_report(tenant=tenant, user=actor)
 
 

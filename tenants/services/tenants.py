@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from backends.errors import BackendError
 from bluedock_portal.errors import Conflict, InvalidInput, PermissionDenied
 from tenants.access import access_for, forget_access
 from tenants.models import Membership, Role, Tenant
 
 from .audit import audit_record, snapshot
+from .keystone_calls import keystone, keystone_errors
 
 AUDITED_FIELDS = ["name", "slug", "full_slug", "description", "state", "parent", "keystone_project_id"]
 
@@ -51,21 +55,41 @@ def tenant_create(*, name: str, slug: str, parent: Tenant | None, actor, descrip
         raise InvalidInput(f"'{full_slug}' already exists: slugs are unique among siblings.",
                            code="slug_taken", field="slug")
 
-    if settings.KEYSTONE_ENABLED and keystone_project_id is None:
-        from backends import keystone
-
-        project = keystone.client().project_create(
-            name=keystone.project_name_for(full_slug), description=description or name,
-            domain_id=parent.keystone_domain_id if parent else settings.KEYSTONE_DOMAIN_ID,
-            parent_id=parent.keystone_project_id if parent else None,
-        )
-        keystone_project_id, keystone_domain_id = project.id, project.domain_id
+    mirrored = settings.KEYSTONE_ENABLED and keystone_project_id is None
+    if mirrored:
+        keystone_project_id, keystone_domain_id = _keystone_project_create(parent, full_slug, description)
 
     fields = dict(name=name, slug=slug, full_slug=full_slug, description=description,
                   keystone_project_id=keystone_project_id, keystone_domain_id=keystone_domain_id)
+    try:
+        return _tenant_insert_retrying(parent, fields, actor)
+    except BaseException:
+        if mirrored:
+            # Keystone said yes but the portal said no: take the project back rather than
+            # leave one the portal does not know (the next import would adopt it).
+            with contextlib.suppress(BackendError):
+                keystone().client().project_delete(keystone_project_id)
+        raise
+
+
+def _keystone_project_create(parent: Tenant | None, full_slug: str, description: str) -> tuple[str, str]:
+    if parent is not None and not parent.keystone_project_id:
+        raise Conflict(f"'{parent.full_slug}' has no Keystone project yet (it predates Keystone); import or "
+                       "recreate it before adding children.", code="keystone_parent_missing", tenant=parent.pk)
+    with keystone_errors():
+        project = keystone().client().project_create(
+            name=keystone().project_name_for(full_slug), description=description,
+            domain_id=parent.keystone_domain_id if parent else settings.KEYSTONE_DOMAIN_ID,
+            parent_id=parent.keystone_project_id if parent else None,
+        )
+    return project.id, project.domain_id
+
+
+def _tenant_insert_retrying(parent: Tenant | None, fields: dict, actor) -> Tenant:
+    slug, full_slug = fields["slug"], fields["full_slug"]
     for attempt in range(3):
         try:
-            return _tenant_insert(parent, fields, actor)
+            return tenant_insert(parent=parent, fields=fields, actor=actor)
         except IntegrityError:
             # Either the slug was taken meanwhile, or a concurrent insert took the next
             # materialised path (roots have no parent row to lock): retry only the latter.
@@ -75,7 +99,12 @@ def tenant_create(*, name: str, slug: str, parent: Tenant | None, actor, descrip
     raise AssertionError("unreachable")
 
 
-def _tenant_insert(parent: Tenant | None, fields: dict, actor) -> Tenant:
+def tenant_insert(*, parent: Tenant | None, fields: dict, actor, action: str = "tenant.create") -> Tenant:
+    """Insert a row into the tree and audit it, with no permission check: callers decide.
+
+    ``parent`` must be fresh from the database (treebeard computes the path from it).
+    A human creator becomes the tenant's admin; the system (``actor`` None) does not.
+    """
     with transaction.atomic():
         if parent is None:
             tenant = Tenant.objects.add_root(instance=Tenant(parent=None, **fields))
@@ -83,11 +112,11 @@ def _tenant_insert(parent: Tenant | None, fields: dict, actor) -> Tenant:
             # treebeard locks the parent row, so concurrent siblings get distinct paths.
             tenant = Tenant.objects.add_child(parent, instance=Tenant(parent=parent, **fields))
         access = access_for(actor)
-        if not access.is_operator and not access.has_role(tenant, Role.TENANT_ADMIN):
+        if actor is not None and not access.is_operator and not access.has_role(tenant, Role.TENANT_ADMIN):
             Membership.objects.create(tenant=tenant, user=actor, role=Role.TENANT_ADMIN, inherited=True,
                                       granted_by=actor)
             forget_access(actor)
-        audit_record(actor=actor, action="tenant.create", target=tenant, tenant=tenant,
+        audit_record(actor=actor, action=action, target=tenant, tenant=tenant,
                      after=snapshot(tenant, AUDITED_FIELDS))
     return tenant
 
@@ -97,6 +126,11 @@ def tenant_update(*, tenant: Tenant, actor, name: str | None = None, description
     if not access_for(actor).has_role(tenant, Role.TENANT_ADMIN):
         raise PermissionDenied(f"You need the tenant-admin role on '{tenant.full_slug}' to change it.")
     before = snapshot(tenant, AUDITED_FIELDS)
+    if (description is not None and description != tenant.description and settings.KEYSTONE_ENABLED
+            and tenant.keystone_project_id):
+        # Keystone holds the description too, and the import copies it back: keep both equal.
+        with keystone_errors():
+            keystone().client().project_update(tenant.keystone_project_id, description=description)
     if name is not None:
         tenant.name = name
     if description is not None:
@@ -132,9 +166,8 @@ def tenant_delete(*, tenant: Tenant, actor) -> None:
         raise Conflict(f"'{tenant.full_slug}' still owns namespaces: {', '.join(namespaces)}.",
                        code="tenant_not_empty", namespaces=namespaces)
     if settings.KEYSTONE_ENABLED and tenant.keystone_project_id:
-        from backends import keystone
-
-        keystone.client().project_delete(tenant.keystone_project_id)
+        with keystone_errors():
+            keystone().client().project_delete(tenant.keystone_project_id)
     before = snapshot(tenant, AUDITED_FIELDS)
     with transaction.atomic():
         audit_record(actor=actor, action="tenant.delete", target=tenant, tenant=tenant.parent, before=before)

@@ -28,20 +28,36 @@ def _test_database_url() -> str:
     return f"postgresql://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+class CeleryProcesses:
+    """What a test may do with the processes it started: read their env, kill one as a crash would."""
+
+    def __init__(self, env: dict, procs: list[tuple[str, subprocess.Popen]]) -> None:
+        self.env = env
+        self.procs = procs
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the whole process group, as an OOM kill or a lost node would."""
+        for proc_name, proc in self.procs:
+            if proc_name == name and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
 @contextmanager
-def celery_processes(tmp_path, *, beat: bool = False, extra_env: dict | None = None):
-    """Start a worker (and beat) wired to the test database; yields the environment they use."""
+def celery_processes(tmp_path, *, beat: bool = False, extra_env: dict | None = None, name: str = "celery"):
+    """Start a worker (and beat) wired to the test database; yields a CeleryProcesses handle."""
     env = {
         **os.environ,
         "DATABASE_URL": _test_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         **(extra_env or {}),
     }
-    logs = tmp_path / "celery"
+    logs = tmp_path / name
     logs.mkdir(exist_ok=True)
     procs: list[tuple[str, subprocess.Popen]] = []
+    worker_name = f"w-{uuid.uuid4().hex[:6]}"
     commands = [("worker", [sys.executable, "-m", "celery", "-A", "bluedock_portal", "worker", "--pool=solo",
-                            "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"w-{uuid.uuid4().hex[:6]}"])]
+                            "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", worker_name])]
     if beat:
         commands.append(("beat", [sys.executable, "-m", "celery", "-A", "bluedock_portal", "beat", "--loglevel=INFO",
                                   "--schedule", str(logs / "beat-schedule")]))
@@ -51,7 +67,7 @@ def celery_processes(tmp_path, *, beat: bool = False, extra_env: dict | None = N
             procs.append((name, subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                                  start_new_session=True)))
         _wait_ready(logs / "worker.log", procs)
-        yield env
+        yield CeleryProcesses(env, procs)
     finally:
         for _, proc in procs:
             if proc.poll() is None:

@@ -1,0 +1,121 @@
+"""The releases API: install (202 + Operation), upgrade, rollback, uninstall, history, diff, recovery.
+
+Reads need visibility of the release's tenant; changes need the member role on it (the
+services check); anything outside the caller's tenants answers 404. ``quota_exceeded`` and
+``release_locked`` are 409 problems: the request is valid, the current state refuses it.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from appstore import selectors
+from appstore.filtersets import ReleaseFilterSet
+from appstore.models import AppVersion, Release
+from appstore.services import releases
+from bluedock_portal.api.viewsets import TenantScopedViewSet
+from bluedock_portal.errors import NotFound
+from tenants.api.serializers import OperationSerializer
+from tenants.models import Namespace
+
+from . import release_serializers as s
+
+ACCEPTED = {202: OperationSerializer}
+PROBLEMS = {400: OpenApiResponse(description="invalid, schema_invalid, render_failed"),
+            403: OpenApiResponse(description="permission_denied, policy_violation"),
+            404: OpenApiResponse(description="not visible to you"),
+            409: OpenApiResponse(description="quota_exceeded, release_locked, release_name_taken")}
+
+
+def _version(user, pk: int | None, *, field: str = "app_version") -> AppVersion | None:
+    if pk is None:
+        return None
+    version = selectors.version_list(user=user).filter(pk=pk).select_related("app").first()
+    if version is None:
+        raise ValidationError({field: [f"Version {pk} does not exist."]})
+    return version
+
+
+class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+    """Releases of the tenants you can see. Filters: tenant (+subtree), namespace, status, app."""
+
+    queryset = Release.objects.select_related("namespace", "app", "current_version")
+    serializer_class = s.ReleaseSerializer
+    filterset_class = ReleaseFilterSet
+
+    @extend_schema(request=s.ReleaseCreateSerializer, responses={**ACCEPTED, **PROBLEMS})
+    def create(self, request):
+        data = s.ReleaseCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        namespace = (Namespace.objects.visible_to(request.user).select_related("tenant", "cluster")
+                     .filter(pk=fields["namespace"]).first())
+        if namespace is None:
+            raise NotFound(f"Namespace {fields['namespace']} does not exist.")
+        _, operation = releases.release_install(actor=request.user, namespace=namespace, name=fields["name"],
+                                                app_version=_version(request.user, fields["app_version"]),
+                                                values=fields["values"])
+        return Response(OperationSerializer(operation).data, status=202)
+
+    @extend_schema(request=None, responses={**ACCEPTED, **PROBLEMS}, summary="Uninstall")
+    def destroy(self, request, pk=None):
+        operation = releases.release_uninstall(actor=request.user, release=self.get_object())
+        return Response(OperationSerializer(operation).data, status=202)
+
+    @extend_schema(request=s.ReleaseUpgradeSerializer, responses={**ACCEPTED, **PROBLEMS})
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def upgrade(self, request, pk=None):
+        release = self.get_object()
+        data = s.ReleaseUpgradeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        operation = releases.release_upgrade(actor=request.user, release=release,
+                                             app_version=_version(request.user, data.validated_data["app_version"]),
+                                             values=data.validated_data["values"])
+        return Response(OperationSerializer(operation).data, status=202)
+
+    @extend_schema(request=s.ReleaseRollbackSerializer, responses={**ACCEPTED, **PROBLEMS})
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def rollback(self, request, pk=None):
+        release = self.get_object()
+        data = s.ReleaseRollbackSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        operation = releases.release_rollback(actor=request.user, release=release,
+                                              revision=data.validated_data["revision"])
+        return Response(OperationSerializer(operation).data, status=202)
+
+    @extend_schema(request=None, responses={**ACCEPTED, **PROBLEMS})
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def retry(self, request, pk=None):
+        operation = releases.release_retry(actor=request.user, release=self.get_object())
+        return Response(OperationSerializer(operation).data, status=202)
+
+    @extend_schema(request=None, responses={200: s.ReleaseSerializer, **PROBLEMS})
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def unlock(self, request, pk=None):
+        release = releases.release_unlock(actor=request.user, release=self.get_object())
+        return Response(s.ReleaseSerializer(release).data)
+
+    @extend_schema(responses=s.ReleaseRevisionSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def revisions(self, request, pk=None):
+        revisions = self.get_object().revisions.select_related("app_version", "actor").order_by("-revision")
+        return Response(s.ReleaseRevisionSerializer(revisions, many=True).data)
+
+    @extend_schema(responses={200: s.ReleaseDiffSerializer, **PROBLEMS}, parameters=[
+        OpenApiParameter("to_version", int, description="Target version id (default: the current one)."),
+        OpenApiParameter("values", str, description="JSON object of overrides (default: the current ones)."),
+        OpenApiParameter("revision", int, description="Diff a rollback to this revision instead.")])
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def diff(self, request, pk=None):
+        release = self.get_object()
+        query = s.ReleaseDiffQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        fields = query.validated_data
+        result = releases.release_diff(release=release, app_version=_version(request.user, fields.get("to_version"),
+                                                                             field="to_version"),
+                                       values=fields.get("values"), revision=fields.get("revision"))
+        return Response(s.ReleaseDiffSerializer(result).data)

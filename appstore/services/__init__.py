@@ -1,0 +1,1 @@
+"""App-store writes: uploads, review, repositories and sync. Every change is audited."""

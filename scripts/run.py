@@ -1,0 +1,158 @@
+"""`make run`: the portal on its laptop defaults — web, Celery worker, Celery beat and the
+sandbox Kubernetes API together.
+
+DEBUG=true and SQLite under var/ unless the environment says otherwise. Redis is the
+one answering on REDIS_URL, or a throwaway one (see devservices). Starts the sandbox
+cluster (SANDBOX_PORT, default 6443, or a free port if that is taken), migrates, loads
+the demo organisation with the sandbox registered as its cluster, provisions the demo
+namespaces into it, then runs everything until Ctrl-C (exit 0) or until one process
+dies (the others are stopped, exit 1 naming it). Only processes started here are
+stopped, each by its PID (and its own process group, for the worker's pool children).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+from devservices import ROOT, VAR, Started, answers, ensure_redis, free_port, log, wait_for  # noqa: E402
+
+from tenants.demo import OPERATOR, PEOPLE, ROLES, demo_password  # noqa: E402
+
+PYTHON = sys.executable
+STOP_GRACE_SECONDS = 10.0
+
+
+class Child:
+    """One long-running process, in its own process group so a terminal's Ctrl-C reaches only us.
+
+    We then stop the children in a known order instead of racing their own signal handlers.
+    """
+
+    def __init__(self, name: str, cmd: list[str], env: dict) -> None:
+        self.name = name
+        log(f"starting {name}: {' '.join(cmd)}")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                log(f"{self.name} (pid {self.pid}) ignored SIGTERM for {STOP_GRACE_SECONDS:.0f}s; killing it")
+        # The group id is the child's PID: this reaches its leftovers (pool processes) and nothing else.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.wait(5)
+
+
+def manage(*args: str, env: dict) -> None:
+    log("$ manage.py " + " ".join(args))
+    code = subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=False).returncode
+    if code:
+        raise SystemExit(f"manage.py {' '.join(args)} failed with exit code {code}")
+
+
+def environment(started: Started) -> dict:
+    env = dict(os.environ)
+    env.setdefault("DEBUG", "true")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    redis_url = ensure_redis(env.get("REDIS_URL", "redis://127.0.0.1:6379/0"), started)
+    # A throwaway Redis has a new port: the broker must follow it unless it was set explicitly elsewhere.
+    if env.get("CELERY_BROKER_URL", env.get("REDIS_URL")) == env.get("REDIS_URL"):
+        env["CELERY_BROKER_URL"] = redis_url
+    env["REDIS_URL"] = redis_url
+    return env
+
+
+def banner(port: str) -> None:
+    lines = [f"BlueDock Portal is up: http://127.0.0.1:{port}/  (admin: /admin/, API: /api/docs/)", "Demo logins:"]
+    lines += [f"  {name:<9} {demo_password(name):<22} {ROLES[name]}" for name in (OPERATOR, *PEOPLE)]
+    lines.append("Ctrl-C stops everything.")
+    print("\n".join(lines), flush=True)
+
+
+def supervise(children: list[Child], stop_requested: list[int]) -> int:
+    while not stop_requested:
+        for child in children:
+            code = child.proc.poll()
+            if code is not None and not stop_requested:
+                log(f"{child.name} (pid {child.pid}) exited with code {code}; stopping the others")
+                return 1
+        time.sleep(0.3)
+    log(f"received {signal.Signals(stop_requested[0]).name}; stopping")
+    return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    stop_requested: list[int] = []
+
+    def on_signal(signum, frame):
+        stop_requested.append(signum)
+
+    started = Started()
+    children: list[Child] = []
+    # Before anything starts, so a Ctrl-C during migrate still cleans up what exists.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        env = environment(started)
+        VAR.mkdir(exist_ok=True)
+        sandbox_port = int(env.get("SANDBOX_PORT", "6443"))
+        if answers("127.0.0.1", sandbox_port):
+            sandbox_port = free_port()
+        kubeconfig = VAR / "sandbox.kubeconfig"
+        children.append(Child("sandbox", [PYTHON, "manage.py", "sandbox", "--port", str(sandbox_port),
+                                          "--kubeconfig", str(kubeconfig), "--nodes", "4"], env))
+        wait_for("127.0.0.1", sandbox_port, "the sandbox Kubernetes API")
+        manage("migrate", "--noinput", env=env)
+        manage("load_demo", "--sandbox-kubeconfig", str(kubeconfig), env=env)
+        # The sandbox starts empty every time: make the demo namespaces exist in it again.
+        manage("reconcile_namespaces", env=env)
+        port = env.get("PORT", "8000")
+        web = [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+        if env["DEBUG"].strip().lower() not in {"1", "true", "yes", "on"}:
+            # Without DEBUG, runserver serves static files only from STATIC_ROOT and only with --insecure.
+            manage("collectstatic", "--noinput", "-v0", env=env)
+            web.append("--insecure")
+        celery = [PYTHON, "-m", "celery", "-A", "bluedock_portal"]
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        for name, cmd in (
+            ("web", web),
+            ("worker", [*celery, "worker", "-Q", "default", "-c", "1", "--loglevel=INFO"]),
+            ("beat", [*celery, "beat", "--schedule", str(VAR / "celerybeat-schedule"), "--loglevel=INFO"]),
+        ):
+            children.append(Child(name, cmd, env))
+        banner(port)
+        return supervise(children, stop_requested)
+    except KeyboardInterrupt:
+        log("interrupted; stopping")
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for child in reversed(children):
+            log(f"stopping {child.name} (pid {child.pid})")
+            child.stop()
+        started.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

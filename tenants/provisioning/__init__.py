@@ -1,0 +1,1 @@
+"""Namespace provisioning: what each portal namespace must contain in its cluster."""

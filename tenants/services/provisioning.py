@@ -1,0 +1,131 @@
+"""Namespace provisioning as reconciliation: make each namespace's cluster objects match the portal.
+
+A pass is idempotent: it server-side-applies every desired object (repairing edits made
+by hand), prunes managed objects that are no longer desired, and never touches objects
+without the managed label. It may be interrupted at any point and simply run again.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from backends.errors import BackendError
+from bluedock_portal.errors import NotFound
+from tenants import selectors
+from tenants.models import ManagedObject, Namespace, Operation, ResourcePlan, Tenant
+from tenants.provisioning import desired as d
+
+from .clusters import cluster_backend
+from .namespaces import namespace_remove
+from .operations import operation_progress, operation_run
+
+
+def namespace_facts(namespace: Namespace) -> d.NamespaceFacts:
+    tenant = namespace.tenant
+    lineage_paths = [*tenant.ancestor_paths(), tenant.path]
+    hard: dict[str, int] = {}
+    for resource, limit in ResourcePlan.objects.filter(tenant__path__in=lineage_paths, limit__isnull=False) \
+            .values_list("resource", "limit"):
+        hard[resource] = min(limit, hard.get(resource, limit))
+    bindings = []
+    for entry in selectors.membership_effective_list(tenant=tenant):
+        subject = entry["subject"]
+        if subject["type"] == "user":
+            bindings.append(d.Binding(entry["role"], "User", settings.KUBERNETES_USER_PREFIX + subject["name"]))
+        else:
+            bindings.append(d.Binding(entry["role"], "Group", settings.KUBERNETES_GROUP_PREFIX + subject["name"]))
+    return d.NamespaceFacts(
+        name=namespace.name, tenant_id=tenant.pk, tenant_path=tenant.full_slug,
+        keystone_project_id=tenant.keystone_project_id or "", quota_hard=hard, bindings=tuple(bindings),
+        default_request=settings.NAMESPACE_DEFAULT_REQUEST, default_limit=settings.NAMESPACE_DEFAULT_LIMIT)
+
+
+def namespace_reconcile(*, namespace: Namespace, progress=None) -> dict:
+    """One reconciliation pass for one namespace; returns what it applied and pruned.
+
+    Backend errors propagate (transient ones are retried by the task); the namespace's
+    sync state records the last outcome for the UI.
+    """
+    facts = namespace_facts(namespace)
+    backend = cluster_backend(namespace.cluster)
+    wanted = d.desired_objects(facts)
+    summary = {"applied": [], "pruned": []}
+    try:
+        backend.ensure_namespace(namespace.name, labels=d.namespace_labels(facts),
+                                 annotations={"bluedock.io/tenant-name": namespace.tenant.name})
+        for index, manifest in enumerate(wanted, start=1):
+            backend.apply(manifest)
+            ManagedObject.objects.update_or_create(
+                namespace=namespace, kind=manifest["kind"], name=manifest["metadata"]["name"],
+                defaults={"api_version": manifest["apiVersion"], "digest": d.digest(manifest), "state": "synced",
+                          "message": ""})
+            summary["applied"].append(f"{manifest['kind']}/{manifest['metadata']['name']}")
+            if progress:
+                progress(int(80 * index / len(wanted)), f"applied {manifest['kind']}/{manifest['metadata']['name']}")
+        wanted_keys = {(m["kind"], m["metadata"]["name"]) for m in wanted}
+        for api_version, kind in d.MANAGED_KINDS:
+            for obj in backend.list(api_version, kind, namespace=namespace.name,
+                                    label_selector=f"{d.MANAGED_LABEL}=true"):
+                name = obj["metadata"]["name"]
+                if (kind, name) not in wanted_keys:
+                    backend.delete(api_version, kind, name, namespace=namespace.name)
+                    summary["pruned"].append(f"{kind}/{name}")
+        ManagedObject.objects.filter(namespace=namespace).exclude(
+            pk__in=[m.pk for m in ManagedObject.objects.filter(namespace=namespace)
+                    if (m.kind, m.name) in wanted_keys]).delete()
+    except BackendError as exc:
+        Namespace.objects.filter(pk=namespace.pk).update(sync_state="error", sync_message=str(exc)[:2000],
+                                                         reconciled_at=timezone.now())
+        raise
+    Namespace.objects.filter(pk=namespace.pk).update(state=Namespace.State.ACTIVE, sync_state="synced",
+                                                     sync_message="", reconciled_at=timezone.now())
+    return summary
+
+
+def namespaces_affected_by(tenant: Tenant):
+    """Plans and inherited memberships flow down the tree: every namespace in the subtree."""
+    return Namespace.objects.filter(tenant__path__startswith=tenant.path).exclude(state=Namespace.State.DELETING)
+
+
+def namespaces_reconcile_later(tenant: Tenant) -> None:
+    """After a change to plans or memberships commits, reconcile the subtree's namespaces."""
+    from tenants.tasks import namespace_reconcile_task
+
+    ids = list(namespaces_affected_by(tenant).values_list("pk", flat=True))
+    transaction.on_commit(lambda: [namespace_reconcile_task.delay(pk) for pk in ids])
+
+
+def namespace_reconcile_run(*, operation_id: int, final_attempt: bool = False) -> dict | None:
+    """The "reconcile now" Operation (see operations.operation_run for claims and retries)."""
+
+    def work(operation: Operation) -> dict:
+        namespace = _operation_namespace(operation)
+        return namespace_reconcile(namespace=namespace, progress=lambda pct, msg: operation_progress(
+            operation=operation, progress=pct, message=msg))
+
+    return operation_run(operation_id=operation_id, work=work, final_attempt=final_attempt,
+                         done_message="namespace matches the portal")
+
+
+def namespace_delete_run(*, operation_id: int, final_attempt: bool = False) -> dict | None:
+    """Remove a confirmed namespace from its cluster, then from the portal."""
+
+    def work(operation: Operation) -> dict:
+        namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
+        if namespace is None:
+            return {"deleted": False}
+        cluster_backend(namespace.cluster).delete("v1", "Namespace", namespace.name)
+        namespace_remove(namespace=namespace)
+        return {"deleted": True, "namespace": namespace.name}
+
+    return operation_run(operation_id=operation_id, work=work, final_attempt=final_attempt,
+                         done_message="namespace deleted")
+
+
+def _operation_namespace(operation: Operation) -> Namespace:
+    namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
+    if namespace is None:
+        raise NotFound("The namespace no longer exists.")
+    return namespace
