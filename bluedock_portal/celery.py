@@ -19,6 +19,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
+    # The scheduling cycle: every second, expiring at once, on its own queue (one worker process).
+    "scheduling.cycle": {
+        "task": "scheduling.cycle",
+        "schedule": float(env_int("SCHEDULING_INTERVAL", 1, minimum=1)),
+        "options": {"expires": 1, "queue": "scheduling"},
+    },
     "tenants.operations_requeue_stuck": {
         "task": "tenants.operations_requeue_stuck",
         "schedule": float(env_int("OPERATIONS_REQUEUE_INTERVAL", 60, minimum=1)),

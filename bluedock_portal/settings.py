@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "tenants",
     "sandbox",
     "appstore",
+    "scheduling",
 ]
 
 MIDDLEWARE = [

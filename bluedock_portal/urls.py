@@ -17,8 +17,10 @@ urlpatterns = [
     path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/", include("tenants.api.urls")),
     path("api/v1/", include("appstore.api.urls")),
+    path("api/v1/", include("scheduling.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("store/", include("appstore.urls")),
+    path("", include("scheduling.urls")),
     path("", include("tenants.urls")),
 ]

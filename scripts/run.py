@@ -137,6 +137,9 @@ def main() -> int:
         for name, cmd in (
             ("web", web),
             ("worker", [*celery, "worker", "-Q", "default", "-c", "1", "--loglevel=INFO"]),
+            # The scheduling cycle has a queue and one process of its own, so a slow task never delays it.
+            ("scheduler", [*celery, "worker", "-Q", "scheduling", "-c", "1", "--pool=solo", "-n", "scheduler@%h",
+                           "--loglevel=WARNING"]),
             ("beat", [*celery, "beat", "--schedule", str(VAR / "celerybeat-schedule"), "--loglevel=INFO"]),
         ):
             children.append(Child(name, cmd, env))

@@ -44,7 +44,8 @@ class CeleryProcesses:
 
 
 @contextmanager
-def celery_processes(tmp_path, *, beat: bool = False, extra_env: dict | None = None, name: str = "celery"):
+def celery_processes(tmp_path, *, beat: bool = False, extra_env: dict | None = None, name: str = "celery",
+                     queues: str = "default"):
     """Start a worker (and beat) wired to the test database; yields a CeleryProcesses handle."""
     env = {
         **os.environ,
@@ -57,7 +58,8 @@ def celery_processes(tmp_path, *, beat: bool = False, extra_env: dict | None = N
     procs: list[tuple[str, subprocess.Popen]] = []
     worker_name = f"w-{uuid.uuid4().hex[:6]}"
     commands = [("worker", [sys.executable, "-m", "celery", "-A", "bluedock_portal", "worker", "--pool=solo",
-                            "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", worker_name])]
+                            "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", worker_name,
+                            "-Q", queues])]
     if beat:
         commands.append(("beat", [sys.executable, "-m", "celery", "-A", "bluedock_portal", "beat", "--loglevel=INFO",
                                   "--schedule", str(logs / "beat-schedule")]))

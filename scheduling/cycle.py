@@ -1,0 +1,219 @@
+"""One scheduling pass for one cluster: observe, decide (the pure engine), record, enact.
+
+Order matters for crash safety. Decisions and the new engine state are written in one
+transaction *before* anything is enacted; enactment is idempotent (removing a gate twice,
+evicting a pod that is gone), and every pass re-enacts what the recorded state says, so a
+worker dying between the commit and the cluster calls loses nothing. One pass at a time per
+cluster: a PostgreSQL advisory lock (held for the pass) keeps a second worker out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import replace
+
+from django.db import connection, transaction
+
+from backends.errors import BackendError
+from scheduling.engine import engine
+from scheduling.engine.model import Allocation, Config, Request, State, Status
+from tenants.models import Cluster, Namespace, Tenant
+from tenants.services.clusters import cluster_backend
+
+from . import snapshot as snap
+from .models import EngineSnapshot, SchedulingDecision, SchedulingRequest
+
+log = logging.getLogger(__name__)
+LOCK_NAMESPACE = 0x5C4ED  # advisory lock key space of the scheduling cycle
+_NODE = re.compile(r"\bt(\d+)(#self)?\b")
+
+
+def _try_lock(cluster_id: int) -> bool:
+    if connection.vendor != "postgresql":
+        return True  # SQLite (make run) has one worker process on the scheduling queue anyway
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, cluster_id])
+        return cursor.fetchone()[0]
+
+
+def _unlock(cluster_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, cluster_id])
+
+
+def scheduling_cycle(*, cluster: Cluster, now: int | None = None) -> dict:
+    """One pass; returns a summary. Skips (returns {"skipped": ...}) when another pass holds the lock."""
+    if not _try_lock(cluster.pk):
+        return {"skipped": "another pass is running"}
+    try:
+        return _pass(cluster, int(time.time()) if now is None else now)
+    finally:
+        _unlock(cluster.pk)
+
+
+def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], now: int):
+    """Pods of portal namespaces grouped into requests: {id: (tenant, pods, gated, demand, request)}."""
+    groups: dict[str, dict] = {}
+    for pod in backend.list_pods():
+        if pod.namespace not in namespaces or pod.phase in ("Succeeded", "Failed"):
+            continue
+        gang = pod.annotations.get(snap.GANG)
+        key = f"{pod.namespace}/{gang or pod.name}"
+        group = groups.setdefault(key, {"tenant": namespaces[pod.namespace], "pods": [], "size": 1,
+                                        "created": now, "priority": pod.priority, "grace": pod.grace_seconds})
+        group["pods"].append(pod)
+        if gang:
+            group["size"] = max(1, int(pod.annotations.get(snap.GANG_SIZE, "1") or 1))
+        group["created"] = min(group["created"], snap.epoch(pod.created_at, now))
+        group["grace"] = max(group["grace"], pod.grace_seconds)
+    for group in groups.values():
+        demand = {r: 0 for r in resources}
+        for pod in group["pods"]:
+            for r in resources:
+                demand[r] += 1 if r == "pods" else pod.requests.get(r, 0)
+        group["demand"] = demand
+        group["gated"] = [p for p in group["pods"] if snap.GATE in p.scheduling_gates]
+        group["terminating"] = all(p.deleting for p in group["pods"])
+    return groups
+
+
+def _pass(cluster: Cluster, now: int) -> dict:
+    backend = cluster_backend(cluster)
+    record, _ = EngineSnapshot.objects.get_or_create(cluster=cluster)
+    capacity = _capacity(backend)
+    namespaces = dict(Namespace.objects.filter(cluster=cluster).values_list("name", "tenant_id"))
+    candidate, leaves = snap.build_config(capacity=capacity, version=record.config_version + 1)
+    leaf_of_tenant = {tenant: leaf for leaf, tenant in leaves.items()}
+    config, decisions_before = _config_in_force(record, candidate, now)
+    if config is None:
+        _record(cluster, record, None, State(), decisions_before, {}, now)
+        return {"decisions": len(decisions_before), "config": "rejected"}
+
+    state = snap.state_from_json(record.state)
+    groups = _observe(backend, namespaces, config.resources, now)
+    state = _apply_events(state, groups, leaf_of_tenant, now)
+    state = engine.set_capacity(state, {r: capacity.get(r, 0) for r in config.resources})
+    plan = engine.decide(config, state, now)
+    decisions = [*decisions_before, *plan.decisions]
+    tenant_of = {key: g["tenant"] for key, g in groups.items()}
+    _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
+            groups=groups)
+    enacted = _enact(backend, plan.state, groups)
+    return {"decisions": len(decisions), "enacted": enacted, "requests": len(plan.state.requests)}
+
+
+def _capacity(backend) -> dict[str, int]:
+    from backends.quantities import canonical_requests
+
+    total: dict[str, int] = {}
+    for node in backend.list_nodes():
+        if not node.ready or node.unschedulable:
+            continue
+        for r, v in {**canonical_requests(node.allocatable), "pods": int(node.allocatable.get("pods", 0) or 0)}.items():
+            total[r] = total.get(r, 0) + v
+    return total
+
+
+def _config_in_force(record: EngineSnapshot, candidate: Config, now: int):
+    """The current config version, switching to ``candidate`` when the plans changed (V6)."""
+    digest = snap.config_digest(candidate)
+    current = snap.config_from_json(record.config) if record.config else None
+    if current is not None and digest == record.config_digest:
+        return current, []
+    chosen, decisions = engine.switch_config(current, candidate, now)
+    if chosen is candidate:
+        record.config, record.config_digest, record.config_version = (snap.config_to_json(candidate), digest,
+                                                                       candidate.version)
+    elif chosen is None:
+        record.config_digest = digest  # remember the rejected plans, so the refusal is not repeated each second
+    return chosen, decisions
+
+
+def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], now: int) -> State:
+    """Bring the engine's view in line with the pods the cluster has now."""
+    gone = [rid for rid in state.requests if rid not in groups]
+    released = [rid for rid in gone if rid in state.allocations and state.allocations[rid].terminating]
+    state = engine.release(state, released, now)
+    state = engine.finish(state, gone)
+    new, adopted = [], []
+    for key, g in sorted(groups.items()):
+        leaf = leaf_of_tenant.get(g["tenant"])
+        if leaf is None or key in state.requests:
+            continue
+        if g["gated"] and len(g["pods"]) < g["size"]:
+            continue  # a gang is one request only once all its pods exist
+        request = Request(id=key, leaf=leaf, demand=g["demand"], priority=g["priority"], created_at=g["created"],
+                          reclaim_grace=g["grace"])
+        (new if g["gated"] else adopted).append(request)
+    state = engine.submit(state, new)
+    if adopted:  # running pods the engine did not admit (made before the portal, or without the gate)
+        reqs, status, allocs = dict(state.requests), dict(state.status), dict(state.allocations)
+        for q in adopted:
+            reqs[q.id] = q
+            status[q.id] = Status("Admitted", "ADMITTED_WITHIN_OWNED", pending_since=q.created_at)
+            allocs[q.id] = Allocation(q.id, q.leaf, dict(q.demand), admitted_at=now)
+        state = replace(state, requests=reqs, status=status, allocations=allocs)
+    return state
+
+
+def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_hash="", groups=None) -> None:
+    paths = dict(Tenant.objects.values_list("pk", "full_slug"))
+
+    def human(message: str) -> str:
+        # Engine node ids (t<pk>, t<pk>#self) read as tenant paths in what people see.
+        return _NODE.sub(lambda m: f"tenant {paths.get(int(m.group(1)), m.group(0))}"
+                         + (" (its own namespaces)" if m.group(2) else ""), message or "")
+
+    with transaction.atomic():
+        for d in decisions:
+            key = d.request or d.victim or ""
+            SchedulingDecision.objects.create(
+                cluster=cluster, tenant_id=tenant_of.get(key), pass_seq=state.pass_seq,
+                config_version=config.version if config else record.config_version, state_hash=state_hash,
+                action=d.action, reason=d.reason, request=d.request or "", victim=d.victim or "",
+                preemptor=d.preemptor or "", facts=_jsonable(d.facts),
+                message=human(d.message))
+        for key, g in (groups or {}).items():
+            st = state.status.get(key)
+            if st is None:
+                continue
+            last = next((d for d in reversed(decisions) if key in (d.request, d.victim)), None)
+            defaults = {"tenant_id": g["tenant"], "namespace": key.split("/", 1)[0], "name": key.split("/", 1)[1],
+                        "demand": g["demand"], "state": st.state, "reason": st.reason}
+            if last is not None:
+                defaults.update(message=human(last.message), facts=_jsonable(last.facts))
+                if last.action == "ADMIT":
+                    defaults["share"] = "borrowed" if "BORROW" in last.reason else "owned"
+                    defaults["lender_scope"] = str((last.facts or {}).get("lender_scope") or "")
+            SchedulingRequest.objects.update_or_create(cluster=cluster, key=key, defaults=defaults)
+        SchedulingRequest.objects.filter(cluster=cluster).exclude(key__in=list(groups or {})).delete()
+        record.state = snap.state_to_json(state)
+        record.pass_seq = state.pass_seq
+        record.save()
+
+
+def _enact(backend, state: State, groups: dict) -> dict:
+    """Make the cluster follow the recorded state; every call is idempotent."""
+    done = {"ungated": 0, "evicted": 0}
+    for key, g in groups.items():
+        st = state.status.get(key)
+        alloc = state.allocations.get(key)
+        try:
+            if st is not None and st.state == "Admitted" and g["gated"]:
+                for pod in g["gated"]:
+                    done["ungated"] += backend.remove_scheduling_gate(pod.namespace, pod.name, snap.GATE)
+            if alloc is not None and alloc.terminating and not g["terminating"]:
+                for pod in g["pods"]:
+                    if not pod.deleting:
+                        done["evicted"] += backend.evict(pod.namespace, pod.name, grace_seconds=pod.grace_seconds)
+        except BackendError as exc:  # the next pass re-enacts; one stubborn pod must not stall the rest
+            log.warning("enacting %s failed: %s", key, exc)
+    return done
+
+
+def _jsonable(facts) -> dict:
+    return json.loads(json.dumps(facts or {}, default=str))

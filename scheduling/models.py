@@ -1,0 +1,80 @@
+"""What the scheduling cycle remembers between passes, and what it decided (append-only)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from tenants.models.scoping import TenantOwnedQuerySet
+
+
+class EngineSnapshot(models.Model):
+    """The engine's state and config version for one cluster, rewritten by every pass."""
+
+    cluster = models.OneToOneField("tenants.Cluster", on_delete=models.CASCADE, related_name="engine_snapshot")
+    config_version = models.PositiveIntegerField(default=0)
+    config = models.JSONField(null=True, blank=True, help_text="The config version in force (engine form).")
+    config_digest = models.CharField(max_length=64, blank=True)
+    state = models.JSONField(default=dict)
+    pass_seq = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.cluster_id}: config v{self.config_version}, pass {self.pass_seq}"
+
+
+class SchedulingRequest(models.Model):
+    """A pod (or a gang of pods) asking for admission, with the engine's latest word on it."""
+
+    cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=300, help_text="The engine's request id: <namespace>/<pod or gang>.")
+    namespace = models.CharField(max_length=63)
+    name = models.CharField(max_length=253)
+    demand = models.JSONField(default=dict)
+    state = models.CharField(max_length=32, db_index=True)
+    reason = models.CharField(max_length=64)
+    message = models.TextField(blank=True)
+    facts = models.JSONField(default=dict, blank=True)
+    share = models.CharField(max_length=16, blank=True, help_text="owned or borrowed, once admitted")
+    lender_scope = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "key"], name="scheduling_request_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.state} {self.reason}"
+
+
+class SchedulingDecision(models.Model):
+    """One decision of one pass, with its reason, facts and message (never updated)."""
+
+    cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenants.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pass_seq = models.PositiveBigIntegerField()
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    config_version = models.PositiveIntegerField()
+    state_hash = models.CharField(max_length=80, blank=True)
+    action = models.CharField(max_length=16)
+    reason = models.CharField(max_length=64)
+    request = models.CharField(max_length=300, blank=True, db_index=True)
+    victim = models.CharField(max_length=300, blank=True)
+    preemptor = models.CharField(max_length=300, blank=True)
+    facts = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+
+    objects = TenantOwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-pass_seq", "-id"]
+
+    def __str__(self) -> str:
+        return f"pass {self.pass_seq} {self.action} {self.request or self.victim} {self.reason}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("Scheduling decisions are append-only")
+        super().save(*args, **kwargs)

@@ -1,0 +1,141 @@
+"""The Django side of the pure engine: tenant plans → engine Config, pods → requests, and the
+engine's State to and from JSON.
+
+Node ids: ``root`` is the cluster; tenant ``t<pk>``; a tenant with both children and its own
+namespaces gets a synthetic leaf ``t<pk>#self`` that owns its private pool (what its children do
+not own), as the specification's "imaginary child". Request ids are ``<namespace>/<pod>`` or
+``<namespace>/<gang>`` for pods annotated ``bluedock.io/gang`` (admitted all at once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, fields
+from datetime import datetime
+
+from scheduling.engine.model import Allocation, Binding, Config, Node, Request, Settings, State, Status
+from tenants.models import Namespace, ResourcePlan, Tenant
+
+GATE = "bluedock.io/admission"
+GANG = "bluedock.io/gang"
+GANG_SIZE = "bluedock.io/gang-size"
+ROOT = "root"
+
+
+def node_id(tenant_id: int) -> str:
+    return f"t{tenant_id}"
+
+
+def build_config(*, capacity: dict[str, int], version: int) -> tuple[Config, dict[str, int]]:
+    """The engine config from every tenant's plans; returns it with {leaf id → tenant id}.
+
+    Only resources some plan mentions are scheduled: a resource nobody owns would make every
+    request "borrowing" it and so never within owned.
+    """
+    tenants = list(Tenant.objects.order_by("path"))
+    plans: dict[int, dict[str, ResourcePlan]] = {}
+    for plan in ResourcePlan.objects.all():
+        plans.setdefault(plan.tenant_id, {})[plan.resource] = plan
+    resources = tuple(sorted({r for by in plans.values() for r in by}))
+    with_namespaces = set(Namespace.objects.values_list("tenant_id", flat=True).distinct())
+    parents_with_children = {t.parent_id for t in tenants if t.parent_id}
+    top_owned = {r: sum(plans.get(t.pk, {}).get(r).owned for t in tenants
+                        if t.parent_id is None and plans.get(t.pk, {}).get(r)) for r in resources}
+    # Planned capacity: what the roots own, or more if the cluster has it (D1 handles less).
+    planned = {r: max(capacity.get(r, 0), top_owned.get(r, 0)) for r in resources}
+    nodes = [Node(id=ROOT, owned=dict(planned), borrow_limit={r: 0 for r in resources})]
+    leaves: dict[str, int] = {}
+    for t in tenants:
+        own = plans.get(t.pk, {})
+        node = Node(
+            id=node_id(t.pk), parent=node_id(t.parent_id) if t.parent_id else ROOT,
+            owned={r: own[r].owned for r in resources if r in own},
+            borrow_limit={r: own[r].borrow_limit for r in resources if r in own},
+            lend_limit={r: own[r].lend_limit for r in resources if r in own},
+            max={r: own[r].limit for r in resources if r in own},
+        )
+        nodes.append(node)
+        if t.pk not in parents_with_children:
+            leaves[node.id] = t.pk
+        elif t.pk in with_namespaces:
+            children_owned = {r: sum(plans.get(c.pk, {}).get(r).owned for c in tenants
+                                     if c.parent_id == t.pk and plans.get(c.pk, {}).get(r)) for r in resources}
+            pool = {r: max(0, node.owned.get(r, 0) - children_owned[r]) for r in resources}
+            self_leaf = Node(id=f"{node.id}#self", parent=node.id, owned=pool)
+            nodes.append(self_leaf)
+            leaves[self_leaf.id] = t.pk
+    config = Config(version=version, resources=resources, capacity=planned, nodes=tuple(nodes), settings=Settings())
+    return config, leaves
+
+
+def config_digest(config: Config) -> str:
+    payload = config_to_json(config)
+    payload.pop("version")
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def config_to_json(config: Config) -> dict:
+    return json.loads(json.dumps(asdict(config), default=str))
+
+
+def config_from_json(data: dict) -> Config:
+    from fractions import Fraction
+
+    from scheduling.engine.model import BorrowPreempt
+
+    nodes = []
+    for n in data["nodes"]:
+        n = dict(n)
+        n["weight"] = Fraction(n["weight"])
+        n["borrow_preempt"] = BorrowPreempt(**n["borrow_preempt"])
+        nodes.append(Node(**_only_fields(Node, n)))
+    s = dict(data["settings"])
+    s["fs_strategies"] = tuple(s["fs_strategies"])
+    s["fs_epsilon"] = Fraction(s["fs_epsilon"])
+    s["fs_budget"] = Fraction(s["fs_budget"]) if s["fs_budget"] is not None else None
+    return Config(version=data["version"], resources=tuple(data["resources"]), capacity=data["capacity"],
+                  nodes=tuple(nodes), settings=Settings(**s), effective_from=data.get("effective_from", 0))
+
+
+def state_to_json(state: State) -> dict:
+    return json.loads(json.dumps(asdict(state), default=str))
+
+
+def state_from_json(data: dict) -> State:
+    if not data:
+        return State()
+
+    def status(d: dict) -> Status:
+        return Status(state=d["state"], reason=d["reason"], pending_since=d["pending_since"],
+                      binding=Binding(**_only_fields(Binding, d["binding"])) if d.get("binding") else None,
+                      victims=tuple(d.get("victims") or ()), plan_seq=d.get("plan_seq", 0),
+                      detail=tuple((k, _tupled(v)) for k, v in d.get("detail") or ()),
+                      times_preempted=d.get("times_preempted", 0))
+
+    return State(
+        requests={k: Request(**{**_only_fields(Request, v), "gates": tuple(v.get("gates") or ())})
+                  for k, v in data["requests"].items()},
+        status={k: status(v) for k, v in data["status"].items()},
+        allocations={k: Allocation(**_only_fields(Allocation, v)) for k, v in data["allocations"].items()},
+        capacity=data.get("capacity"),
+        fs_history=tuple((t, tuple((n, q) for n, q in pairs)) for t, pairs in data.get("fs_history") or ()),
+        plan_seq=data.get("plan_seq", 0), pass_seq=data.get("pass_seq", 0))
+
+
+def _only_fields(cls, data: dict) -> dict:
+    # Engine dataclasses may carry derived slots in their dict form (cached keys); keep the fields.
+    names = {f.name for f in fields(cls) if f.init}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _tupled(value):
+    return tuple(_tupled(v) for v in value) if isinstance(value, list) else value
+
+
+def epoch(value: str | datetime | None, default: int) -> int:
+    if not value:
+        return default
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return int(value.timestamp())

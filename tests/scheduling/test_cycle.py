@@ -1,0 +1,91 @@
+"""The scheduling cycle against the sandbox: observe pods, decide, record, enact."""
+
+from __future__ import annotations
+
+import pytest
+
+from scheduling.cycle import scheduling_cycle
+from scheduling.models import SchedulingDecision, SchedulingRequest
+from tests.scheduling.seed import deployment, gated, running, setup_seed
+from tests.servers.sandbox import wait_for
+
+pytestmark = pytest.mark.django_db
+
+
+def cycle_until(cluster, predicate, *, passes=60):
+    for _ in range(passes):
+        scheduling_cycle(cluster=cluster)
+        if predicate():
+            return True
+    raise AssertionError("the cycle never got there")
+
+
+def test_the_seed_case_t1_gets_its_owned_share_back_from_the_borrower(sandbox_api, operator, api):
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    backend.apply(deployment("web", "t1-apps", 4))
+    backend.apply(deployment("batch", "t2-apps", 12))
+    wait_for(lambda: gated(backend, "t1-apps") == 4 and gated(backend, "t2-apps") == 12, timeout=10)
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 4 and running(backend, "t2-apps") == 12)
+    t2_batch = SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Admitted")
+    assert sorted(t2_batch.values_list("share", flat=True)).count("borrowed") == 4  # 8 owned + 4 borrowed
+
+    backend.scale("apps/v1", "Deployment", "t1-apps", "web", 8)
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 8)
+    assert running(backend, "t2-apps") == 8
+    evictions = SchedulingDecision.objects.filter(action="EVICT")
+    assert evictions.count() == 4 and set(evictions.values_list("reason", flat=True)) == {"EVICT_RECLAIM_OWNED"}
+    # T2's replacements wait, each with a one-line reason the UI shows.
+    cycle_until(cluster, lambda: SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Pending").count() == 4)
+    waiting = SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Pending").first()
+    assert waiting.reason.startswith("PENDING_") and waiting.message
+
+    why = api(operator).get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
+    assert why["state"] == "Pending" and why["message"] == waiting.message
+    share = api(operator).get(f"/api/v1/tenants/{tenants['t1'].pk}/share/").json()["clusters"][0]
+    assert share["owned"] == {"cpu": 8000} and share["used"] == {"cpu": 8000}
+
+
+def test_a_pass_on_an_unchanged_cluster_decides_nothing(sandbox_api, operator):
+    cluster, backend, _ = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    backend.apply(deployment("web", "t1-apps", 2))
+    wait_for(lambda: gated(backend, "t1-apps") == 2, timeout=10)
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 2)
+    before = SchedulingDecision.objects.count()
+    for _ in range(3):
+        scheduling_cycle(cluster=cluster)
+    assert SchedulingDecision.objects.count() == before
+
+
+def test_other_tenants_see_nothing_of_the_requests(sandbox_api, operator, api, make_user):
+    from tenants.models import Membership
+
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    outsider = make_user("mallory")
+    Membership.objects.create(tenant=tenants["t2"], user=outsider, role="member")
+    backend.apply(deployment("web", "t1-apps", 1))
+    wait_for(lambda: gated(backend, "t1-apps") == 1, timeout=10)
+    cycle_until(cluster, lambda: SchedulingRequest.objects.filter(tenant=tenants["t1"]).exists())
+    request = SchedulingRequest.objects.get(tenant=tenants["t1"])
+    client = api(outsider)
+    assert client.get(f"/api/v1/scheduling/requests/{request.pk}/why/").status_code == 404
+    assert client.get("/api/v1/scheduling/requests/").json()["results"] == []
+    assert client.get(f"/api/v1/tenants/{tenants['t1'].pk}/share/").status_code == 404
+
+
+def test_the_scheduling_page_shows_the_share_bar_and_why_pods_wait(sandbox_api, operator, client, make_user):
+    from tenants.models import Membership
+
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    owner = make_user("tia")
+    Membership.objects.create(tenant=tenants["t2"], user=owner, role="member")
+    backend.apply(deployment("batch", "t2-apps", 14))  # 8 owned + 4 borrow limit: 2 must wait
+    wait_for(lambda: gated(backend, "t2-apps") == 14, timeout=10)
+    cycle_until(cluster, lambda: running(backend, "t2-apps") == 12)
+    scheduling_cycle(cluster=cluster)
+    client.force_login(owner)
+    page = client.get(f"/tenants/{tenants['t2'].pk}/scheduling/").content.decode()
+    assert "owned 8000 · used 12000 · borrowed 4000" in page
+    waiting = SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Pending")
+    assert waiting.count() == 2 and waiting.first().message in page
+    assert "PENDING_BORROW_LIMIT at tenant t2 (cpu: 0 available, 1000 needed)" in waiting.first().message
+    assert client.get(f"/tenants/{tenants['t1'].pk}/scheduling/").status_code == 404
