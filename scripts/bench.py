@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from devservices import ROOT, Started, ensure_database, ensure_postgres, log  # noqa: E402
 
 # Each prints its own figures; `make bench ARGS="provisioning"` runs only the named ones.
-BENCHMARKS = ["benchmarks.tenant_list", "benchmarks.catalog_sync", "benchmarks.provisioning"]
+BENCHMARKS = ["benchmarks.tenant_list", "benchmarks.catalog_sync", "benchmarks.provisioning",
+              "benchmarks.scheduling_engine"]
 
 
 def main(args: list[str]) -> int:
