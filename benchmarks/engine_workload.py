@@ -90,7 +90,9 @@ def soak(events: int = 10_000, *, seed: int = 7, leaves: int = 12) -> dict:
     counts; raises AssertionError on reclaim or fair-share ping-pong (H1/H2, P7) or on a
     fair-share budget overrun (H3)."""
     rng = random.Random(seed)
-    config = make_config(leaves, 3, seed=seed, fair_share=True)
+    # Half the per-leaf capacity of the benchmark scales, so that tenants contend and borrow.
+    config = make_config(leaves, 3, seed=seed, fair_share=True,
+                         capacity={r: PER_LEAF[r] * leaves // 2 for r in RESOURCES})
     # H5: a fair-share victim must have run 30 s.  Without it, churn (finishes between passes)
     # lets a requeued victim evict its own preemptor right after the transfer: H2's no-cycle
     # argument only holds for a static state.

@@ -149,6 +149,7 @@ class Ledger:
         """K ``available``: the most ``r`` a request at ``leaf`` could get now (incl. max)."""
         t = self.tree
         avail = None
+        capped = INF
         for x in reversed(t.path[leaf]):  # root first
             u = self.usage[x][r]
             if x == t.root:
@@ -160,9 +161,11 @@ class Ledger:
                 if t.bl[x][r] < INF:
                     pa = min(pa, t.sq[x][r] - loc - max(0, u - loc) + t.bl[x][r])
                 avail = la + pa
+            # max caps the true subtree total, local (never lent) usage included, so it is applied
+            # after the balance recursion rather than inside it (K has no max).
             if t.cap[x][r] < INF:
-                avail = min(avail, t.cap[x][r] - self.used[x][r])
-        return max(0, avail)
+                capped = min(capped, t.cap[x][r] - self.used[x][r])
+        return max(0, min(avail, capped))
 
 
 # ---------------------------------------------------------------- definitional checker (P2)

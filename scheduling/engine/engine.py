@@ -15,9 +15,10 @@ import hashlib
 import json
 from dataclasses import asdict, replace
 
-from .allocate import PassCtx, release_allocation, run_pass
+from .allocate import release_allocation, run_pass
 from .explain import Reason, message
 from .model import Config, Decision, Plan, Request, State, Status, id_key
+from .passctx import PassCtx
 from .tree import compile_tree
 from .validate import validate_config
 

@@ -14,5 +14,6 @@ def test_random_trace_has_no_reclaim_ping_pong_and_bounded_fair_share_churn():
     stats = soak(events, seed=7)  # raises on H1/H2 ping-pong and on H3 budget overruns
     assert stats["passes"] == events
     assert stats["admitted"] > events // 4  # the trace really schedules work
+    assert stats["reclaim"] > 0 and stats["fair_share"] > 0  # … and really contends
     # Churn stays well below the admissions it disturbs.
     assert stats["fair_share"] < stats["admitted"] // 2, stats

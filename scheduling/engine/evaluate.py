@@ -1,0 +1,224 @@
+"""One request's verdict within a pass: gates (A4), fit (A5), preference (A6), binding
+constraint (A7), and the commit of admissions, reservations and preemption plans (P5, P5b).
+
+A verdict is always one of: admitted (both ledgers charged), reserved behind victims (planning
+view charged, victims marked Terminating), or pending with exactly one reason (X2).  In a dry
+sweep (``ctx.dry``) any verdict that would change a ledger raises ``WouldProgress`` before
+touching anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import preempt
+from .explain import BINDING_REASON, CLASS_RULE, Reason
+from .fairshare import drs
+from .model import Allocation, Binding, Request, Status, id_key
+from .passctx import PassCtx, WouldProgress
+from .tree import INF
+
+
+def _evaluate(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
+    """Decide one request; returns the leaves whose balances changed."""
+    tree, sim = ctx.tree, ctx.sim
+    q = ctx.requests[rid]
+    vec = ctx.vec(rid)
+    need = [r for r in range(tree.R) if vec[r] > 0]
+    st = ctx.status[rid]
+    if q.gates:
+        _pending(ctx, rid, Reason.PENDING_GATES, None, {"gates": list(q.gates)})
+        return set()
+    hit = sim.fit(leaf, vec)
+    if hit is None:
+        probe = sim.probe(leaf, vec)
+        path = tree.path[leaf]
+        borrowing = [i for i, x in enumerate(path) if x != tree.root and any(probe[i][r] < 0 for r in need)]
+        if borrowing:
+            h = path[borrowing[-1]]
+            scope = tree.parent[h]
+            if not q.preemptible:
+                return _plan_or_pending(ctx, q, leaf, vec, st, Reason.PENDING_NON_PREEMPTIBLE_NEEDS_OWNED,
+                                        _binding_at(ctx, leaf, vec, h, need), target_within_owned=True)
+            if q.reclaim_grace > tree.lendout_grace[scope]:
+                _pending(ctx, rid, Reason.PENDING_GRACE_EXCEEDS_LENDER_SLA, None,
+                         {"lender_scope": tree.ids[scope], "grace": tree.lendout_grace[scope]})
+                return set()
+            if ctx.settings.borrowing_preference == "PreemptOverBorrow" and tree.nodes[leaf].within_policy != "Never":
+                out = preempt.plan(ctx, q, leaf, vec, st.pending_since, only_within=True, target_within_owned=True)
+                if out.victims:
+                    return _commit(ctx, q, leaf, vec, out.victims)
+        if ctx.actual.fit(leaf, vec) is None:
+            if borrowing:
+                h = path[borrowing[-1]]
+                hi = borrowing[-1]
+                borrowed = {tree.config.resources[r]: min(vec[r], -probe[hi][r]) for r in need if probe[hi][r] < 0}
+                facts = {"lender_scope": tree.ids[tree.parent[h]], "borrowed": borrowed,
+                         "drs_after": str(drs(tree, h, probe[hi]))}
+                _admit(ctx, q, leaf, vec, Reason.ADMITTED_BORROWING, facts)
+            else:
+                _admit(ctx, q, leaf, vec, Reason.ADMITTED_WITHIN_OWNED, {})
+            return {leaf}
+        return _share(ctx, q, leaf, vec, st)
+    node = tree.nodes[leaf]
+    key = None
+    if ctx.now - st.pending_since >= max(node.reclaim_delay, node.fairshare_delay):
+        # Past every delay the verdict depends only on the request's shape (created_at only
+        # matters for LowerOrNewerEqualPriority, the id never: a pending request holds nothing).
+        newer = q.created_at if node.within_policy == "LowerOrNewerEqualPriority" else None
+        key = (ctx.version, leaf, tuple(vec), q.priority, q.preemptible, q.reclaim_grace, newer)
+        cached = ctx.memo.get(key)
+        if cached is not None:
+            _pending(ctx, rid, *cached)
+            return set()
+    x, r, kind = hit
+    binding = _binding(ctx, leaf, vec, x, r, kind)
+    touched = _plan_or_pending(ctx, q, leaf, vec, st, BINDING_REASON[kind], binding,
+                               target_within_owned=not q.preemptible)
+    if key is not None and not touched:
+        after = ctx.status[rid]
+        ctx.memo[key] = (after.reason, after.binding, dict(after.detail))
+    return touched
+
+
+def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_owned) -> set[int]:
+    out = preempt.plan(ctx, q, leaf, vec, st.pending_since, target_within_owned=target_within_owned)
+    if out.victims:
+        return _commit(ctx, q, leaf, vec, out.victims)
+    if out.reason is not None and reason != Reason.PENDING_NON_PREEMPTIBLE_NEEDS_OWNED:
+        _pending(ctx, q.id, out.reason, binding, out.detail)
+    else:
+        _pending(ctx, q.id, reason, binding, {})
+    return set()
+
+
+def _binding(ctx, leaf, vec, x, r, kind) -> Binding:
+    tree = ctx.tree
+    via = ctx.sim.lend_blocker(x, r) if kind == "lend_limit" else None
+    return Binding(node=tree.ids[x], resource=tree.config.resources[r], available=ctx.sim.available(leaf, r),
+                   needed=vec[r], kind=kind, via=tree.ids[via] if via is not None else None)
+
+
+def _binding_at(ctx, leaf, vec, x, need) -> Binding:
+    probe = ctx.sim.probe(leaf, vec)
+    i = ctx.tree.depth[leaf] - ctx.tree.depth[x]
+    r = next((r for r in need if probe[i][r] < 0), need[0])
+    return Binding(node=ctx.tree.ids[x], resource=ctx.tree.config.resources[r],
+                   available=max(0, ctx.sim.balance(x, r)), needed=vec[r], kind="owned")
+
+
+def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, facts: dict) -> None:
+    if ctx.dry:
+        raise WouldProgress
+    tree = ctx.tree
+    before = {tree.ids[x]: list(ctx.actual.used[x]) for x in tree.path[leaf]}
+    ctx.actual.add(leaf, vec)
+    ctx.sim.add(leaf, vec)
+    ctx.version += 1
+    ctx.allocations[q.id] = Allocation(q.id, q.leaf, dict(q.demand), admitted_at=ctx.now)
+    ctx.by_leaf.setdefault(leaf, []).append(q.id)
+    st = ctx.status[q.id]
+    ctx.status[q.id] = Status("Admitted", str(reason), pending_since=st.pending_since,
+                              times_preempted=st.times_preempted, detail=tuple(sorted(
+                                  (k, v) for k, v in facts.items() if k == "lender_scope")))
+    res = tree.config.resources
+    facts = dict(facts, leaf=q.leaf, path=[tree.ids[x] for x in tree.path[leaf]], per_node={
+        tree.ids[x]: {"owned": dict(zip(res, tree.owned[x], strict=True)),
+                      "used_before": dict(zip(res, before[tree.ids[x]], strict=True)),
+                      "used_after": dict(zip(res, ctx.actual.used[x], strict=True))}
+        for x in tree.path[leaf]})
+    ctx.emit("ADMIT", reason, request=q.id, facts=facts)
+
+
+def _pending(ctx: PassCtx, rid: str, reason: Reason | str, binding: Binding | None, detail: dict) -> None:
+    """Record the current reason; the PENDING decision is emitted at the end of the pass, and
+    only if the reason differs from the one the request entered the pass with (A10)."""
+    st = ctx.status[rid]
+    ctx.status[rid] = replace(st, state="Pending", reason=str(reason), binding=binding, victims=(),
+                              detail=tuple(sorted(detail.items())))
+    ctx.pending_touched.add(rid)
+
+
+def _bkey(b: Binding | None):
+    return None if b is None else (b.node, b.resource, b.kind, b.via)
+
+
+def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set[int]:
+    """P5: victims → Terminating(victim_of=q, deadline), q → Reserved; capacity stays counted in
+    ``actual`` until released and is already handed to q in ``sim``."""
+    if ctx.dry:
+        raise WouldProgress
+    tree = ctx.tree
+    if ctx.audit is not None:
+        ctx.audit(ctx, q, leaf, vec, victims)
+    ctx.plan_seq += 1
+    names = [c.alloc.request for c in victims]
+    st = ctx.status[q.id]
+    ctx.status[q.id] = Status("Reserved", str(Reason.PENDING_WAITING_FOR_VICTIMS), pending_since=st.pending_since,
+                              victims=tuple(names), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted)
+    ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=q.id, facts={"victims": names})
+    touched = {leaf}
+    for c in victims:
+        a = ctx.allocations[c.alloc.request]
+        vreq = ctx.requests[a.request]
+        if not a.terminating:
+            ctx.allocations[a.request] = replace(a, terminating=True, victim_of=q.id,
+                                                 deadline=ctx.now + vreq.reclaim_grace)
+        ctx.excluded.add(a.request)
+        ctx.sim.remove(c.leaf, c.vec)
+        touched.add(c.leaf)
+        rule = CLASS_RULE[c.cls]
+        facts = {"victim": a.request, "preemptor": q.id, "rule": str(rule), "victim_node": tree.ids[c.a_v],
+                 "lca": tree.ids[c.A], "drs_victim_side": str(drs(tree, c.a_v, [ctx.sim.balance(c.a_v, r)
+                                                                                   for r in range(tree.R)]))}
+        if sum(c.vec) > sum(vec):
+            facts["note"] = "WHOLE_GANG"
+        ctx.emit("EVICT", rule, victim=a.request, preemptor=q.id, facts=facts)
+        if c.cls == "F":
+            res = tree.config.resources
+            ctx.fs_history.append((ctx.now, tuple((res[r], c.vec[r]) for r in range(tree.R) if c.vec[r])))
+            for r in range(tree.R):
+                ctx.fs_used[r] += c.vec[r]
+    ctx.sim.add(leaf, vec)
+    ctx.version += 1
+    return touched
+
+
+def _share(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> set[int]:
+    """P5b: q fits in the planning view only because earlier plans' victims are leaving: reserve
+    q behind a minimal subset of those victims instead of evicting anything new."""
+    if ctx.dry:
+        raise WouldProgress
+    actual = ctx.actual
+    tree = ctx.tree
+    pool = sorted(ctx.excluded, key=lambda v: (ctx.status[ctx.allocations[v].victim_of].plan_seq
+                                               if ctx.allocations[v].victim_of in ctx.status else INF, id_key(v)))
+    taken = []
+    for v in pool:
+        a = ctx.allocations[v]
+        actual.remove(tree.index[a.leaf], tree.vec(a.demand))
+        taken.append(v)
+        if actual.fit(leaf, vec) is None:
+            break
+    ok = actual.fit(leaf, vec) is None
+    if ok:
+        for v in reversed(list(taken)):
+            a = ctx.allocations[v]
+            actual.add(tree.index[a.leaf], tree.vec(a.demand))
+            if actual.fit(leaf, vec) is None:
+                taken.remove(v)
+            else:
+                actual.remove(tree.index[a.leaf], tree.vec(a.demand))
+    for v in taken:
+        a = ctx.allocations[v]
+        actual.add(tree.index[a.leaf], tree.vec(a.demand))
+    if not ok:
+        _pending(ctx, q.id, Reason.PENDING_WAITING_FOR_VICTIMS, None, {})
+        return set()
+    ctx.plan_seq += 1
+    ctx.status[q.id] = Status("Reserved", str(Reason.PENDING_WAITING_FOR_VICTIMS), pending_since=st.pending_since,
+                              victims=tuple(taken), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted)
+    ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=q.id, facts={"victims": taken, "shared": True})
+    ctx.sim.add(leaf, vec)
+    ctx.version += 1
+    return {leaf}
