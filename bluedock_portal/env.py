@@ -75,7 +75,12 @@ def database_from_url(name: str, default: str) -> dict:
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)
         path = "/" + path.lstrip("/") if url.startswith("sqlite:////") else path.lstrip("/")
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:"}
+        # Web, worker, scheduler and beat share the laptop's SQLite file: WAL lets readers run beside
+        # the writer, IMMEDIATE takes the write lock up front (no mid-transaction "database is locked"),
+        # and the timeout lets a writer wait its turn.
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:",
+                "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE",
+                            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}}
     if parsed.scheme in {"postgres", "postgresql"}:
         return {
             "ENGINE": "django.db.backends.postgresql",

@@ -125,6 +125,8 @@ def main() -> int:
         manage("load_demo", "--sandbox-kubeconfig", str(kubeconfig), env=env)
         # The sandbox starts empty every time: make the demo namespaces exist in it again.
         manage("reconcile_namespaces", env=env)
+        # Gated workloads, so the scheduler has something to share out (see each tenant's Scheduling page).
+        manage("load_demo_workloads", env=env)
         port = env.get("PORT", "8000")
         web = [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
         if env["DEBUG"].strip().lower() not in {"1", "true", "yes", "on"}:
