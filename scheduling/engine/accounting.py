@@ -38,6 +38,15 @@ class Ledger:
 
     def add(self, leaf: int, vec: list[int]) -> None:
         t = self.tree
+        nz = [(r, d) for r, d in enumerate(vec) if d]
+        if t.plain and all(d > 0 for _, d in nz):
+            # Nothing is held back locally: the whole demand reaches every path node.
+            for x in t.path[leaf]:
+                used, usage = self.used[x], self.usage[x]
+                for r, d in nz:
+                    used[r] += d
+                    usage[r] += d
+            return
         for r, d in enumerate(vec):
             if not d:
                 continue
@@ -73,10 +82,12 @@ class Ledger:
         root — except that when the root is out of capacity too, the root is reported, because
         raising a tenant's borrow limit or max would not help (T14: PENDING_NO_CAPACITY)."""
         t = self.tree
-        res = [r for r in range(t.R) if vec[r] > 0]
-        delta = {r: vec[r] for r in res}
+        res = [r for r, d in enumerate(vec) if d > 0]
         root = t.root
         first = None
+        if t.plain:
+            return self._fit_plain(leaf, vec, res)
+        delta = {r: vec[r] for r in res}
         for x in t.path[leaf]:
             ux, lx, sqx, used, capx = self.usage[x], t.local[x], t.sq[x], self.used[x], t.cap[x]
             for r in res:
@@ -94,6 +105,36 @@ class Ledger:
                 la = lx[r] - ux[r]
                 if la > 0:
                     delta[r] = d - la
+        return first
+
+    def _fit_plain(self, leaf: int, vec: list[int], res: list[int]) -> tuple[int, int, str] | None:
+        """``fit`` for a tree without lend limits: the same checks with the full demand at every
+        node (each ``delta`` of the general walk stays equal to the demand)."""
+        t = self.tree
+        root = t.root
+        first = None
+        usage, used_, sq, cap, bl = self.usage, self.used, t.sq, t.cap, t.bl
+        for x in t.path[leaf]:
+            ux, sqx, used, capx = usage[x], sq[x], used_[x], cap[x]
+            if x == root:
+                for r in res:
+                    d = vec[r]
+                    if first is None and used[r] + d > capx[r]:
+                        first = (x, r, MAX)
+                    if sqx[r] - ux[r] - d < 0:
+                        return (x, r, self._lend_or_capacity(x, r))
+                return first
+            if first is not None:
+                continue
+            blx = bl[x]
+            for r in res:
+                d = vec[r]
+                if used[r] + d > capx[r]:
+                    first = (x, r, MAX)
+                    break
+                if sqx[r] - ux[r] - d < -blx[r]:
+                    first = (x, r, BORROW)
+                    break
         return first
 
     def _lend_or_capacity(self, x: int, r: int) -> str:
@@ -130,6 +171,9 @@ class Ledger:
         """B(stop) after adding ``vec`` at ``leaf`` (``stop`` on the path): ``probe`` cut short,
         for tournament keys that only look at one level."""
         t = self.tree
+        if t.plain:
+            ux, sqx = self.usage[stop], t.sq[stop]
+            return [s - u - (d if d > 0 else 0) for s, u, d in zip(sqx, ux, vec, strict=True)]
         delta = vec[:]
         R = range(t.R)
         for x in t.path[leaf]:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from .accounting import Ledger
 from .evaluate import _admit, _bkey, _evaluate, _pending
 from .explain import Reason, binding_facts
-from .fairshare import drs
+from .fairshare import RATIO_INF, Ratio, drs_key
 from .model import Status, id_key
 from .passctx import PassCtx, WouldProgress
 from .tree import Tree, compile_tree
@@ -39,13 +39,15 @@ def run_pass(ctx: PassCtx) -> None:
     # same instant finds exactly this fixed point and decides nothing (A10, property P13).
     # The re-check runs first as a cheap dry sweep on the final state; only if it finds that
     # something would now be admitted or planned does a full tournament run again.
-    start = {rid: (st.state, st.reason, _bkey(st.binding), st.detail) for rid, st in ctx.status.items()}
     progressed = _tournament(ctx)
     while progressed and _would_progress(ctx):
         progressed = _tournament(ctx)
+    start = ctx.touched_from  # each touched request's status as the tournament found it
     for rid in sorted(ctx.pending_touched, key=id_key):
         st = ctx.status[rid]
-        if st.state == "Pending" and start.get(rid) != (st.state, st.reason, _bkey(st.binding), st.detail):
+        was = start[rid]
+        if st.state == "Pending" and (was.state, was.reason, _bkey(was.binding), was.detail) != (
+                st.state, st.reason, _bkey(st.binding), st.detail):
             facts = dict(st.detail, binding=binding_facts(st.binding))
             ctx.emit("PENDING", st.reason, request=rid, facts=facts)
 
@@ -68,7 +70,8 @@ def _expire(ctx: PassCtx) -> None:
            if a.terminating and a.deadline is not None and a.deadline + slack <= ctx.now]
     for aid in sorted(due, key=id_key):
         a = ctx.allocations[aid]
-        ctx.by_leaf[ctx.tree.index[a.leaf]].remove(aid)
+        if ctx._by_leaf is not None:
+            ctx._by_leaf[ctx.tree.index[a.leaf]].remove(aid)
         release_allocation(ctx.status, ctx.allocations, aid, ctx.now)
 
 
@@ -88,7 +91,7 @@ def _would_progress(ctx: PassCtx) -> bool:
                 _evaluate(ctx, rid, leaf)
                 if ctx.status[rid].state == "Pending" and tree.nodes[leaf].queueing == "StrictFIFO":
                     for rest in waiting[i + 1:]:
-                        _pending(ctx, rest, Reason.PENDING_STRICT_FIFO_BLOCKED, None, {"by": rid})
+                        _block(ctx, rest, rid)
                     break
     except WouldProgress:
         return True
@@ -107,8 +110,18 @@ def _still_leaving(allocations: dict, victim: str) -> bool:
 def _build_ledgers(ctx: PassCtx) -> None:
     tree = ctx.tree
     ctx.actual = Ledger(tree)
+    # Usage bubbling is additive (what passes a node's local part telescopes), so one add of each
+    # leaf's total equals one add per allocation: O(leaves × depth × R) instead of O(allocations …).
+    rindex, R = tree.rindex, tree.R
+    per_leaf: dict[str, list[int]] = {}
     for a in ctx.allocations.values():
-        ctx.actual.add(tree.index[a.leaf], tree.vec(a.demand))
+        tot = per_leaf.get(a.leaf)
+        if tot is None:
+            tot = per_leaf[a.leaf] = [0] * R
+        for r, q in a.demand.items():
+            tot[rindex[r]] += q
+    for leaf in sorted(per_leaf):
+        ctx.actual.add(tree.index[leaf], per_leaf[leaf])
     ctx.sim = ctx.actual.clone()
     ctx.excluded = set()
     for rid, st in ctx.status.items():
@@ -125,11 +138,14 @@ def _build_ledgers(ctx: PassCtx) -> None:
 def _accept_new(ctx: PassCtx) -> None:
     tree = ctx.tree
     nominal = compile_tree(ctx.config)  # V5 uses nominal capacity: degradation is temporary
-    for rid in sorted((r for r, st in ctx.status.items() if st.state == "New"), key=id_key):
-        q = ctx.requests[rid]
-        unknown = sorted(r for r in q.demand if r not in tree.rindex)
+    reqs, rindex, now = ctx.requests, tree.rindex, ctx.now
+    fresh = [r for r, st in ctx.status.items() if st.state == "New"]
+    fresh.sort(key=lambda r: reqs[r].order[2])  # natural id order (cached id_key)
+    for rid in fresh:
+        q = reqs[rid]
+        unknown = [r for r in q.demand if r not in rindex]
         if unknown:
-            _reject(ctx, rid, Reason.REJECT_UNKNOWN_RESOURCE, {"resources": unknown})
+            _reject(ctx, rid, Reason.REJECT_UNKNOWN_RESOURCE, {"resources": sorted(unknown)})
             continue
         leaf = tree.index.get(q.leaf)
         if leaf is None or not tree.is_leaf[leaf] or any(v < 0 for v in q.demand.values()):
@@ -139,12 +155,13 @@ def _accept_new(ctx: PassCtx) -> None:
         if bad is not None:
             _reject(ctx, rid, Reason.REJECT_NEVER_FITS, {"binding": bad, "potential": bad["available"]})
             continue
-        ctx.status[rid] = Status("Pending", "", pending_since=ctx.now)
+        ctx.status[rid] = Status("Pending", "", now)
 
 
 def _never_fits(tree: Tree, leaf: int, vec: list[int]) -> dict | None:
-    for r in range(tree.R):
-        if vec[r] > tree.potential[leaf][r]:
+    potential = tree.potential[leaf]
+    for r, d in enumerate(vec):
+        if d > potential[r]:
             # The binding node is the highest node on the path whose own potential is this low.
             node = leaf
             for x in tree.path[leaf]:
@@ -187,61 +204,136 @@ def _transfers(ctx: PassCtx) -> None:
 def _tournament(ctx: PassCtx) -> bool:
     """One tournament over the Pending requests; True if anything was admitted or reserved."""
     tree = ctx.tree
+    reqs = ctx.requests
     progressed = False
     n = len(tree.ids)
     queues: dict[int, list[str]] = {}
+    index = tree.index
     for rid, st in ctx.status.items():
         if st.state == "Pending":
-            queues.setdefault(tree.index[ctx.requests[rid].leaf], []).append(rid)
+            leaf = index[reqs[rid].leaf]
+            w = queues.get(leaf)
+            if w is None:
+                queues[leaf] = [rid]
+            else:
+                w.append(rid)
     for waiting in queues.values():
-        waiting.sort(key=lambda rid: ctx.requests[rid].order)
+        waiting.sort(key=lambda rid: reqs[rid].order)
     pos = dict.fromkeys(queues, 0)
     blocked: dict[int, str] = {}
     nominee: list[str | None] = [None] * n
     key: list[tuple | None] = [None] * n
+    is_leaf, children, root, parent = tree.is_leaf, tree.children, tree.root, tree.parent
 
     def compute(x: int) -> None:
-        if tree.is_leaf[x]:
+        if is_leaf[x]:
             qq = queues.get(x)
             nom = qq[pos[x]] if qq and pos[x] < len(qq) and x not in blocked else None
         else:
             best = None
-            for c in tree.children[x]:
-                if nominee[c] is not None and (best is None or key[c] < key[best]):
-                    best = c
+            bk = None
+            for c in children[x]:
+                if nominee[c] is not None and (best is None or key[c] < bk):
+                    best, bk = c, key[c]
             nom = nominee[best] if best is not None else None
         nominee[x] = nom
-        if nom is not None and x != tree.root:
+        if nom is not None and x != root:
             key[x] = _level_key(ctx, x, nom)
+
+    def advance(leaf: int) -> None:
+        # No balance changed: only the leaf's nominee did.  Keys depend on a node's nominee and
+        # the balances below it, so walking up stops at the first node whose nominee is unchanged.
+        compute(leaf)
+        x = parent[leaf]
+        while x >= 0:
+            old = nominee[x]
+            best = None
+            bk = None
+            for c in children[x]:
+                if nominee[c] is not None and (best is None or key[c] < bk):
+                    best, bk = c, key[c]
+            nom = nominee[best] if best is not None else None
+            if nom == old:
+                return  # same nominee, same balances: same key, so nothing above changes
+            nominee[x] = nom
+            if nom is not None and x != root:
+                key[x] = _level_key(ctx, x, nom)
+            x = parent[x]
 
     for x in sorted(range(n), key=lambda i: -tree.depth[i]):
         compute(x)
-    while nominee[tree.root] is not None:
-        rid = nominee[tree.root]
-        leaf = tree.index[ctx.requests[rid].leaf]
+    while nominee[root] is not None:
+        rid = nominee[root]
+        leaf = index[reqs[rid].leaf]
         touched = _evaluate(ctx, rid, leaf)
-        progressed = progressed or bool(touched)
         pos[leaf] += 1
         if ctx.status[rid].state == "Pending" and tree.nodes[leaf].queueing == "StrictFIFO":
             blocked[leaf] = rid
-        for t in sorted(touched | {leaf}):
-            for x in tree.path[t]:
-                compute(x)
+        if touched:
+            progressed = True
+            for t in sorted(touched | {leaf}):
+                for x in tree.path[t]:
+                    compute(x)
+        else:
+            advance(leaf)
     for leaf, by in sorted(blocked.items()):
         for rid in queues[leaf][pos[leaf]:]:
-            _pending(ctx, rid, Reason.PENDING_STRICT_FIFO_BLOCKED, None, {"by": by})
+            _block(ctx, rid, by)
     return progressed
 
 
+def _block(ctx: PassCtx, rid: str, by: str) -> None:
+    """A8 StrictFIFO: ``rid`` waits behind the leaf's pending head ``by`` (not a verdict of its
+    own, so it does not count as judged)."""
+    _pending(ctx, rid, Reason.PENDING_STRICT_FIFO_BLOCKED, None, {"by": by})
+    ctx.judged.pop(rid, None)
+
+
 def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
-    """Tournament key of child ``c`` whose nominee is ``rid`` (A3 items 2–7)."""
+    """Tournament key of child ``c`` whose nominee is ``rid`` (A3 items 2–7): within owned at
+    this level, tier, DRS after admission (``drs_key``), then the request's own order."""
     tree = ctx.tree
     q = ctx.requests[rid]
-    leaf = tree.index[q.leaf]
     vec = ctx.vec(rid)
-    nb = ctx.sim.balance_after(leaf, vec, c)
-    within = all(nb[r] >= 0 for r in range(tree.R) if vec[r] > 0)
-    return (0 if within else 1, -tree.nodes[c].share_tier, drs(tree, c, nb)) + q.order
+    if not tree.plain:
+        nb = ctx.sim.balance_after(tree.index[q.leaf], vec, c)
+        within = 0
+        for r, d in enumerate(vec):
+            if d > 0 and nb[r] < 0:
+                within = 1
+                break
+        dk = drs_key(tree, c, nb)
+        return (within, -tree.nodes[c].share_tier, _approx(dk), dk) + q.order
+    # Without lend limits B(c) after admission is SQ − usage − demand; within-owned and the
+    # dominant share come out of one loop (same values as balance_after + drs_key).
+    within = 0
+    bn, bd = 0, 1
+    inf = False
+    lendable = tree.lendable[tree.parent[c]]
+    for s, u, d, lend in zip(tree.sq[c], ctx.sim.usage[c], vec, lendable, strict=True):
+        b = s - u - (d if d > 0 else 0)
+        if b < 0:
+            if d > 0:
+                within = 1
+            if lend <= 0:
+                inf = True
+            elif -b * bd > bn * lend:
+                bn, bd = -b, lend
+    if inf:
+        dk = RATIO_INF
+    elif bn == 0:
+        dk = 0
+    else:
+        w = tree.nodes[c].weight
+        dk = Ratio(bn * w.denominator, bd * w.numerator) if w.numerator else RATIO_INF
+    return (within, -tree.nodes[c].share_tier, _approx(dk), dk) + q.order
+
+
+def _approx(dk) -> float:
+    """The correctly rounded float of a DRS key.  Rounding is monotone, so unequal floats order
+    two keys exactly as their exact values do, and only equal floats fall through to the exact
+    (slower, Python-level) comparison of the next key element."""
+    return 0.0 if dk == 0 else dk.n / dk.d
 
 
 # ---------------------------------------------------------------- one request (A4–A7, P)

@@ -20,7 +20,20 @@ from .tree import INF
 
 
 def _evaluate(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
-    """Decide one request; returns the leaves whose balances changed."""
+    """Decide one request; returns the leaves whose balances changed (empty: still Pending).
+
+    A verdict is a function of the pass's working state, which only changes when ``version``
+    does (``now`` is fixed for the pass): a request judged Pending at the current version would
+    be judged exactly the same again, so re-judging it is skipped."""
+    if ctx.judged.get(rid) == ctx.version:
+        return set()
+    touched = _judge(ctx, rid, leaf)
+    if not touched:
+        ctx.judged[rid] = ctx.version
+    return touched
+
+
+def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     tree, sim = ctx.tree, ctx.sim
     q = ctx.requests[rid]
     vec = ctx.vec(rid)
@@ -50,12 +63,8 @@ def _evaluate(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
                     return _commit(ctx, q, leaf, vec, out.victims)
         if ctx.actual.fit(leaf, vec) is None:
             if borrowing:
-                h = path[borrowing[-1]]
                 hi = borrowing[-1]
-                borrowed = {tree.config.resources[r]: min(vec[r], -probe[hi][r]) for r in need if probe[hi][r] < 0}
-                facts = {"lender_scope": tree.ids[tree.parent[h]], "borrowed": borrowed,
-                         "drs_after": str(drs(tree, h, probe[hi]))}
-                _admit(ctx, q, leaf, vec, Reason.ADMITTED_BORROWING, facts)
+                _admit(ctx, q, leaf, vec, Reason.ADMITTED_BORROWING, {}, (path[hi], probe[hi]))
             else:
                 _admit(ctx, q, leaf, vec, Reason.ADMITTED_WITHIN_OWNED, {})
             return {leaf}
@@ -107,36 +116,60 @@ def _binding_at(ctx, leaf, vec, x, need) -> Binding:
                    available=max(0, ctx.sim.balance(x, r)), needed=vec[r], kind="owned")
 
 
-def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, facts: dict) -> None:
+def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, facts: dict,
+           borrowing: tuple | None = None) -> None:
+    """Charge both ledgers.  ``borrowing`` = (node h, its balances after admission) for an
+    ADMITTED_BORROWING, whose facts (lender scope, borrowed amounts, DRS) are derived from it."""
     if ctx.dry:
         raise WouldProgress
     tree = ctx.tree
-    before = {tree.ids[x]: list(ctx.actual.used[x]) for x in tree.path[leaf]}
-    ctx.actual.add(leaf, vec)
+    path = tree.path[leaf]
+    actual = ctx.actual
+    actual.add(leaf, vec)
     ctx.sim.add(leaf, vec)
     ctx.version += 1
-    ctx.allocations[q.id] = Allocation(q.id, q.leaf, dict(q.demand), admitted_at=ctx.now)
-    ctx.by_leaf.setdefault(leaf, []).append(q.id)
-    st = ctx.status[q.id]
-    ctx.status[q.id] = Status("Admitted", str(reason), pending_since=st.pending_since,
-                              times_preempted=st.times_preempted, detail=tuple(sorted(
-                                  (k, v) for k, v in facts.items() if k == "lender_scope")))
-    res = tree.config.resources
-    facts = dict(facts, leaf=q.leaf, path=[tree.ids[x] for x in tree.path[leaf]], per_node={
-        tree.ids[x]: {"owned": dict(zip(res, tree.owned[x], strict=True)),
-                      "used_before": dict(zip(res, before[tree.ids[x]], strict=True)),
-                      "used_after": dict(zip(res, ctx.actual.used[x], strict=True))}
-        for x in tree.path[leaf]})
-    ctx.emit("ADMIT", reason, request=q.id, facts=facts)
+    rid = q.id
+    ctx.allocations[rid] = Allocation(rid, q.leaf, dict(q.demand), ctx.now)
+    if ctx._by_leaf is not None:  # else it is built later from the allocations, this one included
+        ctx._by_leaf.setdefault(leaf, []).append(rid)
+    st = ctx.status[rid]
+    detail = ()
+    if borrowing is not None:
+        h, nb = borrowing
+        scope = tree.ids[tree.parent[h]]
+        detail = (("lender_scope", scope),)
+    ctx.status[rid] = Status("Admitted", str(reason), st.pending_since, None, (), 0, detail, st.times_preempted)
+    # The explanation (per-node owned/used before/after) is built only when read; the usage after
+    # admission is snapshotted now because the ledger keeps changing during the pass.
+    after = [tuple(actual.used[x]) for x in path]
+
+    def build() -> dict:
+        res = tree.config.resources
+        f = dict(facts)
+        if borrowing is not None:
+            f.update(lender_scope=scope, borrowed={res[r]: min(vec[r], -nb[r]) for r in range(tree.R)
+                                                   if vec[r] > 0 and nb[r] < 0},
+                     drs_after=str(drs(tree, h, nb)))
+        ids = tree.ids
+        f.update(leaf=q.leaf, path=[ids[x] for x in path], per_node={
+            ids[x]: {"owned": dict(zip(res, tree.owned[x], strict=True)),
+                     "used_before": {r: u - d for r, u, d in zip(res, used, vec, strict=True)},
+                     "used_after": dict(zip(res, used, strict=True))}
+            for x, used in zip(path, after, strict=True)})
+        return f
+
+    ctx.emit("ADMIT", reason, request=rid, build_facts=build)
 
 
 def _pending(ctx: PassCtx, rid: str, reason: Reason | str, binding: Binding | None, detail: dict) -> None:
     """Record the current reason; the PENDING decision is emitted at the end of the pass, and
     only if the reason differs from the one the request entered the pass with (A10)."""
     st = ctx.status[rid]
-    ctx.status[rid] = replace(st, state="Pending", reason=str(reason), binding=binding, victims=(),
-                              detail=tuple(sorted(detail.items())))
-    ctx.pending_touched.add(rid)
+    ctx.status[rid] = Status("Pending", str(reason), st.pending_since, binding, (), st.plan_seq,
+                             tuple(sorted(detail.items())) if detail else (), st.times_preempted)
+    if rid not in ctx.pending_touched:
+        ctx.pending_touched.add(rid)
+        ctx.touched_from[rid] = st
 
 
 def _bkey(b: Binding | None):

@@ -46,6 +46,57 @@ def drs(tree: Tree, x: int, balance: list[int]) -> Fraction | int:
     return Fraction(bn * weight.denominator, bd * weight.numerator)
 
 
+class Ratio:
+    """A non-negative rational n/d compared by integer cross-multiplication: ``drs_key`` orders
+    tournament keys exactly like ``drs`` without ``Fraction``'s normalisation and type checks."""
+
+    __slots__ = ("n", "d")
+
+    def __init__(self, n: int, d: int):
+        self.n, self.d = n, d
+
+    def __eq__(self, other) -> bool:
+        return other.__class__ is Ratio and self.n * other.d == other.n * self.d
+
+    def __lt__(self, other) -> bool:
+        if other.__class__ is Ratio:
+            return self.n * other.d < other.n * self.d
+        return self.n < other * self.d
+
+    def __gt__(self, other) -> bool:
+        if other.__class__ is Ratio:
+            return self.n * other.d > other.n * self.d
+        return self.n > other * self.d
+
+    __hash__ = None
+
+
+RATIO_INF = Ratio(INF, 1)
+
+
+def drs_key(tree: Tree, x: int, balance: list[int]) -> Ratio | int:
+    """``drs`` as a sort key: 0 (an int) when ``x`` borrows nothing, else an exact ``Ratio``."""
+    p = tree.parent[x]
+    if p < 0:
+        return 0
+    bn, bd = 0, 1
+    lendable = tree.lendable[p]
+    for r, b in enumerate(balance):
+        if b >= 0:
+            continue
+        lend = lendable[r]
+        if lend <= 0:
+            return RATIO_INF
+        if -b * bd > bn * lend:
+            bn, bd = -b, lend
+    if bn == 0:
+        return 0
+    weight = tree.nodes[x].weight
+    if not weight.numerator:
+        return RATIO_INF
+    return Ratio(bn * weight.denominator, bd * weight.numerator)
+
+
 def entitlement(tree: Tree, demand: list[list[int]]) -> list[list[int]]:
     """Top-down water-filling per resource.  ``demand[x][r]`` is the subtree demand (running plus
     pending).  Each child first receives min(owned, demand); the parent's remainder goes to unmet

@@ -160,7 +160,11 @@ class State:
 
 @dataclass(frozen=True)
 class Decision:
-    """One explained decision (X).  ``facts`` holds the binding numbers; ``message`` is prose."""
+    """One explained decision (X).  ``facts`` holds the binding numbers; ``message`` is prose.
+
+    A pass emits thousands of decisions and most are never read in full, so the engine may build
+    ``facts`` and ``message`` on first access (``Decision.lazy``, benchmark B11): a lazy decision
+    is indistinguishable from an eager one — same class, fields, equality, repr and pickling."""
 
     time: int
     action: str  # ADMIT | PENDING | RESERVE | EVICT | SHRINK | REJECT | KILL
@@ -170,7 +174,30 @@ class Decision:
     preemptor: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
     modifiers: tuple[str, ...] = ()
-    message: str = ""
+    message: str = field(default_factory=str)  # no class attribute: lets __getattr__ fill it in
+
+    @classmethod
+    def lazy(cls, time, action, reason, request, victim, preemptor, modifiers, build) -> Decision:
+        """A decision whose ``build()`` returns ``(facts, message)`` when either is first read."""
+        d = object.__new__(cls)
+        object.__setattr__(d, "__dict__", {
+            "time": time, "action": action, "reason": reason, "request": request, "victim": victim,
+            "preemptor": preemptor, "modifiers": modifiers, "_build": build})
+        return d
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes missing from the instance: the two lazy fields.
+        build = self.__dict__.get("_build")
+        if build is None or name not in ("facts", "message"):
+            raise AttributeError(name)
+        facts, msg = build()
+        self.__dict__.update(facts=facts, message=msg)
+        del self.__dict__["_build"]
+        return self.__dict__[name]
+
+    def __getstate__(self) -> dict:
+        self.facts  # noqa: B018 — materialise before pickling/copying
+        return self.__dict__
 
 
 @dataclass(frozen=True)

@@ -29,15 +29,14 @@ class PassCtx:
         self.fs_history = list(state.fs_history)
         self.vecs: dict[str, list[int]] = {}
         self.pending_touched: set[str] = set()
+        self.touched_from: dict = {}  # status of each touched request before its first change
         # Equivalence classes (K KEP-9694): requests of one leaf with the same shape get the same
         # verdict while the planning view is unchanged; ``version`` counts its changes.
         self.version = 0
         self.memo: dict[tuple, tuple] = {}
+        self.judged: dict[str, int] = {}  # request → version at which it was last judged Pending
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
-        self.by_leaf: dict[int, list[str]] = {}
-        reqs = self.requests
-        for aid in sorted(self.allocations, key=lambda a: reqs[a].order[2]):  # cached natural id order
-            self.by_leaf.setdefault(tree.index[self.allocations[aid].leaf], []).append(aid)
+        self._by_leaf: dict[int, list[str]] | None = None
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R
         for t, amounts in self.fs_history:
@@ -49,6 +48,18 @@ class PassCtx:
         self.fs_budget = None if b is None else [
             int(b * tree.owned[tree.root][r]) for r in range(tree.R)]
 
+    @property
+    def by_leaf(self) -> dict[int, list[str]]:
+        """Allocations per leaf, built on first use: only expiry and preemption planning need
+        it, and a pass without either should not pay for indexing every allocation."""
+        if self._by_leaf is None:
+            by: dict[int, list[str]] = {}
+            index, reqs, allocs = self.tree.index, self.requests, self.allocations
+            for aid in sorted(allocs, key=lambda a: reqs[a].order[2]):  # cached natural id order
+                by.setdefault(index[allocs[aid].leaf], []).append(aid)
+            self._by_leaf = by
+        return self._by_leaf
+
     def vec(self, rid: str) -> list[int]:
         v = self.vecs.get(rid)
         if v is None:
@@ -59,11 +70,21 @@ class PassCtx:
         st = self.status.get(rid)
         return st.times_preempted if st else 0
 
-    def emit(self, action: str, reason: str, *, request=None, victim=None, preemptor=None, facts=None) -> None:
-        facts = facts or {}
-        self.decisions.append(Decision(
-            time=self.now, action=action, reason=str(reason), request=request, victim=victim, preemptor=preemptor,
-            facts=facts, modifiers=self.modifiers, message=message(action, reason, request, facts)))
+    def emit(self, action: str, reason: str, *, request=None, victim=None, preemptor=None, facts=None,
+             build_facts=None) -> None:
+        """Record a decision.  The message (and, with ``build_facts``, the facts) are only built
+        when read: most decisions of a large pass are persisted in bulk or never looked at."""
+        if build_facts is None:
+            facts = facts or {}
+
+            def build():
+                return facts, message(action, reason, request, facts)
+        else:
+            def build():
+                f = build_facts()
+                return f, message(action, reason, request, f)
+        self.decisions.append(Decision.lazy(self.now, action, str(reason), request, victim, preemptor,
+                                            self.modifiers, build))
 
 
 class WouldProgress(Exception):

@@ -44,6 +44,9 @@ class Tree:
     lendout_grace: list[int]  # min lendout_grace over the subtree, INF if none
     degraded: bool
     root: int
+    # No node keeps a never-lent local part (no lend limits in force): usage then bubbles to the
+    # root unchanged, which lets the ledger and tournament keys skip the per-node bookkeeping.
+    plain: bool = False
 
     def lca(self, a: int, b: int) -> int:
         da, db = self.depth[a], self.depth[b]
@@ -162,4 +165,5 @@ def _build(config: Config, capacity: dict[str, int]) -> Tree:
         depth=depth, is_leaf=[not c for c in children], R=R, rindex=rindex, owned=owned, bl=bl, ll=ll,
         cap=cap, sq=sq, local=local, potential=potential, lendable=potential, fence_of=fence_of,
         min_runtime=min_runtime, lendout_grace=grace, degraded=degraded, root=root,
+        plain=not any(any(row) for row in local),
     )
