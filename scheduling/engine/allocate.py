@@ -31,7 +31,7 @@ from .tree import Tree, compile_tree
 def run_pass(ctx: PassCtx) -> None:
     _expire(ctx)
     _build_ledgers(ctx)
-    _accept_new(ctx)
+    accept_new(ctx)
     _transfers(ctx)
     # A request judged early in a pass saw less usage than the pass ends with, so its reason (or
     # even its fate: a plan may become possible) can differ on the final state.  Re-run the
@@ -42,6 +42,11 @@ def run_pass(ctx: PassCtx) -> None:
     progressed = _tournament(ctx)
     while progressed and _would_progress(ctx):
         progressed = _tournament(ctx)
+    emit_pending(ctx)
+
+
+def emit_pending(ctx: PassCtx) -> None:
+    """PENDING decisions, in id order, for requests whose reason or binding changed (A10)."""
     start = ctx.touched_from  # each touched request's status as the tournament found it
     for rid in sorted(ctx.pending_touched, key=id_key):
         st = ctx.status[rid]
@@ -135,11 +140,13 @@ def _build_ledgers(ctx: PassCtx) -> None:
         ctx.sim.add(tree.index[ctx.requests[rid].leaf], ctx.vec(rid))
 
 
-def _accept_new(ctx: PassCtx) -> None:
+def accept_new(ctx: PassCtx, fresh: list[str] | None = None) -> None:
+    """V5 and unknown resources for the New requests (all of them, or the ``fresh`` ones)."""
     tree = ctx.tree
     nominal = compile_tree(ctx.config)  # V5 uses nominal capacity: degradation is temporary
     reqs, rindex, now = ctx.requests, tree.rindex, ctx.now
-    fresh = [r for r, st in ctx.status.items() if st.state == "New"]
+    if fresh is None:
+        fresh = [r for r, st in ctx.status.items() if st.state == "New"]
     fresh.sort(key=lambda r: reqs[r].order[2])  # natural id order (cached id_key)
     for rid in fresh:
         q = reqs[rid]

@@ -16,6 +16,7 @@ import hashlib
 import json
 from dataclasses import asdict, replace
 
+from . import incremental
 from .allocate import release_allocation, run_pass
 from .explain import Reason, message
 from .model import Config, Decision, Plan, Request, State, Status, id_key
@@ -29,14 +30,18 @@ def decide(config: Config, state: State, now: int, *, with_hash: bool = True, au
     committed (properties P8/P9); it must not mutate anything."""
     tree = compile_tree(config, state.capacity)
     digest = state_hash(state) if with_hash else ""
-    ctx = PassCtx(tree, state, now, audit)
     # A pass allocates tens of thousands of short-lived objects next to a large long-lived state;
     # the cyclic collector would keep re-scanning that state (≈ 20 % of a pass) although a pass
     # creates no reference cycles.  Reference counting still frees everything as usual.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        run_pass(ctx)
+        fast = incremental.try_pass(tree, state, now, audit)
+        if fast is not None:
+            ctx, carry = fast
+        else:
+            ctx, carry = PassCtx(tree, state, now, audit), None
+            run_pass(ctx)
     finally:
         if was_enabled:
             gc.enable()
@@ -50,6 +55,7 @@ def decide(config: Config, state: State, now: int, *, with_hash: bool = True, au
         plan_seq=ctx.plan_seq,
         pass_seq=state.pass_seq + 1,
     )
+    incremental.keep(ctx, new_state, carry)
     return Plan(decisions=tuple(ctx.decisions), state=new_state, config_version=config.version, state_hash=digest)
 
 
@@ -77,7 +83,7 @@ def submit(state: State, requests: list[Request]) -> State:
             raise ValueError(f"duplicate request id {q.id}")
         reqs[q.id] = q
         status[q.id] = Status("New", "", pending_since=q.created_at)
-    return replace(state, requests=reqs, status=status)
+    return incremental.on_submit(state, replace(state, requests=reqs, status=status), tuple(q.id for q in requests))
 
 
 def finish(state: State, ids: list[str]) -> State:
@@ -90,17 +96,21 @@ def finish(state: State, ids: list[str]) -> State:
         allocs.pop(rid, None)
         reqs.pop(rid)
         status.pop(rid, None)
-    return replace(state, requests=reqs, status=status, allocations=allocs)
+    return incremental.on_finish(state, replace(state, requests=reqs, status=status, allocations=allocs), ids)
 
 
 def release(state: State, ids: list[str], now: int) -> State:
     """Kubernetes confirmed that an evicted allocation's pods are gone."""
     status, allocs = dict(state.status), dict(state.allocations)
+    released = False
     for aid in ids:
         a = allocs.get(aid)
         if a is not None and a.terminating:
             release_allocation(status, allocs, aid, now)
-    return replace(state, status=status, allocations=allocs)
+            released = True
+    after = replace(state, status=status, allocations=allocs)
+    # Nothing released: the carried pass data (incremental.py) still describes this state.
+    return after if released else incremental.on_submit(state, after, ())
 
 
 def set_capacity(state: State, capacity: dict[str, int]) -> State:

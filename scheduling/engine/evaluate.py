@@ -59,6 +59,7 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
                 return set()
             if ctx.settings.borrowing_preference == "PreemptOverBorrow" and tree.nodes[leaf].within_policy != "Never":
                 out = preempt.plan(ctx, q, leaf, vec, st.pending_since, only_within=True, target_within_owned=True)
+                _note_time(ctx, out)
                 if out.victims:
                     return _commit(ctx, q, leaf, vec, out.victims)
         if ctx.actual.fit(leaf, vec) is None:
@@ -92,6 +93,7 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
 
 def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_owned) -> set[int]:
     out = preempt.plan(ctx, q, leaf, vec, st.pending_since, target_within_owned=target_within_owned)
+    _note_time(ctx, out)
     if out.victims:
         return _commit(ctx, q, leaf, vec, out.victims)
     if out.reason is not None and reason != Reason.PENDING_NON_PREEMPTIBLE_NEEDS_OWNED:
@@ -99,6 +101,13 @@ def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_ow
     else:
         _pending(ctx, q.id, reason, binding, {})
     return set()
+
+
+def _note_time(ctx: PassCtx, out) -> None:
+    """A plan, or a reason naming a protection (delay, min runtime, budget, fence), can change
+    as time passes with nothing else changing; "no valid victim at all" cannot (incremental.py)."""
+    if out.victims or out.reason is not None:
+        ctx.time_free = False
 
 
 def _binding(ctx, leaf, vec, x, r, kind) -> Binding:

@@ -157,6 +157,10 @@ class State:
     plan_seq: int = 0
     pass_seq: int = 0
 
+    def __getstate__(self) -> dict:
+        # Derived data that ``decide`` may attach for the next pass (incremental.py) is not state.
+        return {k: v for k, v in self.__dict__.items() if k != "_carry"}
+
 
 @dataclass(frozen=True)
 class Decision:

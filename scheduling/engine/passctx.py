@@ -14,15 +14,17 @@ from .tree import Tree
 
 
 class PassCtx:
-    def __init__(self, tree: Tree, state: State, now: int, audit=None):
+    def __init__(self, tree: Tree, state: State, now: int, audit=None, *, share_allocations: bool = False):
         self.audit = audit  # test hook: called with every plan before it is committed
         self.tree = tree
         self.config = tree.config
         self.settings = tree.config.settings
         self.now = now
-        self.requests = dict(state.requests)
+        self.requests = state.requests  # a pass never changes requests: shared, not copied
         self.status = dict(state.status)
-        self.allocations = dict(state.allocations)
+        # An incremental pass changes no allocation (it gives up before any admission).
+        self.allocations = state.allocations if share_allocations else dict(state.allocations)
+        self.time_free = True  # False once a verdict may change with time alone (incremental.py)
         self.plan_seq = state.plan_seq
         self.decisions: list[Decision] = []
         self.modifiers = (DEGRADED_CAPACITY,) if tree.degraded else ()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scheduling.engine import decide, finish, release, set_capacity, submit, switch_config
 from scheduling.engine.accounting import Ledger, naive_fits
 from scheduling.engine.fairshare import entitlement
+from scheduling.engine.incremental import carried
 from scheduling.engine.model import Config, Node, Request, Settings, State
 from scheduling.engine.tree import compile_tree
 from scheduling.engine.validate import validate_config
@@ -50,6 +51,11 @@ def drive(data, config: Config, steps: int, *, capacity_drops=False, weights_swi
         before = state
         plan = decide(config, state, t, audit=audit)
         assert not problems, problems
+        if carried(state) is not None:
+            # The state carries the previous pass's ledgers (incremental pass, B3): the outcome
+            # must be exactly that of a pass from scratch on the same fields.
+            scratch = decide(config, replace(state), t)
+            assert scratch.decisions == plan.decisions and scratch.state == plan.state, "incremental ≠ full pass"
         check_pass(config, before, plan, feasible=not dropped)
         _no_reclaim_ping_pong(plan, state, evict_edges, last_evicted)
         state = plan.state
