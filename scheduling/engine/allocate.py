@@ -311,8 +311,24 @@ def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
                 break
         dk = drs_key(tree, c, nb)
         return (within, -tree.nodes[c].share_tier, _approx(dk), dk) + q.order
-    # Without lend limits B(c) after admission is SQ − usage − demand; within-owned and the
-    # dominant share come out of one loop (same values as balance_after + drs_key).
+    # Without lend limits B(c) after admission is SQ − usage − demand: the key's prefix depends
+    # only on c, the demand and c's usage, so it is shared by every request of the same shape
+    # until the planning view changes (equivalence classes, K KEP-9694).
+    if ctx.key_version != ctx.version:
+        ctx.key_cache.clear()
+        ctx.key_version = ctx.version
+    shape = ctx.shapes.get(rid)
+    if shape is None:
+        shape = ctx.shapes[rid] = tuple(vec)
+    pre = ctx.key_cache.get((c, shape))
+    if pre is None:
+        pre = ctx.key_cache[(c, shape)] = _plain_prefix(ctx, c, vec)
+    return pre + q.order
+
+
+def _plain_prefix(ctx: PassCtx, c: int, vec: list[int]) -> tuple:
+    """(within, -tier, DRS) of a plain tree in one loop (same values as balance_after + drs_key)."""
+    tree = ctx.tree
     within = 0
     bn, bd = 0, 1
     inf = False
@@ -333,7 +349,7 @@ def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
     else:
         w = tree.nodes[c].weight
         dk = Ratio(bn * w.denominator, bd * w.numerator) if w.numerator else RATIO_INF
-    return (within, -tree.nodes[c].share_tier, _approx(dk), dk) + q.order
+    return (within, -tree.nodes[c].share_tier, _approx(dk), dk)
 
 
 def _approx(dk) -> float:

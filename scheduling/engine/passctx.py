@@ -36,6 +36,9 @@ class PassCtx:
         # verdict while the planning view is unchanged; ``version`` counts its changes.
         self.version = 0
         self.memo: dict[tuple, tuple] = {}
+        self.key_cache: dict[tuple, tuple] = {}  # tournament key prefixes, valid at key_version
+        self.key_version = 0
+        self.shapes: dict[str, tuple] = {}
         self.judged: dict[str, int] = {}  # request → version at which it was last judged Pending
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
         self._by_leaf: dict[int, list[str]] | None = None
