@@ -39,16 +39,21 @@ def run_pass(ctx: PassCtx) -> None:
     # same instant finds exactly this fixed point and decides nothing (A10, property P13).
     # The re-check runs first as a cheap dry sweep on the final state; only if it finds that
     # something would now be admitted or planned does a full tournament run again.
-    progressed = _tournament(ctx)
-    while progressed and _would_progress(ctx):
-        progressed = _tournament(ctx)
+    # Only the order of admissions and plans matters: a tournament in which nothing progresses
+    # judges every request on the unchanged ledgers, in whatever order.  So a dry sweep goes
+    # first; if nothing at all can progress (a full cluster: benchmark L), its verdicts are the
+    # pass's and the tournament is skipped; otherwise it stops at the first progress.
+    progressed = _would_progress(ctx)
+    while progressed:
+        progressed = _tournament(ctx) and _would_progress(ctx)
     emit_pending(ctx)
 
 
 def emit_pending(ctx: PassCtx) -> None:
     """PENDING decisions, in id order, for requests whose reason or binding changed (A10)."""
     start = ctx.touched_from  # each touched request's status as the tournament found it
-    for rid in sorted(ctx.pending_touched, key=id_key):
+    reqs = ctx.requests
+    for rid in sorted(ctx.pending_touched, key=lambda rid: reqs[rid].order[2]):  # cached id_key
         st = ctx.status[rid]
         was = start[rid]
         if st.state == "Pending" and (was.state, was.reason, _bkey(was.binding), was.detail) != (
@@ -301,8 +306,8 @@ def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
     this level, tier, DRS after admission (``drs_key``), then the request's own order."""
     tree = ctx.tree
     q = ctx.requests[rid]
-    vec = ctx.vec(rid)
     if not tree.plain:
+        vec = ctx.vec(rid)
         nb = ctx.sim.balance_after(tree.index[q.leaf], vec, c)
         within = 0
         for r, d in enumerate(vec):
@@ -319,14 +324,14 @@ def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
         ctx.key_version = ctx.version
     shape = ctx.shapes.get(rid)
     if shape is None:
-        shape = ctx.shapes[rid] = tuple(vec)
+        shape = ctx.shapes[rid] = tuple(ctx.vec(rid))
     pre = ctx.key_cache.get((c, shape))
     if pre is None:
-        pre = ctx.key_cache[(c, shape)] = _plain_prefix(ctx, c, vec)
+        pre = ctx.key_cache[(c, shape)] = _plain_prefix(ctx, c, shape)
     return pre + q.order
 
 
-def _plain_prefix(ctx: PassCtx, c: int, vec: list[int]) -> tuple:
+def _plain_prefix(ctx: PassCtx, c: int, vec) -> tuple:
     """(within, -tier, DRS) of a plain tree in one loop (same values as balance_after + drs_key)."""
     tree = ctx.tree
     within = 0

@@ -92,6 +92,13 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
 
 
 def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_owned) -> set[int]:
+    node = ctx.tree.nodes[leaf]
+    if (node.reclaim_policy == "Never" and node.within_policy == "Never" and node.borrow_preempt.policy == "Never"
+            and not ctx.settings.fair_share_preemption):
+        # No preemption class can apply to this leaf (preempt.plan would find no candidate and
+        # return an empty outcome): skip planning, as B2's no-preemption passes mostly do.
+        _pending(ctx, q.id, reason, binding, {})
+        return set()
     out = preempt.plan(ctx, q, leaf, vec, st.pending_since, target_within_owned=target_within_owned)
     _note_time(ctx, out)
     if out.victims:
