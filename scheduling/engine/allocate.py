@@ -137,6 +137,7 @@ def _build_ledgers(ctx: PassCtx) -> None:
     for rid, st in ctx.status.items():
         if st.state != "Reserved":
             continue
+        ctx.sim_is_actual = False
         for v in st.victims:
             if _still_leaving(ctx.allocations, v) and v not in ctx.excluded:
                 ctx.excluded.add(v)

@@ -46,7 +46,8 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     if hit is None:
         probe = sim.probe(leaf, vec)
         path = tree.path[leaf]
-        borrowing = [i for i, x in enumerate(path) if x != tree.root and any(probe[i][r] < 0 for r in need)]
+        root = tree.root
+        borrowing = [i for i, x in enumerate(path) if x != root and any(probe[i][r] < 0 for r in need)]
         if borrowing:
             h = path[borrowing[-1]]
             scope = tree.parent[h]
@@ -62,7 +63,8 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
                 _note_time(ctx, out)
                 if out.victims:
                     return _commit(ctx, q, leaf, vec, out.victims)
-        if ctx.actual.fit(leaf, vec) is None:
+        # While no plan is open the planning view equals the physical one: one fit test suffices.
+        if (ctx.sim_is_actual and not ctx.excluded) or ctx.actual.fit(leaf, vec) is None:
             if borrowing:
                 hi = borrowing[-1]
                 _admit(ctx, q, leaf, vec, Reason.ADMITTED_BORROWING, {}, (path[hi], probe[hi]))
@@ -197,6 +199,7 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
     ``actual`` until released and is already handed to q in ``sim``."""
     if ctx.dry:
         raise WouldProgress
+    ctx.sim_is_actual = False
     tree = ctx.tree
     if ctx.audit is not None:
         ctx.audit(ctx, q, leaf, vec, victims)
@@ -238,6 +241,7 @@ def _share(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> s
     q behind a minimal subset of those victims instead of evicting anything new."""
     if ctx.dry:
         raise WouldProgress
+    ctx.sim_is_actual = False
     actual = ctx.actual
     tree = ctx.tree
     pool = sorted(ctx.excluded, key=lambda v: (ctx.status[ctx.allocations[v].victim_of].plan_seq

@@ -24,6 +24,9 @@ class PassCtx:
         self.status = dict(state.status)
         # An incremental pass changes no allocation (it gives up before any admission).
         self.allocations = state.allocations if share_allocations else dict(state.allocations)
+        # True while ``sim`` holds exactly what ``actual`` does (no reservation in the state and no
+        # plan or shared reservation made in this pass); then a fit in one is a fit in the other.
+        self.sim_is_actual = True
         self.time_free = True  # False once a verdict may change with time alone (incremental.py)
         self.plan_seq = state.plan_seq
         self.decisions: list[Decision] = []
