@@ -325,7 +325,8 @@ def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
         ctx.key_version = ctx.version
     shape = ctx.shapes.get(rid)
     if shape is None:
-        shape = ctx.shapes[rid] = tuple(ctx.vec(rid))
+        ctx.vec(rid)
+        shape = ctx.shapes[rid]
     pre = ctx.key_cache.get((c, shape))
     if pre is None:
         pre = ctx.key_cache[(c, shape)] = _plain_prefix(ctx, c, shape)

@@ -41,7 +41,8 @@ class PassCtx:
         self.memo: dict[tuple, tuple] = {}
         self.key_cache: dict[tuple, tuple] = {}  # tournament key prefixes, valid at key_version
         self.key_version = 0
-        self.shapes: dict[str, tuple] = {}
+        self.shapes: dict[str, tuple] = {}  # request → its demand shape (see vec)
+        self._canon: dict[tuple, tuple] = {}
         self.judged: dict[str, int] = {}  # request → version at which it was last judged Pending
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
         self._by_leaf: dict[int, list[str]] | None = None
@@ -69,9 +70,17 @@ class PassCtx:
         return self._by_leaf
 
     def vec(self, rid: str) -> list[int]:
+        """The demand vector of ``rid``.  Vectors are read-only and interned: requests of one
+        shape share one list, and ``shapes`` maps each request to that shape's tuple (B9)."""
         v = self.vecs.get(rid)
         if v is None:
-            v = self.vecs[rid] = self.tree.vec(self.requests[rid].demand)
+            v = self.tree.vec(self.requests[rid].demand)
+            shape = tuple(v)
+            canon = self._canon.get(shape)
+            if canon is None:
+                canon = self._canon[shape] = (v, shape)
+            v = self.vecs[rid] = canon[0]
+            self.shapes[rid] = canon[1]
         return v
 
     def times_preempted(self, rid: str) -> int:
