@@ -144,3 +144,37 @@ def test_same_timestamp_permutations_give_identical_logs(name):
                 ev["submit"] = items
         rng.shuffle(shuffled["events"])
         assert json.dumps(run(shuffled), sort_keys=True) == reference
+
+
+def test_pass_after_one_submission_on_a_full_cluster_decides_only_the_newcomer_like_a_full_pass():
+    """B3: the state a pass returns carries its ledgers, so the next pass after a submission
+    judges only the new request — with exactly the outcome of a pass from scratch."""
+    from dataclasses import asdict, replace
+
+    from benchmarks.engine_workload import leaf_ids, make_config, make_state
+    from scheduling.engine.model import Request
+
+    config = make_config(20, 3, preemption=False)
+    first = decide(config, make_state(config, running=200, pending=300), 0)
+    newcomer = Request(id="late-1", leaf=leaf_ids(config)[0], demand={"cpu": 500, "pods": 1}, created_at=5)
+    after = submit(first.state, [newcomer])
+    carried, scratch = decide(config, after, 5), decide(config, replace(after), 5)
+    assert carried.decisions == scratch.decisions and carried.state == scratch.state
+    assert [d.request for d in carried.decisions] == ["late-1"]
+    assert carried.decisions[0].message.startswith("late-1: PENDING_")
+    # The carried data is not part of the state: not serialised, not pickled.
+    assert asdict(carried.state) == asdict(scratch.state)
+    assert copy.deepcopy(carried.state) == scratch.state
+
+
+def test_decision_facts_and_messages_read_the_same_however_they_are_copied():
+    import pickle
+
+    from benchmarks.engine_workload import make_config, make_state
+
+    config = make_config(10, 3, preemption=False)
+    plan = decide(config, make_state(config, running=50, pending=80), 0)
+    admits = [d for d in plan.decisions if d.action == "ADMIT"]
+    assert admits and all(d.facts["per_node"] and d.message.startswith("Admitted") for d in admits)
+    assert pickle.loads(pickle.dumps(plan.decisions)) == plan.decisions
+    assert copy.deepcopy(plan.decisions) == plan.decisions
