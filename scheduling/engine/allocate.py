@@ -43,7 +43,9 @@ def run_pass(ctx: PassCtx) -> None:
     # judges every request on the unchanged ledgers, in whatever order.  So a dry sweep goes
     # first; if nothing at all can progress (a full cluster: benchmark L), its verdicts are the
     # pass's and the tournament is skipped; otherwise it stops at the first progress.
+    ctx.opening = True
     progressed = _would_progress(ctx)
+    ctx.opening = False
     while progressed:
         progressed = _tournament(ctx) and _would_progress(ctx)
     emit_pending(ctx)

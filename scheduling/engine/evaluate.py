@@ -59,6 +59,7 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
                          {"lender_scope": tree.ids[scope], "grace": tree.lendout_grace[scope]})
                 return set()
             if ctx.settings.borrowing_preference == "PreemptOverBorrow" and tree.nodes[leaf].within_policy != "Never":
+                _before_planning(ctx)
                 out = preempt.plan(ctx, q, leaf, vec, st.pending_since, only_within=True, target_within_owned=True)
                 _note_time(ctx, out)
                 if out.victims:
@@ -101,6 +102,7 @@ def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_ow
         # return an empty outcome): skip planning, as B2's no-preemption passes mostly do.
         _pending(ctx, q.id, reason, binding, {})
         return set()
+    _before_planning(ctx)
     out = preempt.plan(ctx, q, leaf, vec, st.pending_since, target_within_owned=target_within_owned)
     _note_time(ctx, out)
     if out.victims:
@@ -110,6 +112,14 @@ def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_ow
     else:
         _pending(ctx, q.id, reason, binding, {})
     return set()
+
+
+def _before_planning(ctx: PassCtx) -> None:
+    """The opening sweep of a pass (allocate.run_pass) only looks for a pass where nothing can
+    progress; planning is the expensive part of a verdict and would be done again by the
+    tournament, so that sweep gives up (as if something progressed) instead of planning."""
+    if ctx.dry and ctx.opening:
+        raise WouldProgress
 
 
 def _note_time(ctx: PassCtx, out) -> None:

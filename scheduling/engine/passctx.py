@@ -45,6 +45,7 @@ class PassCtx:
         self._canon: dict[tuple, tuple] = {}
         self.judged: dict[str, int] = {}  # request → version at which it was last judged Pending
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
+        self.opening = False  # the sweep before the first tournament: planning counts as progress
         self._by_leaf: dict[int, list[str]] | None = None
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R
