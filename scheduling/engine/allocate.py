@@ -240,7 +240,9 @@ def _tournament(ctx: PassCtx) -> bool:
     key: list[tuple | None] = [None] * n
     is_leaf, children, root, parent = tree.is_leaf, tree.children, tree.root, tree.parent
 
-    def compute(x: int) -> None:
+    def compute(x: int, *, unless_same: bool = False) -> bool:
+        """Re-elect x's nominee and re-key it; False (and nothing done) if ``unless_same`` and
+        the nominee did not change — with unchanged balances its key cannot have changed."""
         if is_leaf[x]:
             qq = queues.get(x)
             nom = qq[pos[x]] if qq and pos[x] < len(qq) and x not in blocked else None
@@ -251,28 +253,18 @@ def _tournament(ctx: PassCtx) -> bool:
                 if nominee[c] is not None and (best is None or key[c] < bk):
                     best, bk = c, key[c]
             nom = nominee[best] if best is not None else None
+        if unless_same and nom == nominee[x]:
+            return False
         nominee[x] = nom
         if nom is not None and x != root:
             key[x] = _level_key(ctx, x, nom)
+        return True
 
     def advance(leaf: int) -> None:
-        # No balance changed: only the leaf's nominee did.  Keys depend on a node's nominee and
-        # the balances below it, so walking up stops at the first node whose nominee is unchanged.
-        compute(leaf)
-        x = parent[leaf]
-        while x >= 0:
-            old = nominee[x]
-            best = None
-            bk = None
-            for c in children[x]:
-                if nominee[c] is not None and (best is None or key[c] < bk):
-                    best, bk = c, key[c]
-            nom = nominee[best] if best is not None else None
-            if nom == old:
-                return  # same nominee, same balances: same key, so nothing above changes
-            nominee[x] = nom
-            if nom is not None and x != root:
-                key[x] = _level_key(ctx, x, nom)
+        # No balance changed, only the leaf's nominee: walking up stops at the first node whose
+        # nominee is unchanged, since a node's key depends only on its nominee and balances.
+        x = leaf
+        while x >= 0 and compute(x, unless_same=True):
             x = parent[x]
 
     for x in sorted(range(n), key=lambda i: -tree.depth[i]):

@@ -21,29 +21,12 @@ ZERO = Fraction(0)
 
 
 def drs(tree: Tree, x: int, balance: list[int]) -> Fraction | int:
-    """DRS of node ``x`` given its balance vector (current, after-admission or after-removal)."""
-    p = tree.parent[x]
-    if p < 0:
-        return 0
-    # Find the dominant resource by integer cross-multiplication and build one Fraction at the
-    # end: this runs for every tournament key and victim check, so it must stay cheap.
-    bn, bd = 0, 1
-    lendable = tree.lendable[p]
-    for r in range(tree.R):
-        b = balance[r]
-        if b >= 0:
-            continue
-        lend = lendable[r]
-        if lend <= 0:
-            return DRS_INF
-        if -b * bd > bn * lend:
-            bn, bd = -b, lend
-    if bn == 0:
-        return 0  # an int: most tournament keys compare 0 with 0, far cheaper than Fractions
-    weight = tree.nodes[x].weight
-    if not weight.numerator:
-        return DRS_INF
-    return Fraction(bn * weight.denominator, bd * weight.numerator)
+    """DRS of node ``x`` given its balance vector (current, after-admission or after-removal):
+    0 (an int) when ``x`` borrows nothing, else an exact Fraction (``DRS_INF`` for infinite)."""
+    k = drs_key(tree, x, balance)
+    if k.__class__ is not Ratio:
+        return k
+    return DRS_INF if k is RATIO_INF else Fraction(k.n, k.d)
 
 
 class Ratio:
