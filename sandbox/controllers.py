@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 
-from . import errors, kubelet, quantity
+from . import errors, kubelet, quantity, termination
 from .admission import TERMINAL, quota_usage
 from .handlers import Api, random_suffix
 from .registry import Resource
@@ -59,12 +59,14 @@ class Controllers:
 
     def run_timed(self) -> None:
         """Nothing changed: only time moves job pods to completion and HPAs to their next sync."""
+        termination.finish_due(self.api)
         with self.api.store.lock:
             kubelet.run_kubelet(self.api)
         with self.api.store.lock:
             self.hpa.run(self.emit)
 
     def run_once(self) -> None:
+        termination.finish_due(self.api)
         for step in (self.namespaces, self.garbage_collect, self.deployments, self.replicasets, self.statefulsets,
                      self.daemonsets, self.jobs, self.quotas):
             with self.api.store.lock:
@@ -188,7 +190,9 @@ class Controllers:
 
     def replicasets(self) -> None:
         for rs in self.api.store.list(self.r("apps/v1", "replicasets")):
-            pods = [p for p in self.owned(self.r("v1", "pods"), rs) if p["status"].get("phase") not in TERMINAL]
+            # Terminating pods no longer count (FilterActivePods): the replacement starts during their grace.
+            pods = [p for p in self.owned(self.r("v1", "pods"), rs) if p["status"].get("phase") not in TERMINAL
+                    and not p["metadata"].get("deletionTimestamp")]
             want = rs["spec"].get("replicas", 1)
             for _ in range(want - len(pods)):
                 if not self.create_pod(rs, rs["spec"]["template"], f"{rs['metadata']['name']}-{random_suffix()}", {}):
