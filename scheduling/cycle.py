@@ -16,6 +16,7 @@ import time
 from dataclasses import replace
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from backends.errors import BackendError
 from scheduling.engine import engine
@@ -24,7 +25,8 @@ from tenants.models import Cluster, Namespace, Tenant
 from tenants.services.clusters import cluster_backend
 
 from . import snapshot as snap
-from .models import EngineSnapshot, SchedulingDecision, SchedulingRequest
+from .bindings import pass_bindings, share_of
+from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest
 
 log = logging.getLogger(__name__)
 LOCK_NAMESPACE = 0x5C4ED  # advisory lock key space of the scheduling cycle
@@ -82,6 +84,7 @@ def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], no
 
 
 def _pass(cluster: Cluster, now: int) -> dict:
+    clock = _Clock()
     backend = cluster_backend(cluster)
     record, _ = EngineSnapshot.objects.get_or_create(cluster=cluster)
     capacity = _capacity(backend)
@@ -94,16 +97,35 @@ def _pass(cluster: Cluster, now: int) -> dict:
         return {"decisions": len(decisions_before), "config": "rejected"}
 
     state = snap.state_from_json(record.state)
+    before = dict(state.allocations)
     groups = _observe(backend, namespaces, config.resources, now)
-    state = _apply_events(state, groups, leaf_of_tenant, now)
+    state, released = _apply_events(state, groups, leaf_of_tenant, now)
     state = engine.set_capacity(state, {r: capacity.get(r, 0) for r in config.resources})
+    clock.lap("observe")
     plan = engine.decide(config, state, now)
     decisions = [*decisions_before, *plan.decisions]
     tenant_of = {key: g["tenant"] for key, g in groups.items()}
-    _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
-            groups=groups)
+    clock.lap("decide")
+    rows = _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
+                   groups=groups, before=before, released=released)
+    clock.lap("record")
     enacted = _enact(backend, plan.state, groups)
-    return {"decisions": len(decisions), "enacted": enacted, "requests": len(plan.state.requests)}
+    clock.lap("enact")
+    return {"decisions": len(decisions), "enacted": enacted, "requests": len(plan.state.requests), "rows": rows,
+            "seconds": clock.laps}
+
+
+class _Clock:
+    """Seconds per phase of a pass (observe, decide, record, enact), for logs and the B7 benchmark."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
 
 
 def _capacity(backend) -> dict[str, int]:
@@ -133,8 +155,10 @@ def _config_in_force(record: EngineSnapshot, candidate: Config, now: int):
     return chosen, decisions
 
 
-def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], now: int) -> State:
-    """Bring the engine's view in line with the pods the cluster has now."""
+def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], now: int) -> tuple[State, list[str]]:
+    """Bring the engine's view in line with the pods the cluster has now; also returns the evicted
+    requests whose pods are gone. An evicted pod stays in the listing, Terminating, for its whole
+    grace: only once Kubernetes no longer lists it is its capacity released (and transferred)."""
     gone = [rid for rid in state.requests if rid not in groups]
     released = [rid for rid in gone if rid in state.allocations and state.allocations[rid].terminating]
     state = engine.release(state, released, now)
@@ -157,10 +181,12 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], no
             status[q.id] = Status("Admitted", "ADMITTED_WITHIN_OWNED", pending_since=q.created_at)
             allocs[q.id] = Allocation(q.id, q.leaf, dict(q.demand), admitted_at=now)
         state = replace(state, requests=reqs, status=status, allocations=allocs)
-    return state
+    return state, released
 
 
-def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_hash="", groups=None) -> None:
+def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_hash="", groups=None, before=None,
+            released=frozenset()) -> int:
+    """Decisions, bindings, request rows and the engine state in one transaction; returns rows written."""
     paths = dict(Tenant.objects.values_list("pk", "full_slug"))
 
     def human(message: str) -> str:
@@ -168,32 +194,69 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
         return _NODE.sub(lambda m: f"tenant {paths.get(int(m.group(1)), m.group(0))}"
                          + (" (its own namespaces)" if m.group(2) else ""), message or "")
 
+    groups = groups or {}
+    version = config.version if config else record.config_version
+    last = {}  # request → the pass's last decision about it (as preemptor or victim)
+    for d in decisions:
+        for key in (d.request, d.victim):
+            if key:
+                last[key] = d
     with transaction.atomic():
-        for d in decisions:
-            key = d.request or d.victim or ""
-            SchedulingDecision.objects.create(
-                cluster=cluster, tenant_id=tenant_of.get(key), pass_seq=state.pass_seq,
-                config_version=config.version if config else record.config_version, state_hash=state_hash,
-                action=d.action, reason=d.reason, request=d.request or "", victim=d.victim or "",
-                preemptor=d.preemptor or "", facts=_jsonable(d.facts),
-                message=human(d.message))
-        for key, g in (groups or {}).items():
-            st = state.status.get(key)
-            if st is None:
-                continue
-            last = next((d for d in reversed(decisions) if key in (d.request, d.victim)), None)
-            defaults = {"tenant_id": g["tenant"], "namespace": key.split("/", 1)[0], "name": key.split("/", 1)[1],
-                        "demand": g["demand"], "state": st.state, "reason": st.reason}
-            if last is not None:
-                defaults.update(message=human(last.message), facts=_jsonable(last.facts))
-                if last.action == "ADMIT":
-                    defaults["share"] = "borrowed" if "BORROW" in last.reason else "owned"
-                    defaults["lender_scope"] = str((last.facts or {}).get("lender_scope") or "")
-            SchedulingRequest.objects.update_or_create(cluster=cluster, key=key, defaults=defaults)
-        SchedulingRequest.objects.filter(cluster=cluster).exclude(key__in=list(groups or {})).delete()
+        SchedulingDecision.objects.bulk_create([SchedulingDecision(
+            cluster=cluster, tenant_id=tenant_of.get(d.request or d.victim or ""), pass_seq=state.pass_seq,
+            config_version=version, state_hash=state_hash, action=d.action, reason=d.reason,
+            request=d.request or "", victim=d.victim or "", preemptor=d.preemptor or "", facts=_jsonable(d.facts),
+            message=human(d.message)) for d in decisions])
+        rows = []
+        if config is not None:
+            open_ids = dict(Binding.objects.filter(cluster=cluster).open().values_list("request", "id"))
+            rows = pass_bindings(cluster_id=cluster.pk, open_ids=open_ids, before=before or {},
+                                 after=state.allocations, decisions=decisions, groups=groups, released=set(released),
+                                 tenants=set(paths), pass_seq=state.pass_seq, config_version=version)
+            Binding.objects.bulk_create(rows)
+        written = _sync_requests(cluster, state, groups, last, human)
         record.state = snap.state_to_json(state)
         record.pass_seq = state.pass_seq
         record.save()
+    return len(decisions) + len(rows) + written
+
+
+REQUEST_FIELDS = ["tenant_id", "namespace", "name", "demand", "state", "reason", "message", "facts", "share",
+                  "lender_scope"]
+
+
+def _sync_requests(cluster, state, groups: dict, last: dict, human) -> int:
+    """Each request's latest word: insert new rows, update changed ones, drop those whose pods are gone.
+
+    Bulk statements, and only for rows that changed: an unchanged cluster writes nothing."""
+    existing = {r.key: r for r in SchedulingRequest.objects.filter(cluster=cluster)}
+    stamp = timezone.now()
+    new, changed = [], []
+    for key, g in groups.items():
+        st = state.status.get(key)
+        if st is None:
+            continue
+        namespace, name = key.split("/", 1)
+        values = {"tenant_id": g["tenant"], "namespace": namespace, "name": name, "demand": g["demand"],
+                  "state": st.state, "reason": st.reason}
+        d = last.get(key)
+        if d is not None:
+            values.update(message=human(d.message), facts=_jsonable(d.facts))
+            if d.action == "ADMIT":
+                values["share"], values["lender_scope"], _ = share_of(d, g["demand"])
+        row = existing.get(key)
+        if row is None:
+            new.append(SchedulingRequest(cluster=cluster, key=key, **values))
+        elif any(getattr(row, f) != v for f, v in values.items()):
+            for f, v in values.items():
+                setattr(row, f, v)
+            row.updated_at = stamp  # bulk_update does not touch auto_now fields
+            changed.append(row)
+    SchedulingRequest.objects.bulk_create(new)
+    SchedulingRequest.objects.bulk_update(changed, [*REQUEST_FIELDS, "updated_at"], batch_size=500)
+    gone = [row.pk for key, row in existing.items() if key not in groups]
+    SchedulingRequest.objects.filter(pk__in=gone).delete()
+    return len(new) + len(changed) + len(gone)
 
 
 def _enact(backend, state: State, groups: dict) -> dict:
