@@ -74,10 +74,22 @@ def test_a_pass_on_an_unchanged_cluster_decides_nothing(sandbox_api, operator):
     backend.apply(deployment("web", "t1-apps", 2))
     wait_for(lambda: gated(backend, "t1-apps") == 2, timeout=10)
     cycle_until(cluster, lambda: running(backend, "t1-apps") == 2)
-    before = SchedulingDecision.objects.count()
+    before = (SchedulingDecision.objects.count(), Binding.objects.count())
     for _ in range(3):
         scheduling_cycle(cluster=cluster)
-    assert SchedulingDecision.objects.count() == before
+    assert (SchedulingDecision.objects.count(), Binding.objects.count()) == before
+
+
+def test_a_hold_ends_with_a_finished_binding_when_its_pod_goes(sandbox_api, operator):
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    backend.apply(deployment("web", "t1-apps", 2))
+    wait_for(lambda: gated(backend, "t1-apps") == 2, timeout=10)
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 2)
+    backend.scale("apps/v1", "Deployment", "t1-apps", "web", 1)
+    cycle_until(cluster, lambda: Binding.objects.open().count() == 1)
+    (ended,) = Binding.objects.filter(event="close")
+    assert ended.reason == "FINISHED" and ended.opened.request == ended.request and ended.tenant == tenants["t1"]
+    assert ended.opened.closed_by == ended
 
 
 def test_other_tenants_see_nothing_of_the_requests(sandbox_api, operator, api, make_user):
