@@ -194,6 +194,10 @@ def test_removing_a_scheduling_gate(leg, ns):
     assert backend.remove_scheduling_gate(ns, "gated", "bluedock.io/admission") is True
     assert backend.list_pods(ns)[0].scheduling_gates == ("other.io/x",)
     assert backend.remove_scheduling_gate(ns, "gated", "bluedock.io/admission") is False
+    # The cycle passes the gates it listed; a stale listing fails the patch's test and is re-read.
+    stale = ("bluedock.io/admission", "other.io/x")
+    assert backend.remove_scheduling_gate(ns, "gated", "other.io/x", gates=stale) is True
+    assert backend.list_pods(ns)[0].scheduling_gates == ()
 
 
 def test_errors_carry_the_servers_message(leg, ns):
