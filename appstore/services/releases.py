@@ -11,15 +11,12 @@ is in flight per release (``release_locked`` otherwise).
 The worker (``release_apply_run``) applies the revision's objects by server-side apply and
 prunes objects labelled with the release whose kind any revision held but the new manifest
 lacks. Every step declares desired state, so running it again — a Celery retry after a
-transient error, or ``release_retry`` after a failure — converges to the same objects.
+transient error, or ``release_recovery.release_retry`` after a failure — converges to the same objects.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import yaml
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -33,7 +30,7 @@ from tenants.access import access_for
 from tenants.models import Namespace, Operation, Role
 from tenants.services.audit import audit_record
 from tenants.services.clusters import cluster_backend
-from tenants.services.operations import operation_create, operation_fail, operation_progress, operation_run
+from tenants.services.operations import operation_create, operation_progress, operation_run
 from tenants.services.plans import quota_report
 
 OPERATION_TYPE = "appstore.release_apply"
@@ -248,59 +245,6 @@ def release_uninstall(*, actor, release: Release) -> Operation:
     with transaction.atomic():
         return _start(release=release, actor=actor, kind=Kind.UNINSTALL, version=release.current_version,
                       user_values=release.user_values, objects=[], description="Uninstallation complete")
-
-
-def release_retry(*, actor, release: Release) -> Operation:
-    """Run the failed latest revision again (same number, same manifest); applying is idempotent."""
-    _require_member(actor, release.tenant)
-    _require_unlocked(release)
-    latest = release.revisions.order_by("-revision").first()
-    if release.status != ReleaseStatus.FAILED or latest is None:
-        raise Conflict(f"Release '{release.name}' has not failed; nothing to retry.", code="release_not_failed")
-    with transaction.atomic():
-        operation, _ = operation_create(type=OPERATION_TYPE, actor=actor, tenant=release.tenant, target=release,
-                                        params={"release": release.pk, "revision": latest.revision,
-                                                "kind": latest.kind, "retry": True})
-        if not Release.objects.filter(pk=release.pk, locked_by__isnull=True).update(
-                locked_by=operation, status=PENDING[latest.kind]):
-            raise ReleaseLocked(f"Another operation is in progress on release '{release.name}'.")
-        ReleaseRevision.objects.filter(pk=latest.pk).update(status=PENDING[latest.kind], operation=operation,
-                                                            finished_at=None)
-        audit_record(actor=actor, action="appstore.release_retry", target=release, tenant=release.tenant,
-                     after={"revision": latest.revision, "operation": operation.pk})
-    return operation
-
-
-def release_unlock(*, actor, release: Release, now=None) -> Release:
-    """An admin recovers a release whose operation is finished or stuck: the operation and revision fail."""
-    access = access_for(actor)
-    if not access.can_see(release.tenant):
-        raise NotFound("Not found.")
-    if not access.has_role(release.tenant, Role.TENANT_ADMIN):
-        raise PermissionDenied(f"Only tenant admins of '{release.tenant.full_slug}' can recover a release.")
-    operation = release.locked_by
-    if operation is None:
-        raise Conflict(f"Release '{release.name}' is not locked.", code="release_not_locked")
-    now = now or timezone.now()
-    deadline = now - timedelta(seconds=settings.OPERATION_STUCK_AFTER_SECONDS)
-    last_sign = operation.heartbeat_at or operation.created_at
-    if operation.state not in Operation.TERMINAL and last_sign >= deadline:
-        raise Conflict(f"Operation {operation.pk} is still {operation.state}; it can be recovered when it has shown "
-                       f"no progress for {settings.OPERATION_STUCK_AFTER_SECONDS}s.", code="operation_active",
-                       operation=operation.pk)
-    with transaction.atomic():
-        if operation.state not in Operation.TERMINAL:
-            operation_fail(operation=operation, code="recovered",
-                           message=f"Recovered by {actor.get_username()}: no progress since {last_sign.isoformat()}.")
-        before = {"status": release.status, "locked_by": operation.pk}
-        Release.objects.filter(pk=release.pk, locked_by=operation).update(locked_by=None,
-                                                                           status=ReleaseStatus.FAILED)
-        ReleaseRevision.objects.filter(release=release, operation=operation, finished_at__isnull=True).update(
-            status=ReleaseStatus.FAILED, finished_at=now, description="Recovered by an admin; retry to converge")
-        audit_record(actor=actor, action="appstore.release_unlock", target=release, tenant=release.tenant,
-                     before=before, after={"status": ReleaseStatus.FAILED, "locked_by": None})
-    release.refresh_from_db()
-    return release
 
 
 def release_diff(*, release: Release, app_version: AppVersion | None = None, values: dict | None = None,
