@@ -148,10 +148,16 @@ def release_recover(*, actor, release: Release, reason: str, now=None) -> Releas
                 recoverable_after=after.isoformat(),
             )
         message = f"Recovered by {actor.get_username()}: {reason}"
-        # Only if it is still as stuck as we saw it: a worker's late heartbeat or ending wins over us.
-        Operation.objects.filter(pk=operation.pk, state=operation.state, heartbeat_at=operation.heartbeat_at).exclude(
-            state__in=Operation.TERMINAL
-        ).update(state=Operation.State.FAILED, error_code="recovered", error_message=message, finished_at=now)
+        # Only if it is still as stuck as we saw it: a worker that claims it or shows progress meanwhile wins,
+        # and nothing here is written (the exception rolls the transaction back).
+        if operation.state not in Operation.TERMINAL and not Operation.objects.filter(
+            pk=operation.pk, state=operation.state, heartbeat_at=operation.heartbeat_at
+        ).update(state=Operation.State.FAILED, error_code="recovered", error_message=message, finished_at=now):
+            raise Conflict(
+                f"Operation {operation.pk} just made progress; it is not stuck.",
+                code="operation_active",
+                operation=operation.pk,
+            )
         before = {"status": locked.status, "locked_by": operation.pk, "operation_state": operation.state}
         Release.objects.filter(pk=release.pk, locked_by=operation).update(locked_by=None, status=ReleaseStatus.FAILED)
         ReleaseRevision.objects.filter(release=release, operation=operation, finished_at__isnull=True).update(
