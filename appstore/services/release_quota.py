@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 
 from appstore.models import Release, ReleaseRevision, ReleaseStatus
 from appstore.releases import render
@@ -89,8 +89,16 @@ def unaccounted_requests(*, root_path: str, exclude_release: int | None = None) 
                  .select_related("release__tenant"))
     if exclude_release is not None:
         revisions = revisions.exclude(release_id=exclude_release, finished_at__isnull=True)
+    revisions = list(revisions)
+    # An uninstall deleted what the revisions before it applied: they count no more.
+    uninstalled = dict(ReleaseRevision.objects.filter(release_id__in={r.release_id for r in revisions},
+                                                      kind=ReleaseRevision.Kind.UNINSTALL,
+                                                      status=ReleaseStatus.UNINSTALLED)
+                       .values("release_id").annotate(last=Max("revision")).values_list("release_id", "last"))
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for revision in revisions:
+        if revision.revision < uninstalled.get(revision.release_id, 0):
+            continue
         base = _base_requests(revision)
         for resource, amount in render.requests(render.split(revision.manifest)).items():
             growth = amount - base.get(resource, 0)

@@ -194,6 +194,17 @@ def test_an_install_in_flight_or_not_yet_counted_reserves_its_requests(team_ns, 
     assert fits.state == "queued"
 
 
+def test_an_uninstalled_release_no_longer_counts(team_ns, shop, bob):
+    big = {"replicas": 9, "cpu": "2"}
+    first, operation = releases.release_install(actor=bob, namespace=team_ns, name="one", app_version=shop["1.0.0"],
+                                                values=big)
+    run(operation)
+    run(releases.release_uninstall(actor=bob, release=first))
+    _, fits = releases.release_install(actor=bob, namespace=team_ns, name="two", app_version=shop["1.0.0"],
+                                       values=big)
+    assert fits.state == "queued"
+
+
 def test_a_failed_install_releases_its_reservation(team_ns, shop, bob, alice, settings):
     big = {"replicas": 9, "cpu": "2"}
     first, operation = releases.release_install(actor=bob, namespace=team_ns, name="one", app_version=shop["1.0.0"],
