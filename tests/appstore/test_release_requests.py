@@ -246,3 +246,29 @@ def test_two_installs_racing_in_one_tenant_cannot_both_pass_the_quota(team_ns, s
     assert (refused[0].code, facts["tenant"], facts["resource"], facts["requested"], facts["used"],
             facts["limit"]) == ("quota_exceeded", tree["a"].pk, "cpu", 18000, 18000, 32000)
     assert Release.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_requests_racing_with_one_key_answer_one_operation(team_ns, shop, bob):
+    barrier = threading.Barrier(2)
+    answers: list[object] = []
+
+    def attempt() -> None:
+        try:
+            namespace = Namespace.objects.select_related("tenant").get(pk=team_ns.pk)
+            version = AppVersion.objects.get(pk=shop["1.0.0"].pk)
+            barrier.wait(timeout=10)
+            answers.append(releases.release_install(actor=bob, namespace=namespace, name="web", app_version=version,
+                                                    values={"replicas": 1}, idempotency_key="twin")[1].pk)
+        except ServiceError as exc:
+            answers.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(answers) == 2 and answers[0] == answers[1] and isinstance(answers[0], int), answers
+    assert Release.objects.count() == 1 and Operation.objects.filter(type="appstore.release_apply").count() == 1
