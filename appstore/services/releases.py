@@ -6,7 +6,11 @@ touched: the member role on the namespace's tenant, values against the version's
 policy, and the tenant's quota headroom along the tree (``quota_exceeded``). Then, in one
 transaction, it stores the revision to apply (values and the post-processed manifest),
 creates the Operation and takes the release's lock by compare-and-set: at most one operation
-is in flight per release (``release_locked`` otherwise).
+is in flight per release (``release_locked`` otherwise). The quota check and that transaction
+hold the tenant tree's lock, and count releases in flight (``release_quota``), so racing
+requests cannot both spend the same headroom. A synced version whose archive is not stored
+yet (Helm HTTP) is deferred: the worker fetches the chart and runs this pre-flight first.
+Install, upgrade, rollback and uninstall accept an idempotency key (``release_idempotency``).
 
 The worker (``release_apply_run``) applies the revision's objects by server-side apply and
 prunes objects labelled with the release whose kind any revision held but the new manifest

@@ -273,3 +273,29 @@ def test_an_oci_version_synced_without_its_archive_is_fetched_from_the_registry_
     operation = run(install(api(bob), team_ns, AppVersion.objects.get(pk=version.pk)))
     assert operation.state == "succeeded", operation.error_message
     assert AppVersion.objects.get(pk=version.pk).archive_id is not None
+
+
+def test_an_upgrade_to_an_unfetched_version_is_deferred_and_a_diff_fetches_in_the_request(
+        chart_repo, tmp_path, api, operator, bob, team_ns):
+    chart_repo.publish(packaged(tmp_path, "hello", "1.0.0"))
+    v110 = chart_repo.publish(packaged(tmp_path, "hello", "1.1.0", values={"replicas": 3, "image": "nginx:1.28"}))
+    v120 = chart_repo.publish(packaged(tmp_path, "hello", "1.2.0", values={"replicas": 4, "image": "nginx:1.29"}))
+    version = _synced(chart_repo, operator)
+    client = api(bob)
+    assert run(install(client, team_ns, version)).state == "succeeded"
+    release = Release.objects.get()
+    newer = {v.version: v for v in AppVersion.objects.filter(app=version.app)}
+
+    diff = client.get(f"/api/v1/releases/{release.pk}/diff/", {"to_version": newer["1.1.0"].pk})
+    assert diff.status_code == 200 and "+  replicas: 3\n" in diff.json()["manifest"]
+    assert chart_repo.fetches(v110) == 1 and AppVersion.objects.get(pk=newer["1.1.0"].pk).archive_id
+
+    response = client.post(f"/api/v1/releases/{release.pk}/upgrade/", {"app_version": newer["1.2.0"].pk},
+                           format="json")
+    assert response.status_code == 202 and chart_repo.fetches(v120) == 0  # deferred to the worker
+    assert run(response).state == "succeeded"
+    assert chart_repo.fetches(v120) == 1
+    backend = clusters.cluster_backend(team_ns.cluster)
+    assert backend.get("apps/v1", "Deployment", "web-web", "team-a")["spec"]["replicas"] == 4
+    release.refresh_from_db()
+    assert (release.current_version.version, release.current_revision) == ("1.2.0", 2)
