@@ -2,7 +2,8 @@
 resources and events, retry and recovery.
 
 Reads need visibility of the release's tenant; changes need the member role on it (the
-services check); anything outside the caller's tenants answers 404. ``quota_exceeded`` and
+services check); anything outside the caller's tenants answers 404. Install, upgrade, rollback
+and uninstall honour ``Idempotency-Key`` (appstore.services.release_idempotency). ``quota_exceeded`` and
 ``release_locked`` are 409 problems: the request is valid, the current state refuses it.
 """
 
@@ -18,6 +19,7 @@ from appstore import selectors
 from appstore.filtersets import ReleaseFilterSet
 from appstore.models import AppVersion, Release
 from appstore.services import release_recovery, release_state, releases
+from appstore.services.release_idempotency import key_check
 from bluedock_portal.api.viewsets import TenantScopedViewSet
 from bluedock_portal.errors import NotFound
 from tenants.api.serializers import OperationSerializer
@@ -30,7 +32,15 @@ PROBLEMS = {400: OpenApiResponse(description="invalid, schema_invalid, render_fa
             403: OpenApiResponse(description="permission_denied, role_required, policy_violation"),
             404: OpenApiResponse(description="not visible to you"),
             409: OpenApiResponse(description="quota_exceeded, release_locked, release_name_taken, release_not_failed, "
-                                             "release_not_locked, operation_active")}
+                                             "release_not_locked, operation_active"),
+            422: OpenApiResponse(description="idempotency_key_reused: the key answered another request")}
+IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False,
+                               description="Repeat a request safely: the same key and body answer the same "
+                                           "Operation (1-128 printable ASCII characters).")
+
+
+def _key(request) -> str:
+    return key_check(request.headers.get("Idempotency-Key", ""))
 
 
 def _version(user, pk: int | None, *, field: str = "app_version") -> AppVersion | None:
@@ -49,7 +59,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
     serializer_class = s.ReleaseSerializer
     filterset_class = ReleaseFilterSet
 
-    @extend_schema(request=s.ReleaseCreateSerializer, responses={**ACCEPTED, **PROBLEMS})
+    @extend_schema(request=s.ReleaseCreateSerializer, responses={**ACCEPTED, **PROBLEMS}, parameters=[IDEMPOTENCY])
     def create(self, request):
         data = s.ReleaseCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -60,15 +70,16 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
             raise NotFound(f"Namespace {fields['namespace']} does not exist.")
         _, operation = releases.release_install(actor=request.user, namespace=namespace, name=fields["name"],
                                                 app_version=_version(request.user, fields["app_version"]),
-                                                values=fields["values"])
+                                                values=fields["values"], idempotency_key=_key(request))
         return Response(OperationSerializer(operation).data, status=202)
 
-    @extend_schema(request=None, responses={**ACCEPTED, **PROBLEMS}, summary="Uninstall")
+    @extend_schema(request=None, responses={**ACCEPTED, **PROBLEMS}, summary="Uninstall", parameters=[IDEMPOTENCY])
     def destroy(self, request, pk=None):
-        operation = releases.release_uninstall(actor=request.user, release=self.get_object())
+        operation = releases.release_uninstall(actor=request.user, release=self.get_object(),
+                                               idempotency_key=_key(request))
         return Response(OperationSerializer(operation).data, status=202)
 
-    @extend_schema(request=s.ReleaseUpgradeSerializer, responses={**ACCEPTED, **PROBLEMS})
+    @extend_schema(request=s.ReleaseUpgradeSerializer, responses={**ACCEPTED, **PROBLEMS}, parameters=[IDEMPOTENCY])
     @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
     def upgrade(self, request, pk=None):
         release = self.get_object()
@@ -76,17 +87,17 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
         data.is_valid(raise_exception=True)
         operation = releases.release_upgrade(actor=request.user, release=release,
                                              app_version=_version(request.user, data.validated_data["app_version"]),
-                                             values=data.validated_data["values"])
+                                             values=data.validated_data["values"], idempotency_key=_key(request))
         return Response(OperationSerializer(operation).data, status=202)
 
-    @extend_schema(request=s.ReleaseRollbackSerializer, responses={**ACCEPTED, **PROBLEMS})
+    @extend_schema(request=s.ReleaseRollbackSerializer, responses={**ACCEPTED, **PROBLEMS}, parameters=[IDEMPOTENCY])
     @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
     def rollback(self, request, pk=None):
         release = self.get_object()
         data = s.ReleaseRollbackSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         operation = releases.release_rollback(actor=request.user, release=release,
-                                              revision=data.validated_data["revision"])
+                                              revision=data.validated_data["revision"], idempotency_key=_key(request))
         return Response(OperationSerializer(operation).data, status=202)
 
     @extend_schema(request=None, responses={**ACCEPTED, **PROBLEMS},
