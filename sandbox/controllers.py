@@ -61,7 +61,7 @@ class Controllers:
         """Nothing changed: only time moves job pods to completion and HPAs to their next sync."""
         termination.finish_due(self.api)
         with self.api.store.lock:
-            kubelet.run_kubelet(self.api)
+            kubelet.run_kubelet(self.api, self.emit)
         with self.api.store.lock:
             self.hpa.run(self.emit)
 
@@ -75,7 +75,7 @@ class Controllers:
         with self.api.store.lock:
             kubelet.place(self.api, self.emit)
         with self.api.store.lock:
-            kubelet.run_kubelet(self.api)
+            kubelet.run_kubelet(self.api, self.emit)
         with self.api.store.lock:
             self.hpa.run(self.emit)
 
@@ -97,7 +97,9 @@ class Controllers:
             self._owned[res.key] = index
         return self._owned[res.key].get(owner["metadata"]["uid"], [])
 
-    def emit(self, obj: dict, reason: str, message: str, *, type: str = "Normal", component: str = MANAGER):  # noqa: A002
+    def emit(self, obj: dict, reason: str, message: str, *, type: str = "Normal",  # noqa: A002
+             component: str = MANAGER, host: str = "", field_path: str = ""):
+        """Record a core/v1 Event as the API server stores one (a repeat bumps ``count``)."""
         events, meta = self.r("v1", "events"), obj["metadata"]
         ns = meta.get("namespace") or "default"
         key = (meta["uid"], reason, message)
@@ -112,10 +114,14 @@ class Controllers:
         involved = {"kind": obj.get("kind"), "namespace": meta.get("namespace"), "name": meta["name"],
                     "uid": meta["uid"], "apiVersion": obj.get("apiVersion"), "resourceVersion": meta.get(
                         "resourceVersion")}
+        if field_path:
+            involved["fieldPath"] = field_path
+        source = {"component": component, **({"host": host} if host else {})}
         self.api.store.create(events, {"metadata": {"name": name, "namespace": ns}, "involvedObject": involved,
                                        "reason": reason, "message": message, "type": type, "count": 1,
                                        "firstTimestamp": now_iso(), "lastTimestamp": now_iso(),
-                                       "source": {"component": component}, "reportingComponent": component})
+                                       "source": source, "reportingComponent": component,
+                                       "reportingInstance": host})
 
     def create_pod(self, owner: dict, template: dict, name: str, labels: dict, node: str = "") -> bool:
         meta = copy.deepcopy(template.get("metadata") or {})

@@ -178,3 +178,30 @@ def test_priority_class_sets_pod_priority(k8s, namespace):
     with pytest.raises(client.ApiException) as exc:
         k8s.core.create_namespaced_pod(namespace, pod_manifest("q", priorityClassName="missing"))
     assert exc.value.status == 403 and "no PriorityClass with name missing was found" in exc.value.body
+
+
+def test_starting_a_deployment_records_the_events_a_real_cluster_records(k8s, namespace):
+    k8s.apps.create_namespaced_deployment(namespace, deployment_manifest("web", replicas=1))
+    wait_for(lambda: k8s.apps.read_namespaced_deployment("web", namespace).status.ready_replicas == 1)
+    (pod,) = running(k8s, namespace, "app=web")
+
+    def events_of(kind, name):
+        return [e for e in k8s.core.list_namespaced_event(namespace).items
+                if (e.involved_object.kind, e.involved_object.name) == (kind, name)]
+
+    started = wait_for(lambda: len(events_of("Pod", pod.metadata.name)) == 4 and events_of("Pod", pod.metadata.name))
+    by_reason = {e.reason: e for e in started}
+    assert sorted(by_reason) == ["Created", "Pulled", "Scheduled", "Started"]
+    assert by_reason["Scheduled"].source.component == "default-scheduler"
+    assert by_reason["Scheduled"].message == f"Successfully assigned {namespace}/{pod.metadata.name} to node-1"
+    pulled, created = by_reason["Pulled"], by_reason["Created"]
+    assert pulled.message == 'Container image "nginx:1.27" already present on machine'
+    assert (created.message, created.type, created.count) == ("Created container: app", "Normal", 1)
+    assert (created.source.component, created.source.host, created.reporting_instance) == ("kubelet", "node-1",
+                                                                                           "node-1")
+    assert created.involved_object.field_path == "spec.containers{app}"
+    assert created.involved_object.uid == pod.metadata.uid
+    (scaled,) = events_of("Deployment", "web")
+    assert scaled.reason == "ScalingReplicaSet" and scaled.message.startswith("Scaled up replica set web-")
+    (rs,) = k8s.apps.list_namespaced_replica_set(namespace).items
+    assert [e.reason for e in events_of("ReplicaSet", rs.metadata.name)] == ["SuccessfulCreate"]
