@@ -68,7 +68,9 @@ def one_plan(config, state, rid: str, now: int, repeat: int) -> tuple[float, int
 
 
 def row(label: str, seconds: float, base: float, extra: str = "") -> None:
-    print(f"  {label:<34} {seconds * 1000:>10.1f} ms   {seconds / base:>8.0f}× sort   {extra}")
+    ratio = seconds / base
+    shown = f"{ratio:>8.0f}" if ratio >= 10 else f"{ratio:>8.2f}"
+    print(f"  {label:<34} {seconds * 1000:>10.1f} ms   {shown}× sort   {extra}")
 
 
 def bench_scale(name: str) -> None:

@@ -115,6 +115,8 @@ def compact(d, explain: bool) -> dict:
     out: dict[str, Any] = {"t": d.time}
     if d.action == "EVICT":
         out.update(victim=d.victim, action="EVICT", reason=d.reason, preemptor=d.preemptor)
+    elif d.action == "SHRINK":  # P4: the request keeps running at the smaller size "to"
+        out.update(request=d.request, action="SHRINK", reason=d.reason, preemptor=d.preemptor, to=d.facts["to"])
     else:
         if d.request is not None:
             out["request"] = d.request
