@@ -28,6 +28,10 @@ from .models import EngineSnapshot, SchedulingDecision, SchedulingRequest
 
 log = logging.getLogger(__name__)
 LOCK_NAMESPACE = 0x5C4ED  # advisory lock key space of the scheduling cycle
+# Elastic shrink (P4) would mean resizing a running gang, which the portal cannot do; requests it
+# builds from pods carry no elastic minimum, so the engine should never decide one here.  If it
+# does (a state written by another version), the decision is kept and said to be unenacted.
+SHRINK_NOT_ENACTED = " Recorded only: the portal does not resize running pods, so they keep their size."
 _NODE = re.compile(r"\bt(\d+)(#self)?\b")
 
 
@@ -99,6 +103,9 @@ def _pass(cluster: Cluster, now: int) -> dict:
     state = engine.set_capacity(state, {r: capacity.get(r, 0) for r in config.resources})
     plan = engine.decide(config, state, now)
     decisions = [*decisions_before, *plan.decisions]
+    for d in plan.decisions:
+        if d.action == "SHRINK":
+            log.warning("engine decided SHRINK of %s for %s; recorded, not enacted", d.request, d.preemptor)
     tenant_of = {key: g["tenant"] for key, g in groups.items()}
     _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
             groups=groups)
@@ -176,7 +183,7 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
                 config_version=config.version if config else record.config_version, state_hash=state_hash,
                 action=d.action, reason=d.reason, request=d.request or "", victim=d.victim or "",
                 preemptor=d.preemptor or "", facts=_jsonable(d.facts),
-                message=human(d.message))
+                message=human(d.message) + (SHRINK_NOT_ENACTED if d.action == "SHRINK" else ""))
         for key, g in (groups or {}).items():
             st = state.status.get(key)
             if st is None:
