@@ -156,9 +156,14 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
     if shrunk:
         touched = shrink_commit(ctx, q, shrunk)
         victims = [c for c in victims if c.shrink_to is None]
-        if not victims:  # shrinking alone made room: judge q again, now it fits
+        if not victims:  # shrinking alone made room, at once: q is admitted on it
             ctx.version += 1
-            return touched | _evaluate(ctx, q.id, leaf)
+            if ctx.actual.fit(leaf, vec) is None and ctx.sim.fit(leaf, vec) is None:
+                _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER,
+                       {"victims": [c.alloc.request for c in shrunk], "shrunk": True})
+                return touched
+            return touched | _evaluate(ctx, q.id, leaf)  # still needs earlier plans' victims (P5b)
+    ctx.plan_seq += 1
     names = [c.alloc.request for c in victims]
     st = ctx.status[q.id]
     ctx.status[q.id] = Status("Reserved", str(Reason.PENDING_WAITING_FOR_VICTIMS), pending_since=st.pending_since,

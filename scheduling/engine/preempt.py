@@ -48,7 +48,7 @@ def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
     s = ctx.settings
     need = [r for r in range(tree.R) if vec[r] > 0]
     adv = _advantage(ctx, leaf, vec, need) if node.reclaim_policy != "Never" else None
-    cands = Candidates(ctx, q, leaf, vec, need, pending_since, only_within, adv)
+    cands = Candidates(ctx, q, leaf, need, pending_since, only_within, adv)
     if not cands:
         return Outcome()
     strategies = [("S2a",)] if "S2a" in s.fs_strategies else []

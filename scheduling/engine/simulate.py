@@ -4,7 +4,9 @@ Replays a scenario (YAML or JSON, format in docs: scheduling-scenarios.md) on a 
 a pass runs at every event time and every ``pass_interval``; all events of one instant are
 applied before that instant's pass, so their order in the file does not matter (T28).  Victims
 without an explicit ``release`` event are released at their deadline (the simulator plays
-Kubernetes).  Output is JSON on stdout.  Imports: standard library, plus PyYAML for YAML files.
+Kubernetes).  Output is JSON on stdout; an elastic shrink (P4) reads
+``{"t", "request", "action": "SHRINK", "reason": <victim rule>, "preemptor", "to": {new demand}}``.
+Imports: standard library, plus PyYAML for YAML files.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ for each plan costs O(N log N) with N in the tens of thousands (benchmark B4).  
   (usually the first group suffices);
 * each leaf's allocations are sorted once per pass by the leaf-local part of the key (priority,
   admitted, created, id) and the leaves of a group are merged lazily with ``heapq.merge``, so a
-  plan that needs three victims builds three or four Candidates, not fifty thousand.
+  plan builds one Candidate per leaf of the groups it opens plus one per candidate it walks
+  past, not one per running allocation.
 
 Terminating allocations whose preemptor went away (orphans) come first whatever their group; the
 few of them are classified eagerly.  Which leaves belong to a group is decided on the state the
@@ -31,7 +32,7 @@ from .model import Allocation, id_key
 RANK = {"R": 0, "F": 1, "B": 2, "W": 3}
 
 
-@dataclass
+@dataclass(eq=False)
 class Candidate:
     alloc: Allocation
     leaf: int
@@ -86,8 +87,8 @@ def _leaf_order(ctx, lv: int) -> list[str]:
 class Candidates:
     """Iterable over the candidates of one plan; iterating again replays what was produced."""
 
-    def __init__(self, ctx, q, leaf: int, vec: list[int], need: list[int], pending_since: int,
-                 only_within: bool, adv: int | None):
+    def __init__(self, ctx, q, leaf: int, need: list[int], pending_since: int, only_within: bool,
+                 adv: int | None):
         self.ctx, self.q, self.leaf, self.need = ctx, q, leaf, need
         self.items: list[Candidate] = []
         self.removed: list[Candidate] = []  # victims the greedy walk has taken out of ctx.sim

@@ -43,7 +43,15 @@ def swap_tail(ctx, cands, taken, stop, leaf, vec, need, target_within_owned, sat
     lo = stop
     while lo > 0 and items[lo - 1].band == band:
         lo -= 1
-    members = [c for c in items[lo:stop + 1] if not c.tags]
+    status = ctx.status
+
+    def eligible(c) -> bool:
+        # A request that got in by owned reclaim (by transfer) is never swapped in: reclaiming it
+        # back for the side it reclaimed from would be the ping-pong H1/P7 rule out.  Newest
+        # first keeps such requests behind the later admissions that made its side borrow.
+        return not c.tags and (any(c is t for t in tail) or status[c.alloc.request].reason != "ADMITTED_BY_TRANSFER")
+
+    members = [c for c in items[lo:stop + 1] if eligible(c)]
     i = stop + 1
     while len(members) <= BAND_LIMIT:
         if i >= len(items) and not cands.more():
@@ -51,7 +59,7 @@ def swap_tail(ctx, cands, taken, stop, leaf, vec, need, target_within_owned, sat
         c = items[i]
         if c.band != band:
             break
-        if not c.tags:
+        if eligible(c):
             members.append(c)
         i += 1
     if len(members) > BAND_LIMIT or len(members) == n_tail:

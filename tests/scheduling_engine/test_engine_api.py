@@ -144,3 +144,16 @@ def test_same_timestamp_permutations_give_identical_logs(name):
                 ev["submit"] = items
         rng.shuffle(shuffled["events"])
         assert json.dumps(run(shuffled), sort_keys=True) == reference
+
+
+def test_reservations_of_one_pass_keep_their_plan_order():
+    """P5b: transfers happen in plan order, so each plan of a pass gets its own, later sequence."""
+    config, state = _seed()
+    state = decide(config, state, 0).state
+    state = submit(state, [build_request({"id": f"a{i}", "leaf": "T1", "demand": {"u": 1}}, 10)
+                           for i in range(5, 9)])
+    plan = decide(config, state, 10)
+    order = [d.request for d in plan.decisions if d.action == "RESERVE"]
+    assert order == ["a5", "a6", "a7", "a8"]
+    seqs = [plan.state.status[rid].plan_seq for rid in order]
+    assert seqs == sorted(set(seqs)) and plan.state.plan_seq == seqs[-1]

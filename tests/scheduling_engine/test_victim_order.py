@@ -100,7 +100,7 @@ def compare_every_pending(config, state, now) -> None:
         for only_within in (False, True):
             want = reference(ctx, q, leaf, vec, need, since, only_within, adv)
             got = [(c.alloc.request, c.cls, c.A, c.a_v)
-                   for c in Candidates(ctx, q, leaf, vec, need, since, only_within, adv)]
+                   for c in Candidates(ctx, q, leaf, need, since, only_within, adv)]
             assert got == want, (rid, only_within)
 
 
