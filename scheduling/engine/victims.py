@@ -78,8 +78,11 @@ def _leaf_order(ctx, lv: int) -> list[str]:
         out = sorted(ids, reverse=True, key=lambda a: (-reqs[a].priority - beta * ctx.times_preempted(a),
                                                        allocs[a].admitted_at, reqs[a].created_at, reqs[a].order[2]))
     else:
-        out = sorted(ids, reverse=True, key=lambda a: (-reqs[a].priority, allocs[a].admitted_at,
-                                                       reqs[a].created_at, reqs[a].order[2]))
+        def key(a):
+            o = reqs[a].order  # (−priority, created_at, id key), computed once per request
+            return (o[0], allocs[a].admitted_at, o[1], o[2])
+
+        out = sorted(ids, reverse=True, key=key)
     cache[lv] = (len(ids), out)
     return out
 
