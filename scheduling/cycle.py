@@ -32,6 +32,10 @@ from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingReque
 
 log = logging.getLogger(__name__)
 LOCK_NAMESPACE = 0x5C4ED  # advisory lock key space of the scheduling cycle
+# Elastic shrink (P4) would mean resizing a running gang, which the portal cannot do; requests it
+# builds from pods carry no elastic minimum, so the engine should never decide one here.  If it
+# does (a state written by another version), the decision is kept and said to be unenacted.
+SHRINK_NOT_ENACTED = " Recorded only: the portal does not resize running pods, so they keep their size."
 _NODE = re.compile(r"\bt(\d+)(#self)?\b")
 
 
@@ -139,6 +143,9 @@ def _pass(cluster: Cluster, now: int) -> dict:
     clock.lap("observe")
     plan = engine.decide(config, state, now)
     decisions = [*decisions_before, *plan.decisions]
+    for d in plan.decisions:
+        if d.action == "SHRINK":
+            log.warning("engine decided SHRINK of %s for %s; recorded, not enacted", d.request, d.preemptor)
     tenant_of = {key: g["tenant"] for key, g in groups.items()}
     clock.lap("decide")
     rows = _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
@@ -241,7 +248,7 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
             cluster=cluster, tenant_id=tenant_of.get(d.request or d.victim or ""), pass_seq=state.pass_seq,
             config_version=version, state_hash=state_hash, action=d.action, reason=d.reason,
             request=d.request or "", victim=d.victim or "", preemptor=d.preemptor or "", facts=_jsonable(d.facts),
-            message=human(d.message)) for d in decisions])
+            message=human(d.message) + (SHRINK_NOT_ENACTED if d.action == "SHRINK" else "")) for d in decisions])
         rows = []
         if config is not None:
             open_ids = dict(Binding.objects.filter(cluster=cluster).open().values_list("request", "id"))

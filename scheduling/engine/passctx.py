@@ -34,6 +34,7 @@ class PassCtx:
         self.version = 0
         self.memo: dict[tuple, tuple] = {}
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
+        self.victim_index: dict = {}  # victims.py: per-leaf candidate order and orphans, per pass
         self.by_leaf: dict[int, list[str]] = {}
         reqs = self.requests
         for aid in sorted(self.allocations, key=lambda a: reqs[a].order[2]):  # cached natural id order
