@@ -96,3 +96,6 @@ class AppRoleAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     autocomplete_fields = ["user", "group"]
     list_select_related = ["user", "group", "tenant"]
+
+
+from appstore import release_admin  # noqa: E402, F401 (registers ReleaseAdmin)

@@ -153,3 +153,13 @@ class UninstallForm(forms.Form):
         if value != self.release.name:
             raise forms.ValidationError(f"Type '{self.release.name}' to uninstall this release.")
         return value
+
+
+class RetryForm(forms.Form):
+    """No fields: a retry runs the failed revision again as it was."""
+
+
+class RecoverForm(forms.Form):
+    # Not required here: the service answers an empty reason with its own code (reason_required).
+    reason = forms.CharField(required=False, label="Reason (goes to the audit trail)",
+                             widget=forms.Textarea(attrs={"rows": 2, "maxlength": 500}))

@@ -1,4 +1,5 @@
-"""Portal pages for releases: install form, release page (history, operations, upgrade/rollback/uninstall), diff, list.
+"""Portal pages for releases: install form, release page (status, live resources, events, log, history,
+operations, upgrade/rollback/uninstall, retry/recover), diff, list.
 
 Every release is resolved through ``Release.objects.visible_to(user)`` before the method is looked at,
 so a release of a tenant the user cannot see is the same 404 for GET and every POST. Each POST calls
@@ -12,19 +13,21 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.views.generic import TemplateView
 
 from appstore import selectors
 from appstore.models import AppVersion, Release, ReleaseStatus
 from appstore.models.releases import ReleaseRevision
+from appstore.services import release_recovery, release_state
 from appstore.services import releases as release_services
 from bluedock_portal.errors import ServiceError
 from tenants import selectors as tenant_selectors
 from tenants.access import access_for
 from tenants.models import Namespace, Operation, Role
 
-from .release_forms import InstallForm, RollbackForm, UninstallForm, UpgradeForm
+from .release_forms import InstallForm, RecoverForm, RetryForm, RollbackForm, UninstallForm, UpgradeForm
 
 MAX_NAMESPACES = 500
 
@@ -178,6 +181,8 @@ class ReleaseDetailView(ReleaseMixin, TemplateView):
                                                                      initial={"values_yaml": initial_values}),
             "rollback_form": bound.get("rollback_form") or RollbackForm(revisions=self.rollback_targets()),
             "uninstall_form": bound.get("uninstall_form") or UninstallForm(release=release),
+            "retry_form": bound.get("retry_form") or RetryForm(),
+            "recover_form": bound.get("recover_form") or RecoverForm(),
         }
 
     def get_context_data(self, **kwargs):
@@ -185,11 +190,18 @@ class ReleaseDetailView(ReleaseMixin, TemplateView):
         operations = list(Operation.objects.filter(target_type=release._meta.label_lower, target_id=str(release.pk))
                           .order_by("-created_at", "-pk")[:10])
         access = access_for(self.request.user)
+        can_change = access.has_role(release.tenant, Role.MEMBER)
+        lock = release.locked_by
         return {**super().get_context_data(**kwargs), "release": release, "revisions": self.revisions,
                 "operations": operations,
                 "in_progress": any(op.state not in Operation.TERMINAL for op in operations),
-                "can_change": access.has_role(release.tenant, Role.MEMBER),
+                "can_change": can_change,
+                "can_retry": can_change and release.status == ReleaseStatus.FAILED and lock is None,
+                "can_recover": lock is not None and access.has_role(release.tenant, Role.TENANT_ADMIN),
+                "stuck": release_recovery.stuck_since(lock, now=timezone.now()) if lock else None,
                 "uninstalled": release.status == ReleaseStatus.UNINSTALLED,
+                "resources": release_state.release_resources(release=release),
+                "events": release_state.release_events(release=release),
                 **self.forms(**kwargs)}
 
 
@@ -265,6 +277,37 @@ class ReleaseUninstallView(ReleaseActionView):
 
     def done(self, operation):
         return f"Uninstalling {self.release.name}"
+
+
+class ReleaseRetryView(ReleaseActionView):
+    form_key = "retry_form"
+
+    def build_form(self, data):
+        return RetryForm(data)
+
+    def perform(self, form):
+        return release_recovery.release_retry(actor=self.request.user, release=self.release)
+
+    def done(self, operation):
+        return f"Retrying {self.release.name}"
+
+
+class ReleaseRecoverView(ReleaseActionView):
+    """Not an Operation: recovery is immediate, so this answers with the release page and a message."""
+
+    form_key = "recover_form"
+
+    def build_form(self, data):
+        return RecoverForm(data)
+
+    def perform(self, form):
+        stuck = self.release.locked_by  # the operation being recovered (the service refuses when there is none)
+        release_recovery.release_recover(actor=self.request.user, release=self.release,
+                                         reason=form.cleaned_data["reason"])
+        return stuck
+
+    def done(self, operation):
+        return f"Recovered {self.release.name}: the stuck operation is marked failed; retry to converge"
 
 
 class ReleaseDiffView(ReleaseMixin, TemplateView):

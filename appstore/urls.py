@@ -16,4 +16,6 @@ urlpatterns = [
     path("releases/<int:pk>/upgrade/", release_pages.ReleaseUpgradeView.as_view(), name="release-upgrade"),
     path("releases/<int:pk>/rollback/", release_pages.ReleaseRollbackView.as_view(), name="release-rollback"),
     path("releases/<int:pk>/uninstall/", release_pages.ReleaseUninstallView.as_view(), name="release-uninstall"),
+    path("releases/<int:pk>/retry/", release_pages.ReleaseRetryView.as_view(), name="release-retry"),
+    path("releases/<int:pk>/recover/", release_pages.ReleaseRecoverView.as_view(), name="release-recover"),
 ]

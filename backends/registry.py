@@ -74,7 +74,8 @@ class RegistryClient:
         for chunk in response.iter_content(64 * 1024):
             data += chunk
             if len(data) > max_bytes:
-                raise BackendPermanentError(f"blob {digest} is larger than {max_bytes} bytes", system=SYSTEM)
+                raise BackendPermanentError(f"blob {digest} is larger than {max_bytes} bytes", system=SYSTEM,
+                                            reason="too_large")
         return data
 
     def _get(self, path: str, **kwargs):

@@ -22,7 +22,7 @@ app.conf.beat_schedule = {
     # The scheduling cycle: every second, expiring at once, on its own queue (one worker process).
     "scheduling.cycle": {
         "task": "scheduling.cycle",
-        "schedule": float(env_int("SCHEDULING_INTERVAL", 1, minimum=1)),
+        "schedule": float(env_int("SCHEDULING_INTERVAL", 1, minimum=1)),  # settings.SCHEDULING_INTERVAL
         "options": {"expires": 1, "queue": "scheduling"},
     },
     "tenants.operations_requeue_stuck": {

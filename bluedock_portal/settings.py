@@ -216,6 +216,11 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ---------------------------------------------------------------------------------
+# The scheduling cycle (scheduling/tasks.py): beat starts a tick every SCHEDULING_INTERVAL
+# seconds; within its tick the worker keeps passing, polling every SCHEDULING_POLL_MS when a pass
+# decided nothing, so a new pod waits about one pass, not one tick (0 = one pass per tick).
+SCHEDULING_INTERVAL = env_int("SCHEDULING_INTERVAL", 1, minimum=1)
+SCHEDULING_POLL_MS = env_int("SCHEDULING_POLL_MS", 200, minimum=0, maximum=60_000)
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"

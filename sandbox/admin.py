@@ -8,6 +8,7 @@
   POST   /sandbox/cpu                     {"namespace", "labelSelector", "utilization"}: current and future pods
   POST   /sandbox/pods/<ns>/<name>/log    {"container": "c", "lines": ["..."]}
   POST   /sandbox/tokens                  {"token": "t", "user": "alice", "groups": ["tenant-a"]}
+  POST   /sandbox/terminations            {"namespace": "ns"} (optional): Terminating pods finish their grace now
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def handle(api: Api, method: str, path: str, body: bytes) -> tuple[int, dict]:
             api.store.get(api.res("v1", "pods"), parts[1], parts[2])
             api.logs[(parts[1], parts[2], data["container"])].extend(f"{now_iso()} {line}" for line in data["lines"])
             return 201, {"lines": len(data["lines"])}
+        if parts == ["terminations"] and method == "POST":
+            from .termination import finish_due
+
+            return 200, {"finished": finish_due(api, now=float("inf"), namespace=data.get("namespace"))}
         if parts == ["tokens"] and method == "POST":
             from .rbac import User
 

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 
-from . import errors, kubelet, quantity
+from . import errors, kubelet, quantity, termination
 from .admission import TERMINAL, quota_usage
 from .handlers import Api, random_suffix
 from .registry import Resource
@@ -59,12 +59,14 @@ class Controllers:
 
     def run_timed(self) -> None:
         """Nothing changed: only time moves job pods to completion and HPAs to their next sync."""
+        termination.finish_due(self.api)
         with self.api.store.lock:
-            kubelet.run_kubelet(self.api)
+            kubelet.run_kubelet(self.api, self.emit)
         with self.api.store.lock:
             self.hpa.run(self.emit)
 
     def run_once(self) -> None:
+        termination.finish_due(self.api)
         for step in (self.namespaces, self.garbage_collect, self.deployments, self.replicasets, self.statefulsets,
                      self.daemonsets, self.jobs, self.quotas):
             with self.api.store.lock:
@@ -73,7 +75,7 @@ class Controllers:
         with self.api.store.lock:
             kubelet.place(self.api, self.emit)
         with self.api.store.lock:
-            kubelet.run_kubelet(self.api)
+            kubelet.run_kubelet(self.api, self.emit)
         with self.api.store.lock:
             self.hpa.run(self.emit)
 
@@ -95,7 +97,9 @@ class Controllers:
             self._owned[res.key] = index
         return self._owned[res.key].get(owner["metadata"]["uid"], [])
 
-    def emit(self, obj: dict, reason: str, message: str, *, type: str = "Normal", component: str = MANAGER):  # noqa: A002
+    def emit(self, obj: dict, reason: str, message: str, *, type: str = "Normal",  # noqa: A002
+             component: str = MANAGER, host: str = "", field_path: str = ""):
+        """Record a core/v1 Event as the API server stores one (a repeat bumps ``count``)."""
         events, meta = self.r("v1", "events"), obj["metadata"]
         ns = meta.get("namespace") or "default"
         key = (meta["uid"], reason, message)
@@ -110,10 +114,14 @@ class Controllers:
         involved = {"kind": obj.get("kind"), "namespace": meta.get("namespace"), "name": meta["name"],
                     "uid": meta["uid"], "apiVersion": obj.get("apiVersion"), "resourceVersion": meta.get(
                         "resourceVersion")}
+        if field_path:
+            involved["fieldPath"] = field_path
+        source = {"component": component, **({"host": host} if host else {})}
         self.api.store.create(events, {"metadata": {"name": name, "namespace": ns}, "involvedObject": involved,
                                        "reason": reason, "message": message, "type": type, "count": 1,
                                        "firstTimestamp": now_iso(), "lastTimestamp": now_iso(),
-                                       "source": {"component": component}, "reportingComponent": component})
+                                       "source": source, "reportingComponent": component,
+                                       "reportingInstance": host})
 
     def create_pod(self, owner: dict, template: dict, name: str, labels: dict, node: str = "") -> bool:
         meta = copy.deepcopy(template.get("metadata") or {})
@@ -188,7 +196,9 @@ class Controllers:
 
     def replicasets(self) -> None:
         for rs in self.api.store.list(self.r("apps/v1", "replicasets")):
-            pods = [p for p in self.owned(self.r("v1", "pods"), rs) if p["status"].get("phase") not in TERMINAL]
+            # Terminating pods no longer count (FilterActivePods): the replacement starts during their grace.
+            pods = [p for p in self.owned(self.r("v1", "pods"), rs) if p["status"].get("phase") not in TERMINAL
+                    and not p["metadata"].get("deletionTimestamp")]
             want = rs["spec"].get("replicas", 1)
             for _ in range(want - len(pods)):
                 if not self.create_pod(rs, rs["spec"]["template"], f"{rs['metadata']['name']}-{random_suffix()}", {}):

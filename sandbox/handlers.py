@@ -12,7 +12,7 @@ import random
 import threading
 from collections import defaultdict
 
-from . import admission, errors, patch, ssa
+from . import admission, errors, patch, ssa, termination
 from .convert import from_storage, storage_version, to_storage
 from .registry import Registry, Resource
 from .selectors import parse_fields, parse_labels
@@ -40,6 +40,7 @@ class Api:
         self.cpu: dict[str, float] = {}  # pod uid -> simulated CPU utilisation in % of its request
         self.cpu_rules: list[tuple[str, object, float]] = []  # (namespace, label predicate, utilisation)
         self.faults: list[dict] = []
+        self.terminations: dict[str, float] = {}  # pod uid -> when its grace ends (epoch seconds)
         self.faults_lock = threading.Lock()
         self.tokens: dict = {}  # bearer token -> rbac.User
         self.strict_tokens = False  # set once a token is registered: unknown tokens get 401
@@ -209,10 +210,13 @@ class Api:
                 return current
             if options.get("propagationPolicy") == "Orphan" and not self.store.is_dry:
                 self._orphan(self.store.get(res, ns, name)["metadata"]["uid"])
+            if res.key == "/pods":
+                return termination.delete_pod(self, res, ns, name, options, uid=pre.get("uid", ""),
+                                              rv=pre.get("resourceVersion", ""))
             gone = self.store.delete(res, ns, name, uid=pre.get("uid", ""), rv=pre.get("resourceVersion", ""))
             if res.plural == "customresourcedefinitions" and not self.store.is_dry:
                 self.registry.unregister_crd(gone)
-            if res.key == "/pods" or gone["metadata"].get("deletionTimestamp"):
+            if gone["metadata"].get("deletionTimestamp"):
                 return gone
             return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                     "details": {"name": name, "group": res.group, "kind": res.plural, "uid": gone["metadata"]["uid"]}}

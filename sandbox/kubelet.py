@@ -113,8 +113,9 @@ def _requests(pod: dict) -> dict[str, Fraction]:
         "pods": Fraction(1)}
 
 
-def run_kubelet(api: Api) -> None:
-    """Bound pods start Running at once; job pods finish after RUN_SECONDS; each start writes log lines."""
+def run_kubelet(api: Api, emit=None) -> None:
+    """Bound pods start Running at once; job pods finish after RUN_SECONDS; each start writes log lines
+    and, given ``emit``, the kubelet's Pulled/Created/Started events for each container."""
     pods_res = api.res("v1", "pods")
     nodes = {n["metadata"]["name"] for n in api.store.list(api.res("v1", "nodes"))}
     candidates = [p for p in api.store.peek(pods_res) if p["spec"].get("nodeName") in nodes
@@ -136,6 +137,8 @@ def run_kubelet(api: Api) -> None:
                     f"{started} [sandbox] {' '.join(c.get('command', []) + c.get('args', [])) or 'entrypoint'} "
                     "running"])
             api.store.update(pods_res, pod, check_rv=False, raw=True)
+            if emit is not None:
+                _container_events(pod, emit)
         elif status.get("phase") == "Running" and _is_job_pod(pod) and _finished(pod):
             code = int(meta.get("annotations", {}).get(EXIT_CODE, 0))
             status["phase"] = "Succeeded" if code == 0 else "Failed"
@@ -147,6 +150,16 @@ def run_kubelet(api: Api) -> None:
                 if cond["type"] in ("Ready", "ContainersReady"):
                     cond.update(status="False", reason="PodCompleted")
             api.store.update(pods_res, pod, check_rv=False, raw=True)
+
+
+def _container_events(pod: dict, emit) -> None:
+    """What a real kubelet records when it starts a pod's containers (image already on the node)."""
+    node = pod["spec"]["nodeName"]
+    for c in pod["spec"].get("containers", []):
+        where = {"component": "kubelet", "host": node, "field_path": f"spec.containers{{{c['name']}}}"}
+        emit(pod, "Pulled", f'Container image "{c.get("image", "")}" already present on machine', **where)
+        emit(pod, "Created", f"Created container: {c['name']}", **where)
+        emit(pod, "Started", f"Started container {c['name']}", **where)
 
 
 def _container_status(container: dict, started: str) -> dict:

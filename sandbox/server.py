@@ -202,10 +202,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(201 if apply and not existed else 200, out)
         if method == "DELETE" and name:
             options = json.loads(body or b"{}")
-            options.setdefault("propagationPolicy", query.get("propagationPolicy"))
-            return self._send(200, api.delete(res, ns, name, options))
+            return self._send(200, api.delete(res, ns, name, _delete_options(options, query)))
         if method == "DELETE":
-            return self._send(200, api.delete_collection(res, ns or None, query, json.loads(body or b"{}")))
+            options = _delete_options(json.loads(body or b"{}"), query)
+            return self._send(200, api.delete_collection(res, ns or None, query, options))
         raise errors.ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
                               "resource")
 
@@ -274,3 +274,14 @@ def _split(api: Api, gv: str, rest: list[str]) -> tuple[str, str, str, str]:
 
 def serve(api: Api, host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
     return SandboxServer((host, port), api)
+
+
+def _delete_options(options: dict, query: dict) -> dict:
+    """DeleteOptions come in the body or as query parameters (the official client sends both ways)."""
+    options.setdefault("propagationPolicy", query.get("propagationPolicy"))
+    if options.get("gracePeriodSeconds") is None and query.get("gracePeriodSeconds") not in (None, ""):
+        try:
+            options["gracePeriodSeconds"] = int(query["gracePeriodSeconds"])
+        except ValueError:
+            raise errors.bad_request(f"invalid gracePeriodSeconds: {query['gracePeriodSeconds']!r}") from None
+    return options

@@ -152,7 +152,8 @@ class Store:
                 new.pop("status", None)
                 if "status" in old:
                     new["status"] = copy.deepcopy(old["status"])
-            for field in ("uid", "creationTimestamp", "deletionTimestamp", "generation") if not raw else ():
+            for field in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                          "generation") if not raw else ():
                 if field in old["metadata"]:
                     new["metadata"][field] = old["metadata"][field]
                 else:
@@ -164,8 +165,10 @@ class Store:
                 new["metadata"]["generation"] = old["metadata"]["generation"] + 1
             if self.is_dry:
                 return new
-            if old["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            if (old["metadata"].get("deletionTimestamp") and old["metadata"].get("finalizers")
+                    and not new["metadata"].get("finalizers")):
                 return self._remove(key)  # the last finalizer is gone: deletion completes
+            # (A Terminating pod without finalizers is only waiting out its grace: updates keep it.)
             if _same(old, new):
                 return copy.deepcopy(old)  # no-op writes keep the resourceVersion, as in Kubernetes
             self._objects[key] = new

@@ -78,3 +78,67 @@ class SchedulingDecision(models.Model):
         if self.pk is not None:
             raise RuntimeError("Scheduling decisions are append-only")
         super().save(*args, **kwargs)
+
+
+class BindingQuerySet(TenantOwnedQuerySet):
+    def open(self):
+        """Holds that have not ended: open rows no close row points at."""
+        return self.filter(event=Binding.Event.OPEN, closed_by__isnull=True)
+
+
+class Binding(models.Model):
+    """One admitted request's hold on a share (owned, or borrowed under a lender scope), or its end.
+
+    Append-only: an admission inserts an ``open`` row; when the allocation ends (the pods finished,
+    an eviction completed, or the engine released it) the same pass inserts a ``close`` row that
+    points at it. Nothing is ever updated, so a pass writes its bindings as one bulk INSERT in the
+    transaction that records its decisions, readers never wait on row locks, and the table is a
+    replayable history like the decision log. The one-to-one ``opened`` link makes a second close
+    of the same hold impossible at the database level.
+    """
+
+    class Event(models.TextChoices):
+        OPEN = "open"
+        CLOSE = "close"
+
+    class Share(models.TextChoices):
+        OWNED = "owned"
+        BORROWED = "borrowed"
+
+    class End(models.TextChoices):
+        FINISHED = "FINISHED", "the pods finished or were removed"
+        EVICTED = "EVICTED", "evicted; Kubernetes confirmed the pods gone"
+        RELEASED = "RELEASED", "released by the engine (grace and slack ran out)"
+
+    cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+")
+    event = models.CharField(max_length=8, choices=Event.choices)
+    request = models.CharField(max_length=300, help_text="The engine's request id: <namespace>/<pod or gang>.")
+    namespace = models.CharField(max_length=63)
+    pods = models.JSONField(default=list, blank=True)
+    share = models.CharField(max_length=16, choices=Share.choices)
+    lender_scope = models.CharField(max_length=100, blank=True,
+                                    help_text="Engine node whose pool lends (root = the cluster); empty when owned.")
+    lender = models.ForeignKey("tenants.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               help_text="The lender scope's tenant; empty for the cluster or when owned.")
+    demand = models.JSONField(default=dict)
+    borrowed = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=64, help_text="The admission's reason, or how the hold ended.")
+    opened = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="closed_by")
+    pass_seq = models.PositiveBigIntegerField()
+    config_version = models.PositiveIntegerField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    objects = BindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["cluster", "event", "request"], name="scheduling_binding_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.request} ({self.share}) pass {self.pass_seq}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("Bindings are append-only")
+        super().save(*args, **kwargs)

@@ -7,7 +7,7 @@ from tenants.access import access_for
 from tenants.models import Tenant
 
 from . import snapshot as snap
-from .models import EngineSnapshot, SchedulingDecision, SchedulingRequest
+from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest
 
 
 def request_list(*, user):
@@ -22,7 +22,7 @@ def request_why(*, request: SchedulingRequest, user) -> dict:
                                                                    cluster_id=request.cluster_id)[:20]
     return {"request": request.key, "tenant": request.tenant.full_slug, "state": request.state,
             "reason": request.reason, "message": request.message, "share": request.share,
-            "lender_scope": _name(request.lender_scope, user), "demand": request.demand, "engine": engine_view,
+            "lender_scope": scope_name(request.lender_scope, user), "demand": request.demand, "engine": engine_view,
             "decisions": [{"pass": d.pass_seq, "at": d.at, "action": d.action, "reason": d.reason,
                            "message": d.message} for d in decisions]}
 
@@ -40,12 +40,44 @@ def tenant_share(*, tenant: Tenant, user) -> list[dict]:
         borrowers = explain.who_is_borrowing_from(config, state, node)
         result.append({"cluster": record.cluster.name, "config_version": record.config_version, **status,
                        "node": tenant.full_slug,
-                       "borrowed_by": {_name(n, user): v for n, v in sorted(borrowers.items())}})
+                       "borrowed_by": {scope_name(n, user): v for n, v in sorted(borrowers.items())},
+                       "who_is_borrowing_from": who_is_borrowing_from(tenant=tenant, cluster_id=record.cluster_id,
+                                                                      lent_out=status["lent_out"], user=user)})
     return result
 
 
-def _name(node: str, user) -> str:
-    """A node id as a tenant path the user may see; other tenants stay anonymous."""
+def who_is_borrowing_from(*, tenant: Tenant, cluster_id: int, lent_out: dict[str, int], user) -> list[dict]:
+    """Borrowers holding capacity in a pool this tenant lends its idle share to, from open bindings.
+
+    The engine tracks no pairwise lending (X4): a borrowed binding names the scope whose pool lent
+    it. A borrower outside this tenant's subtree, borrowing under a scope that contains this tenant,
+    is borrowing (in part) what this tenant leaves idle; per resource the amount shown is capped by
+    what the tenant lends out now, so a tenant using its whole share lends to nobody.
+    """
+    above = Tenant.objects.filter(path__in=tenant.ancestor_paths()).values_list("pk", flat=True)
+    scopes = {snap.ROOT, snap.node_id(tenant.pk), *(snap.node_id(pk) for pk in above)}
+    totals: dict[int, dict] = {}
+    rows = (Binding.objects.open().filter(cluster_id=cluster_id, share=Binding.Share.BORROWED,
+                                          lender_scope__in=scopes)
+            .exclude(tenant__path__startswith=tenant.path).values_list("tenant_id", "lender_scope", "borrowed"))
+    for borrower, scope, borrowed in rows:
+        entry = totals.setdefault(borrower, {"borrowed": {}, "lender_scope": set(), "bindings": 0})
+        entry["bindings"] += 1
+        entry["lender_scope"].add(scope)
+        for resource, amount in borrowed.items():
+            entry["borrowed"][resource] = entry["borrowed"].get(resource, 0) + amount
+    result = []
+    for borrower, entry in sorted(totals.items()):
+        amounts = {r: min(q, lent_out.get(r, 0)) for r, q in sorted(entry["borrowed"].items())}
+        if any(amounts.values()):
+            result.append({"tenant": scope_name(snap.node_id(borrower), user), "borrowed": amounts,
+                           "lender_scope": sorted(scope_name(n, user) for n in entry["lender_scope"]),
+                           "bindings": entry["bindings"]})
+    return result
+
+
+def scope_name(node: str, user) -> str:
+    """An engine node id as a tenant path the user may see; other tenants stay anonymous."""
     if not node or node == snap.ROOT:
         return node and "the cluster"
     pk = node.split("#", 1)[0].lstrip("t")

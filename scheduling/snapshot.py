@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, fields
+from dataclasses import fields, is_dataclass
 from datetime import datetime
+from functools import cache
 
 from scheduling.engine.model import Allocation, Binding, Config, Node, Request, Settings, State, Status
 from tenants.models import Namespace, ResourcePlan, Tenant
@@ -76,7 +77,7 @@ def config_digest(config: Config) -> str:
 
 
 def config_to_json(config: Config) -> dict:
-    return json.loads(json.dumps(asdict(config), default=str))
+    return _plain(config)
 
 
 def config_from_json(data: dict) -> Config:
@@ -99,7 +100,40 @@ def config_from_json(data: dict) -> Config:
 
 
 def state_to_json(state: State) -> dict:
-    return json.loads(json.dumps(asdict(state), default=str))
+    return _plain(state)
+
+
+def _plain(value):
+    """A frozen engine value as JSON-ready data (tuples → lists, Fractions → strings).
+
+    What ``json.loads(json.dumps(asdict(value), default=str))`` gives, without asdict's deep copy
+    and the text round trip, and with primitives passed through without a call (a pass over a few
+    thousand requests saves the whole state every second). Derived fields (``init=False``, e.g. a
+    request's cached order) are left out; the loaders ignore them.
+    """
+    kind = type(value)
+    if kind in _PRIMITIVE:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): v if type(v) in _PRIMITIVE else _plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _PRIMITIVE else _plain(v) for v in value]
+    names = _field_names(kind)
+    if names is None:
+        return str(value)
+    out = {}
+    for name in names:
+        v = getattr(value, name)
+        out[name] = v if type(v) in _PRIMITIVE else _plain(v)
+    return out
+
+
+_PRIMITIVE = frozenset({str, int, bool, float, type(None)})
+
+
+@cache
+def _field_names(kind) -> tuple[str, ...] | None:
+    return tuple(f.name for f in fields(kind) if f.init) if is_dataclass(kind) else None
 
 
 def state_from_json(data: dict) -> State:

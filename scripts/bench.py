@@ -19,7 +19,7 @@ from devservices import ROOT, Started, ensure_database, ensure_postgres, log  # 
 
 # Each prints its own figures; `make bench ARGS="provisioning"` runs only the named ones.
 BENCHMARKS = ["benchmarks.tenant_list", "benchmarks.catalog_sync", "benchmarks.provisioning",
-              "benchmarks.scheduling_engine"]
+              "benchmarks.scheduling_engine", "benchmarks.scheduling_cycle"]
 
 
 def main(args: list[str]) -> int:

@@ -82,3 +82,49 @@ class ReleaseDiffQuerySerializer(serializers.Serializer):
     values = serializers.JSONField(required=False, binary=True, validators=[_values],
                                    help_text="A JSON object of overrides (URL-encoded).")
     revision = serializers.IntegerField(min_value=0, required=False, help_text="Diff a rollback to this revision.")
+
+
+class ResourceRowSerializer(serializers.Serializer):
+    api_version = serializers.CharField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    state = serializers.CharField(help_text="e.g. ready, progressing, waiting for admission, missing, unknown.")
+    detail = serializers.CharField(help_text="e.g. '1/2 ready', 'ClusterIP 10.96.0.10 80/TCP'.")
+    healthy = serializers.BooleanField(allow_null=True)
+    owner = serializers.CharField(help_text="For pods: the declared workload that runs them.")
+
+
+class ResourcesReportSerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="False when the cluster could not be read; see note.")
+    note = serializers.CharField()
+    revision = serializers.IntegerField(allow_null=True, help_text="The revision whose objects are listed.")
+    rows = ResourceRowSerializer(many=True)
+
+
+class EventRowSerializer(serializers.Serializer):
+    time = serializers.CharField()
+    type = serializers.CharField(help_text="Normal or Warning.")
+    reason = serializers.CharField()
+    object = serializers.CharField(help_text="Kind/name of the object the event is about.")
+    message = serializers.CharField()
+    count = serializers.IntegerField()
+    source = serializers.CharField()
+
+
+class LogLineSerializer(serializers.Serializer):
+    time = serializers.DateTimeField()
+    operation = serializers.IntegerField(allow_null=True)
+    level = serializers.ChoiceField(choices=["info", "error"])
+    text = serializers.CharField()
+
+
+class EventsReportSerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="False when the cluster could not be read; see note.")
+    note = serializers.CharField()
+    events = EventRowSerializer(many=True, help_text="Kubernetes Events about the release's objects, newest first.")
+    log = LogLineSerializer(many=True, help_text="The release's own operations, oldest first.")
+
+
+class ReleaseRecoverSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="",
+                                   help_text="Why the operation is recovered (required; goes to the audit trail).")

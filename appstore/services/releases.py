@@ -6,24 +6,26 @@ touched: the member role on the namespace's tenant, values against the version's
 policy, and the tenant's quota headroom along the tree (``quota_exceeded``). Then, in one
 transaction, it stores the revision to apply (values and the post-processed manifest),
 creates the Operation and takes the release's lock by compare-and-set: at most one operation
-is in flight per release (``release_locked`` otherwise).
+is in flight per release (``release_locked`` otherwise). The quota check and that transaction
+hold the tenant tree's lock, and count releases in flight (``release_quota``), so racing
+requests cannot both spend the same headroom. A synced version whose archive is not stored
+yet (Helm HTTP) is deferred: the worker fetches the chart and runs this pre-flight first.
+Install, upgrade, rollback and uninstall accept an idempotency key (``release_idempotency``).
 
 The worker (``release_apply_run``) applies the revision's objects by server-side apply and
 prunes objects labelled with the release whose kind any revision held but the new manifest
 lacks. Every step declares desired state, so running it again — a Celery retry after a
-transient error, or ``release_retry`` after a failure — converges to the same objects.
+transient error, or ``release_recovery.release_retry`` after a failure — converges to the same objects.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import yaml
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from appstore.charts import ChartError
 from appstore.models import AppVersion, Release, ReleaseRevision, ReleaseStatus
 from appstore.releases import render
 from backends import helm
@@ -33,21 +35,16 @@ from tenants.access import access_for
 from tenants.models import Namespace, Operation, Role
 from tenants.services.audit import audit_record
 from tenants.services.clusters import cluster_backend
-from tenants.services.operations import operation_create, operation_fail, operation_progress, operation_run
-from tenants.services.plans import quota_report
+from tenants.services.operations import operation_create, operation_progress, operation_run
+
+from . import chart_archives
+from .release_idempotency import Replayed, fingerprint, replayed
+from .release_quota import quota_check, release_requests
 
 OPERATION_TYPE = "appstore.release_apply"
 Kind = ReleaseRevision.Kind
 PENDING = {Kind.INSTALL: ReleaseStatus.PENDING_INSTALL, Kind.UPGRADE: ReleaseStatus.PENDING_UPGRADE,
            Kind.ROLLBACK: ReleaseStatus.PENDING_ROLLBACK, Kind.UNINSTALL: ReleaseStatus.UNINSTALLING}
-QUOTA_RESOURCES = ("cpu", "memory", "gpu", "pods")
-
-
-class QuotaExceeded(Conflict):
-    """409: the request is valid, but the tenant's tree has no room for it now."""
-
-    code = "quota_exceeded"
-    title = "Quota exceeded"
 
 
 class ReleaseLocked(Conflict):
@@ -88,13 +85,22 @@ def _merged_values(version: AppVersion, user_values: dict) -> dict:
     return render.merge_values(defaults if isinstance(defaults, dict) else {}, user_values or {})
 
 
-def _render(*, version: AppVersion, name: str, namespace: str, user_values: dict) -> list[dict]:
-    """Values checked against the schema, then ``helm template`` of the version's archive (no labels yet)."""
+def _schema_check(version: AppVersion, user_values: dict) -> None:
     errors = render.schema_errors(version.values_schema, _merged_values(version, user_values))
     if errors:
         first = errors[0]
         raise InvalidInput(f"The values do not match the schema of {version}: {first['path']}: {first['message']}",
                            code="schema_invalid", errors=errors)
+
+
+def _deferred(version: AppVersion) -> bool:
+    """A synced version whose archive is fetched by the worker on first use (see chart_archives)."""
+    return version.archive_id is None and bool(version.source_url)
+
+
+def _render(*, version: AppVersion, name: str, namespace: str, user_values: dict) -> list[dict]:
+    """Values checked against the schema, then ``helm template`` of the version's archive (no labels yet)."""
+    _schema_check(version, user_values)
     if version.archive_id is None:
         raise InvalidInput(f"Version {version} has no stored archive.", code="version_not_installable")
     archive = bytes(version.archive.data)
@@ -121,100 +127,140 @@ def _prepare(objects: list[dict], *, release_name: str, release_id: int, tenant_
         raise InvalidInput(exc.detail, code=exc.code, **exc.facts) from None
 
 
-def _check_quota(*, tenant, actor, requested: dict[str, int], current: dict[str, int]) -> None:
-    """Only growth is checked: an upgrade needs room for (new − current) requests."""
-    report = quota_report(tenant=tenant, user=actor)["resources"]
-    for resource in QUOTA_RESOURCES:
-        extra = requested.get(resource, 0) - current.get(resource, 0)
-        row = report[resource]
-        if extra <= 0 or row["headroom"] is None or extra <= row["headroom"]:
-            continue
-        raise QuotaExceeded(
-            f"The release needs {extra} {row['unit']} more {resource}; '{tenant.full_slug}' has {row['headroom']} "
-            f"left (used {row['subtree_used']} of {row['effective_limit']}).",
-            tenant=tenant.pk, tenant_path=tenant.full_slug, resource=resource, requested=extra,
-            used=row["subtree_used"], limit=row["effective_limit"], headroom=row["headroom"],
-            limiting_tenant=row["limiting_tenant"])
-
-
-def _current_requests(release: Release) -> dict[str, int]:
-    revision = release.revisions.filter(revision=release.current_revision).first()
-    return render.requests(render.split(revision.manifest)) if revision and revision.manifest else {}
-
-
 def _kinds(objects: list[dict]) -> list[list[str]]:
     return sorted({(o["apiVersion"], o["kind"]) for o in objects}, key=lambda k: (k[1], k[0]))
 
 
 def _start(*, release: Release, actor, kind: str, version: AppVersion, user_values: dict, objects: list[dict],
-           description: str) -> Operation:
-    """Store the next revision, create its operation and take the lock (inside the caller's transaction)."""
+           description: str, idempotency_key: str = "", request: str = "") -> Operation:
+    """Store the next revision, create its operation and take the lock (inside the caller's transaction).
+
+    ``objects`` is None for a deferred revision: the worker fetches the chart and runs the
+    pre-flight before applying (``_preflight``).
+    """
     number = (release.revisions.aggregate(n=Max("revision"))["n"] or 0) + 1
-    operation, _ = operation_create(type=OPERATION_TYPE, actor=actor, tenant=release.tenant, target=release,
-                                    params={"release": release.pk, "revision": number, "kind": kind})
+    params = {"release": release.pk, "revision": number, "kind": kind}
+    if request:
+        params["request"] = request
+    operation, created = operation_create(type=OPERATION_TYPE, actor=actor, tenant=release.tenant, target=release,
+                                          params=params, idempotency_key=idempotency_key)
+    if not created:  # a twin request with the same key committed first
+        raise Replayed(operation)
     if not Release.objects.filter(pk=release.pk, locked_by__isnull=True).update(locked_by=operation,
                                                                                 status=PENDING[kind]):
         holder = Release.objects.filter(pk=release.pk).values_list("locked_by", flat=True).first()
         raise ReleaseLocked(f"Operation {holder} is in progress on release '{release.name}'.", operation=holder)
-    text = render.manifest_text(objects)
+    text = render.manifest_text(objects or [])
     ReleaseRevision.objects.create(
         release=release, revision=number, app_version=version, user_values=user_values or {}, manifest=text,
-        manifest_digest=render.manifest_digest(text) if text else "", kinds=_kinds(objects), kind=kind,
+        manifest_digest=render.manifest_digest(text) if text else "", kinds=_kinds(objects or []), kind=kind,
         status=PENDING[kind], description=description, operation=operation,
         actor=actor if actor is not None and actor.is_authenticated else None)
     audit_record(actor=actor, action=f"appstore.release_{kind}", target=release, tenant=release.tenant,
                  after={"revision": number, "app_version": version.pk, "version": version.version,
-                        "values": user_values or {}, "operation": operation.pk})
+                        "values": user_values or {}, "operation": operation.pk,
+                        **({"deferred": True} if objects is None else {})})
     return operation
+
+
+def _replay(actor, key: str, request: str) -> Operation | None:
+    return replayed(actor=actor, type=OPERATION_TYPE, key=key, request=request)
+
+
+def _name_taken(name: str, namespace: Namespace) -> Conflict:
+    return Conflict(f"A release named '{name}' already exists in namespace '{namespace.name}'.",
+                    code="release_name_taken", field="name")
 
 
 # --- requests ---------------------------------------------------------------------------
 def release_install(*, actor, namespace: Namespace, name: str, app_version: AppVersion,
-                    values: dict | None = None) -> tuple[Release, Operation]:
-    """Pre-flight, then queue the install (revision 1)."""
+                    values: dict | None = None, idempotency_key: str = "") -> tuple[Release, Operation]:
+    """Pre-flight, then queue the install (revision 1, or the next one when the name of an uninstalled release
+    is reused, as ``helm install --replace`` does: its history stays, superseded).
+
+    A synced version whose archive is not stored yet is deferred: the request checks what it
+    can (values against a known schema) and the worker fetches the chart, then runs the rest.
+    """
     tenant = namespace.tenant
     _require_member(actor, tenant)
+    request = fingerprint("install", namespace=namespace.pk, name=name, app_version=app_version.pk,
+                          values=values or {})
+    if operation := _replay(actor, idempotency_key, request):
+        return Release.objects.get(pk=operation.params["release"]), operation
     _require_installable(None, app_version)
-    if Release.objects.filter(namespace=namespace, name=name).exists():
-        raise Conflict(f"A release named '{name}' already exists in namespace '{namespace.name}'.",
-                       code="release_name_taken", field="name")
-    objects = _render(version=app_version, name=name, namespace=namespace.name, user_values=values or {})
-    _prepare(objects, release_name=name, release_id=0, tenant_id=tenant.pk, namespace=namespace.name)
-    _check_quota(tenant=tenant, actor=actor, requested=render.requests(objects), current={})
+    previous = Release.objects.filter(namespace=namespace, name=name).first()
+    if previous is not None and (previous.status != ReleaseStatus.UNINSTALLED or previous.locked_by_id):
+        raise _name_taken(name, namespace)
+    objects = None
+    if _deferred(app_version):
+        _schema_check(app_version, values or {})
+    else:
+        objects = _render(version=app_version, name=name, namespace=namespace.name, user_values=values or {})
+        _prepare(objects, release_name=name, release_id=0, tenant_id=tenant.pk, namespace=namespace.name)
     try:
         with transaction.atomic():
-            release = Release.objects.create(tenant=tenant, namespace=namespace, name=name, app=app_version.app,
-                                             current_version=app_version, user_values=values or {},
-                                             created_by=actor)
-            prepared = _prepare(objects, release_name=name, release_id=release.pk, tenant_id=tenant.pk,
-                                namespace=namespace.name)
+            if objects is not None:
+                quota_check(tenant=tenant, actor=actor, requested=render.requests(objects), current={})
+            if previous is None:
+                release = Release.objects.create(tenant=tenant, namespace=namespace, name=name, app=app_version.app,
+                                                 current_version=app_version, user_values=values or {},
+                                                 created_by=actor)
+            elif Release.objects.filter(pk=previous.pk, status=ReleaseStatus.UNINSTALLED,
+                                        locked_by__isnull=True).update(app=app_version.app):
+                release = previous  # the lock in _start settles a race with another reuse
+            else:
+                raise _name_taken(name, namespace)
+            prepared = None if objects is None else _prepare(
+                objects, release_name=name, release_id=release.pk, tenant_id=tenant.pk, namespace=namespace.name)
             operation = _start(release=release, actor=actor, kind=Kind.INSTALL, version=app_version,
-                               user_values=values or {}, objects=prepared, description="Install complete")
-    except IntegrityError:
-        raise Conflict(f"A release named '{name}' already exists in namespace '{namespace.name}'.",
-                       code="release_name_taken", field="name") from None
+                               user_values=values or {}, objects=prepared, description="Install complete",
+                               idempotency_key=idempotency_key, request=request)
+    except Replayed as replay:
+        return Release.objects.get(pk=replay.operation.params["release"]), replay.operation
+    except (IntegrityError, ReleaseLocked):
+        if operation := _replay(actor, idempotency_key, request):  # a twin request created the release first
+            return Release.objects.get(pk=operation.params["release"]), operation
+        raise _name_taken(name, namespace) from None
     release.refresh_from_db()
     return release, operation
 
 
 def release_upgrade(*, actor, release: Release, app_version: AppVersion | None = None,
-                    values: dict | None = None) -> Operation:
+                    values: dict | None = None, idempotency_key: str = "") -> Operation:
     """Upgrade to ``app_version`` (default: the current one) with ``values`` (default: the current overrides)."""
     _require_member(actor, release.tenant)
+    request = fingerprint("upgrade", release=release.pk, app_version=app_version.pk if app_version else None,
+                          values=values)
+    if operation := _replay(actor, idempotency_key, request):
+        return operation
     _require_unlocked(release)
     version = app_version or release.current_version
     if app_version is not None:
         _require_installable(release.app_id, app_version)
     user_values = release.user_values if values is None else values
-    objects = _prepare(_render(version=version, name=release.name, namespace=release.namespace.name,
-                               user_values=user_values),
-                       release_name=release.name, release_id=release.pk, tenant_id=release.tenant_id,
-                       namespace=release.namespace.name)
-    _check_quota(tenant=release.tenant, actor=actor, requested=render.requests(objects),
-                 current=_current_requests(release))
-    with transaction.atomic():
-        return _start(release=release, actor=actor, kind=Kind.UPGRADE, version=version, user_values=user_values,
-                      objects=objects, description=f"Upgrade to {version.version} complete")
+    objects = None
+    if _deferred(version):
+        _schema_check(version, user_values)
+    else:
+        objects = _prepare(_render(version=version, name=release.name, namespace=release.namespace.name,
+                                   user_values=user_values),
+                           release_name=release.name, release_id=release.pk, tenant_id=release.tenant_id,
+                           namespace=release.namespace.name)
+    return _queue(release=release, actor=actor, kind=Kind.UPGRADE, version=version, user_values=user_values,
+                  objects=objects, description=f"Upgrade to {version.version} complete",
+                  idempotency_key=idempotency_key, request=request)
+
+
+def _queue(*, release: Release, actor, objects: list[dict] | None, **start) -> Operation:
+    """Quota (growth over the current revision, under the tree's lock) and _start in one transaction."""
+    try:
+        with transaction.atomic():
+            if objects is not None:
+                quota_check(tenant=release.tenant, actor=actor, requested=render.requests(objects),
+                            current=release_requests(release), release_id=release.pk)
+            return _start(release=release, actor=actor, objects=objects, **start)
+    except Replayed as replay:
+        return replay.operation
 
 
 def _revision_to(release: Release, revision: int) -> ReleaseRevision:
@@ -224,83 +270,39 @@ def _revision_to(release: Release, revision: int) -> ReleaseRevision:
     if target is None or not target.manifest:
         raise InvalidInput(f"Release '{release.name}' has no revision {number} to roll back to.",
                            code="revision_not_found", revision=number)
+    if target.app_version.app_id != release.app_id:  # the name was reused for another app after an uninstall
+        raise InvalidInput(f"Revision {number} of '{release.name}' installed another app ({target.app_version}); "
+                           "it cannot be rolled back to.", code="revision_other_app", revision=number)
     return target
 
 
-def release_rollback(*, actor, release: Release, revision: int = 0) -> Operation:
+def release_rollback(*, actor, release: Release, revision: int = 0, idempotency_key: str = "") -> Operation:
     """A new revision with the values and manifest of ``revision`` ("Rolled back to N"), as Helm does."""
     _require_member(actor, release.tenant)
+    request = fingerprint("rollback", release=release.pk, revision=revision)
+    if operation := _replay(actor, idempotency_key, request):
+        return operation
     _require_unlocked(release)
     target = _revision_to(release, revision)
-    objects = render.split(target.manifest)
-    _check_quota(tenant=release.tenant, actor=actor, requested=render.requests(objects),
-                 current=_current_requests(release))
-    with transaction.atomic():
-        return _start(release=release, actor=actor, kind=Kind.ROLLBACK, version=target.app_version,
-                      user_values=target.user_values, objects=objects,
-                      description=f"Rolled back to {target.revision}")
+    return _queue(release=release, actor=actor, kind=Kind.ROLLBACK, version=target.app_version,
+                  user_values=target.user_values, objects=render.split(target.manifest),
+                  description=f"Rolled back to {target.revision}", idempotency_key=idempotency_key, request=request)
 
 
-def release_uninstall(*, actor, release: Release) -> Operation:
+def release_uninstall(*, actor, release: Release, idempotency_key: str = "") -> Operation:
     """Delete every object labelled with the release; revisions are kept for audit."""
     _require_member(actor, release.tenant)
+    request = fingerprint("uninstall", release=release.pk)
+    if operation := _replay(actor, idempotency_key, request):
+        return operation
     _require_unlocked(release)
-    with transaction.atomic():
-        return _start(release=release, actor=actor, kind=Kind.UNINSTALL, version=release.current_version,
-                      user_values=release.user_values, objects=[], description="Uninstallation complete")
-
-
-def release_retry(*, actor, release: Release) -> Operation:
-    """Run the failed latest revision again (same number, same manifest); applying is idempotent."""
-    _require_member(actor, release.tenant)
-    _require_unlocked(release)
-    latest = release.revisions.order_by("-revision").first()
-    if release.status != ReleaseStatus.FAILED or latest is None:
-        raise Conflict(f"Release '{release.name}' has not failed; nothing to retry.", code="release_not_failed")
-    with transaction.atomic():
-        operation, _ = operation_create(type=OPERATION_TYPE, actor=actor, tenant=release.tenant, target=release,
-                                        params={"release": release.pk, "revision": latest.revision,
-                                                "kind": latest.kind, "retry": True})
-        if not Release.objects.filter(pk=release.pk, locked_by__isnull=True).update(
-                locked_by=operation, status=PENDING[latest.kind]):
-            raise ReleaseLocked(f"Another operation is in progress on release '{release.name}'.")
-        ReleaseRevision.objects.filter(pk=latest.pk).update(status=PENDING[latest.kind], operation=operation,
-                                                            finished_at=None)
-        audit_record(actor=actor, action="appstore.release_retry", target=release, tenant=release.tenant,
-                     after={"revision": latest.revision, "operation": operation.pk})
-    return operation
-
-
-def release_unlock(*, actor, release: Release, now=None) -> Release:
-    """An admin recovers a release whose operation is finished or stuck: the operation and revision fail."""
-    access = access_for(actor)
-    if not access.can_see(release.tenant):
-        raise NotFound("Not found.")
-    if not access.has_role(release.tenant, Role.TENANT_ADMIN):
-        raise PermissionDenied(f"Only tenant admins of '{release.tenant.full_slug}' can recover a release.")
-    operation = release.locked_by
-    if operation is None:
-        raise Conflict(f"Release '{release.name}' is not locked.", code="release_not_locked")
-    now = now or timezone.now()
-    deadline = now - timedelta(seconds=settings.OPERATION_STUCK_AFTER_SECONDS)
-    last_sign = operation.heartbeat_at or operation.created_at
-    if operation.state not in Operation.TERMINAL and last_sign >= deadline:
-        raise Conflict(f"Operation {operation.pk} is still {operation.state}; it can be recovered when it has shown "
-                       f"no progress for {settings.OPERATION_STUCK_AFTER_SECONDS}s.", code="operation_active",
-                       operation=operation.pk)
-    with transaction.atomic():
-        if operation.state not in Operation.TERMINAL:
-            operation_fail(operation=operation, code="recovered",
-                           message=f"Recovered by {actor.get_username()}: no progress since {last_sign.isoformat()}.")
-        before = {"status": release.status, "locked_by": operation.pk}
-        Release.objects.filter(pk=release.pk, locked_by=operation).update(locked_by=None,
-                                                                           status=ReleaseStatus.FAILED)
-        ReleaseRevision.objects.filter(release=release, operation=operation, finished_at__isnull=True).update(
-            status=ReleaseStatus.FAILED, finished_at=now, description="Recovered by an admin; retry to converge")
-        audit_record(actor=actor, action="appstore.release_unlock", target=release, tenant=release.tenant,
-                     before=before, after={"status": ReleaseStatus.FAILED, "locked_by": None})
-    release.refresh_from_db()
-    return release
+    try:
+        with transaction.atomic():
+            return _start(release=release, actor=actor, kind=Kind.UNINSTALL, version=release.current_version,
+                          user_values=release.user_values, objects=[], description="Uninstallation complete",
+                          idempotency_key=idempotency_key, request=request)
+    except Replayed as replay:
+        return replay.operation
 
 
 def release_diff(*, release: Release, app_version: AppVersion | None = None, values: dict | None = None,
@@ -316,6 +318,7 @@ def release_diff(*, release: Release, app_version: AppVersion | None = None, val
         version = app_version or release.current_version
         if app_version is not None:
             _require_installable(release.app_id, app_version)
+        _fetch_now(version)
         new_values = release.user_values if values is None else values
         objects = _prepare(_render(version=version, name=release.name, namespace=release.namespace.name,
                                    user_values=new_values),
@@ -334,6 +337,21 @@ def release_diff(*, release: Release, app_version: AppVersion | None = None, val
     }
 
 
+def _fetch_now(version: AppVersion) -> None:
+    """A diff cannot wait for a worker: fetch a deferred version's chart in the request."""
+    if not _deferred(version):
+        return
+    try:
+        chart_archives.version_archive(version=version)
+    except ChartError as exc:
+        raise InvalidInput(f"Chart {version}: {exc.detail}", code=exc.code, **exc.facts) from None
+    except BackendTransientError as exc:
+        raise BackendUnavailable(f"The chart repository cannot be reached: {exc.message}") from None
+    except BackendPermanentError as exc:
+        raise InvalidInput(f"The chart repository refused {version}: {exc.message}",
+                           code="chart_fetch_failed") from None
+
+
 # --- the worker -------------------------------------------------------------------------
 def release_apply_run(*, operation_id: int, final_attempt: bool = False) -> dict | None:
     """Run one release operation; a failed operation leaves its revision and release failed and unlocked."""
@@ -347,6 +365,8 @@ def release_apply_run(*, operation_id: int, final_attempt: bool = False) -> dict
 def _apply(operation: Operation) -> dict:
     release = Release.objects.select_related("namespace__cluster", "tenant").get(pk=operation.params["release"])
     revision = release.revisions.get(revision=operation.params["revision"])
+    if revision.kind != Kind.UNINSTALL and not revision.manifest:
+        revision = _preflight(operation=operation, release=release, revision=revision)
     backend = cluster_backend(release.namespace.cluster)
     namespace = release.namespace.name
     desired = render.split(revision.manifest) if revision.kind != Kind.UNINSTALL else []
@@ -373,6 +393,39 @@ def _apply(operation: Operation) -> dict:
             "message": f"{release.name}: {verb}"}
 
 
+def _preflight(*, operation: Operation, release: Release, revision: ReleaseRevision) -> ReleaseRevision:
+    """A deferred revision: fetch and store the chart (first use of a synced version), then the request's
+    pre-flight — schema, render, policy, quota — before anything is applied.
+
+    An unreachable repository is a BackendTransientError (the task retries); a refused archive
+    or pre-flight fails the operation with its code, and nothing is applied.
+    """
+    version = revision.app_version
+    operation_progress(operation=operation, progress=1, message=f"fetching chart {version}")
+    try:
+        chart_archives.version_archive(version=version)
+    except ChartError as exc:
+        raise InvalidInput(f"Chart {version} from {version.source_url}: {exc.detail}", code=exc.code,
+                           **exc.facts) from None
+    operation_progress(operation=operation, progress=3, message="pre-flight: values, render, policy, quota")
+    try:
+        objects = _prepare(_render(version=version, name=release.name, namespace=release.namespace.name,
+                                   user_values=revision.user_values),
+                           release_name=release.name, release_id=release.pk, tenant_id=release.tenant_id,
+                           namespace=release.namespace.name)
+    except BackendUnavailable as exc:  # helm timed out: worth another attempt, not a failure
+        raise BackendTransientError(exc.detail, system="helm") from None
+    current = {} if revision.kind == Kind.INSTALL else release_requests(release)
+    text = render.manifest_text(objects)
+    with transaction.atomic():
+        quota_check(tenant=release.tenant, actor=operation.actor or revision.actor, requested=render.requests(objects),
+                    current=current, release_id=release.pk)
+        ReleaseRevision.objects.filter(pk=revision.pk, manifest="").update(
+            manifest=text, manifest_digest=render.manifest_digest(text) if text else "", kinds=_kinds(objects))
+    revision.refresh_from_db()
+    return revision
+
+
 def _finish(*, release: Release, revision: ReleaseRevision, operation: Operation) -> None:
     now = timezone.now()
     with transaction.atomic():
@@ -382,6 +435,8 @@ def _finish(*, release: Release, revision: ReleaseRevision, operation: Operation
                                                                                  locked_by=None):
                 ReleaseRevision.objects.filter(pk=revision.pk).update(status=ReleaseStatus.UNINSTALLED,
                                                                       finished_at=now)
+                # Nothing is deployed any more; a later install under the same name starts afresh.
+                release.revisions.filter(status=ReleaseStatus.DEPLOYED).update(status=ReleaseStatus.SUPERSEDED)
             return
         if not Release.objects.filter(pk=release.pk, locked_by=operation).update(
             status=ReleaseStatus.DEPLOYED, locked_by=None, current_revision=revision.revision,

@@ -14,17 +14,18 @@ from collections import defaultdict
 from django.db import transaction
 from django.utils import timezone
 
-from appstore.charts import ChartError, archive, semver
+from appstore.charts import ChartError, semver
 from appstore.charts.index import ChartRecord, parse_index, record_from_meta
-from appstore.models import App, AppVersion, Repository
+from appstore.models import App, AppVersion, ChartArchive, Repository
 from backends import chart_repo
-from backends.errors import BackendError
+from backends.errors import BackendError, BackendPermanentError
 from backends.registry import RegistryClient
 from bluedock_portal.errors import InvalidInput
 from tenants.models import AuditEvent
 from tenants.services.audit import audit_record
 from tenants.services.operations import operation_run
 
+from . import chart_archives
 from .catalog import APP_META_FIELDS, apps_refresh_latest
 
 
@@ -88,7 +89,11 @@ def _absolute(repository: Repository, record: ChartRecord) -> ChartRecord:
 
 
 def _fetch_oci(repository: Repository) -> tuple[list[ChartRecord], list[str], dict]:
-    """Tags are versions; only tags not in the catalog yet cost a manifest, config and chart fetch."""
+    """Tags are versions; only tags not in the catalog yet cost a manifest, config and chart fetch.
+
+    The chart is fetched anyway (its values and schema live only in the archive), so it is
+    checked (digest, limits, name and version) and stored: the version is installable at once.
+    """
     from django.conf import settings
 
     client = RegistryClient(repository.url, username=repository.username, password=repository.password)
@@ -109,15 +114,22 @@ def _fetch_oci(repository: Repository) -> tuple[list[ChartRecord], list[str], di
             if record is None:
                 skipped.append(why)
                 continue
-            data = client.blob(path, manifest.layer_digest, max_bytes=settings.APPSTORE_MAX_CHART_BYTES)
             try:
-                info = archive.inspect(data, limits=archive.Limits(max_compressed=settings.APPSTORE_MAX_CHART_BYTES))
-                details[(record.name, record.version)] = {
-                    "values_yaml": info.values_yaml, "values_schema": info.values_schema, "readme": info.readme,
-                    "crds_present": bool(info.crd_files)}
+                data = client.blob(path, manifest.layer_digest, max_bytes=settings.APPSTORE_MAX_CHART_BYTES)
+                info = chart_archives.archive_verify(data, digest=manifest.layer_digest, name=record.name,
+                                                     version=record.version)
             except ChartError as exc:
                 skipped.append(f"{path}:{tag}: {exc.code}")
                 continue
+            except BackendPermanentError as exc:
+                if exc.reason != "too_large":
+                    raise
+                skipped.append(f"{path}:{tag}: chart_too_large")
+                continue
+            details[(record.name, record.version)] = {
+                "values_yaml": info.values_yaml, "values_schema": info.values_schema, "readme": info.readme,
+                "crds_present": bool(info.crd_files), "archive": ChartArchive(digest=info.digest, data=data,
+                                                                              size=len(data))}
             records.append(record)
     return records, skipped, details
 
@@ -140,6 +152,7 @@ def catalog_apply(*, repository: Repository, records: list[ChartRecord], details
     if new_apps:  # bulk_create sets pks on PostgreSQL; re-read keeps SQLite (make run) right too
         apps = {a.name: a for a in App.objects.filter(repository=repository).only("pk", "name")}
     known = set(AppVersion.objects.filter(app__repository=repository).values_list("app__name", "version"))
+    _store_archives([d["archive"] for d in details.values() if "archive" in d])
     now = timezone.now()
     new_versions, seen = [], set()
     for record in records:
@@ -161,6 +174,11 @@ def catalog_apply(*, repository: Repository, records: list[ChartRecord], details
         App.objects.bulk_update(refreshed, APP_META_FIELDS, batch_size=500)
         apps_refresh_latest(app_ids=list(touched))
     return {"created": len(new_versions), "apps_created": len(new_apps), "total": len(records)}
+
+
+def _store_archives(archives: list[ChartArchive]) -> None:
+    """Content-addressed: an archive another version (or an upload) already stored is kept as it is."""
+    ChartArchive.objects.bulk_create(archives, batch_size=100, ignore_conflicts=True)
 
 
 def _app_meta(record: ChartRecord) -> dict:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db.models import F
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -8,12 +9,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bluedock_portal.api.viewsets import TenantScopedViewSet
+from bluedock_portal.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
 from tenants import selectors as tenant_selectors
 from tenants.models import Tenant
 
 from .. import selectors
-from ..models import SchedulingRequest
+from ..filtersets import BindingFilterSet
+from ..models import Binding, SchedulingRequest
 
 
 class SchedulingRequestSerializer(serializers.ModelSerializer):
@@ -48,3 +50,36 @@ class TenantShareView(APIView):
         except Tenant.DoesNotExist:
             raise Http404 from None
         return Response({"tenant": tenant.pk, "clusters": selectors.tenant_share(tenant=tenant, user=request.user)})
+
+
+class BindingSerializer(serializers.ModelSerializer):
+    tenant_path = serializers.CharField(source="tenant.full_slug", read_only=True)
+    cluster_name = serializers.CharField(source="cluster.name", read_only=True)
+    lender_scope = serializers.SerializerMethodField(help_text="The tenant path whose pool lent (\"the cluster\" for "
+                                                     "the root); \"another tenant\" when you may not see it.")
+    closed_by = serializers.SerializerMethodField(help_text="On an open row: the id of the row that ended it.")
+
+    class Meta:
+        model = Binding
+        fields = ["id", "event", "cluster", "cluster_name", "tenant", "tenant_path", "request", "namespace", "pods",
+                  "share", "lender_scope", "demand", "borrowed", "reason", "opened", "closed_by", "pass_seq",
+                  "config_version", "at"]
+        read_only_fields = fields
+
+    def get_lender_scope(self, obj) -> str:
+        names = self.context.setdefault("scope_names", {})  # one tenant lookup per scope per page, not per row
+        if obj.lender_scope not in names:
+            names[obj.lender_scope] = selectors.scope_name(obj.lender_scope, self.context["request"].user)
+        return names[obj.lender_scope]
+
+    def get_closed_by(self, obj) -> int | None:
+        return getattr(obj, "closed_by_id", None)
+
+
+class BindingViewSet(TenantScopedReadOnlyViewSet):
+    """Admissions' holds on shares, append-only: an ``open`` row per admission (owned, or borrowed
+    under a lender scope, with the amounts) and a ``close`` row when it ended (finished, evicted, released)."""
+
+    queryset = Binding.objects.select_related("tenant", "cluster").annotate(closed_by_id=F("closed_by__id"))
+    serializer_class = BindingSerializer
+    filterset_class = BindingFilterSet

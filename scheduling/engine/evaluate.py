@@ -17,6 +17,7 @@ from .fairshare import drs
 from .model import Allocation, Binding, Request, Status, id_key
 from .passctx import PassCtx, WouldProgress
 from .tree import INF
+from .waste import shrink_commit
 
 
 def _evaluate(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
@@ -213,13 +214,24 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
     tree = ctx.tree
     if ctx.audit is not None:
         ctx.audit(ctx, q, leaf, vec, victims)
+    shrunk = [c for c in victims if c.shrink_to is not None]
+    if shrunk:
+        touched = shrink_commit(ctx, q, shrunk)
+        victims = [c for c in victims if c.shrink_to is None]
+        if not victims:  # shrinking alone made room, at once: q is admitted on it
+            ctx.version += 1
+            if ctx.actual.fit(leaf, vec) is None and ctx.sim.fit(leaf, vec) is None:
+                _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER,
+                       {"victims": [c.alloc.request for c in shrunk], "shrunk": True})
+                return touched
+            return touched | _evaluate(ctx, q.id, leaf)  # still needs earlier plans' victims (P5b)
     ctx.plan_seq += 1
     names = [c.alloc.request for c in victims]
     st = ctx.status[q.id]
     ctx.status[q.id] = Status("Reserved", str(Reason.PENDING_WAITING_FOR_VICTIMS), pending_since=st.pending_since,
                               victims=tuple(names), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted)
     ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=q.id, facts={"victims": names})
-    touched = {leaf}
+    touched = {leaf, *(c.leaf for c in shrunk)}
     for c in victims:
         a = ctx.allocations[c.alloc.request]
         vreq = ctx.requests[a.request]

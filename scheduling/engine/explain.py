@@ -79,6 +79,9 @@ def message(action: str, reason: str, request: str | None, facts: dict) -> str:
         return f"Admitted {request} on the capacity released by its victims {facts.get('victims')}."
     if action == "RESERVE":
         return f"Reserved capacity for {request}; waiting for {facts.get('victims')} to release."
+    if action == "SHRINK":
+        return (f"Shrinking {request} from {facts.get('from')} to {facts.get('to')} ({reason}) for "
+                f"{facts.get('preemptor')} instead of evicting it: {facts.get('victim_node')} was borrowing.")
     if action == "EVICT":
         return (f"Evicting {facts.get('victim')} ({reason}) for {facts.get('preemptor')}: "
                 f"{facts.get('victim_node')} was borrowing.")

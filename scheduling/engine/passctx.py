@@ -46,6 +46,7 @@ class PassCtx:
         self.judged: dict[str, int] = {}  # request → version at which it was last judged Pending
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
         self.opening = False  # the sweep before the first tournament: planning counts as progress
+        self.victim_index: dict = {}  # victims.py: per-leaf candidate order and orphans, per pass
         self._by_leaf: dict[int, list[str]] | None = None
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R

@@ -12,34 +12,26 @@ Invariants carried by this module:
   moment it would be taken;
 * minimality (P8): fill-back in reverse order returns victims whose removal is not needed, and
   because fitting is monotone in removals the result is set-inclusion-minimal;
-* owned reclaim (P-R5) ignores fences, min-runtime and the fair-share budget.
+* owned reclaim (P-R5) ignores fences, min-runtime and the fair-share budget;
+* no waste: within the band where the greedy walk stopped, the tail is swapped for the subset
+  that over-reclaims least (P2), and elastic victims are shrunk instead of evicted when that is
+  enough (P4) — both in waste.py.
 
-Not implemented yet: the waste-aware swap (P2 of §10.7) and elastic shrink (P4 of §10.7).
+Candidates come from victims.py, which indexes them so that a plan only touches borrowing
+subtrees (benchmark B4).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 
+from . import waste
 from .accounting import probe_remove
 from .fairshare import drs
-from .model import Allocation, Request, id_key
+from .model import Request
+from .victims import Candidate, Candidates
 
-RANK = {"R": 0, "F": 1, "B": 2, "W": 3}
 TAG_ORDER = ("delay", "protected", "budget", "fenced")
-
-
-@dataclass
-class Candidate:
-    alloc: Allocation
-    leaf: int
-    vec: list[int]
-    cls: str
-    A: int
-    a_q: int
-    a_v: int
-    tags: dict[str, int] = field(default_factory=dict)  # tag -> "until" (or 0)
 
 
 @dataclass
@@ -54,9 +46,9 @@ def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
     tree = ctx.tree
     node = tree.nodes[leaf]
     s = ctx.settings
-    now = ctx.now
     need = [r for r in range(tree.R) if vec[r] > 0]
-    cands = _candidates(ctx, q, leaf, vec, need, pending_since, only_within)
+    adv = _advantage(ctx, leaf, vec, need) if node.reclaim_policy != "Never" else None
+    cands = Candidates(ctx, q, leaf, need, pending_since, only_within, adv)
     if not cands:
         return Outcome()
     strategies = [("S2a",)] if "S2a" in s.fs_strategies else []
@@ -65,21 +57,23 @@ def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
     if not strategies:
         strategies = [()]
     any_valid = False
-    # The relaxed round (protections ignored, to name the protection that blocks) can only differ
-    # from the strict one when some candidate is protected or the budget may bind.
-    may_relax = any(c.tags for c in cands) or (ctx.fs_budget is not None and any(c.cls == "F" for c in cands))
-    for relaxed in (False, True) if may_relax else (False,):
+    for strat in strategies:
+        taken, valid_seen = _greedy(ctx, q, leaf, vec, need, cands, strat, False, target_within_owned)
+        any_valid = any_valid or valid_seen
+        if taken is not None:
+            return Outcome(victims=taken)
+    # No plan: every strict round walked the whole stream, so it is complete now.  The relaxed
+    # round (protections ignored, to name the protection that blocks) can only differ from the
+    # strict one when some candidate is protected or the budget may bind.
+    every = cands.everything()
+    if any(c.tags for c in every) or (ctx.fs_budget is not None and any(c.cls == "F" for c in every)):
         for strat in strategies:
-            taken, valid_seen = _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
+            taken, valid_seen = _greedy(ctx, q, leaf, vec, need, cands, strat, True, target_within_owned)
             any_valid = any_valid or valid_seen
-            if taken is None:
-                continue
-            if not relaxed:
-                return Outcome(victims=taken)
-            return _blocked(taken, node, pending_since)
-    del now
+            if taken is not None:
+                return _blocked(taken, node, pending_since)
     if any_valid:
-        return Outcome(reason="PENDING_NO_VICTIMS", detail={"class_tried": sorted({c.cls for c in cands})})
+        return Outcome(reason="PENDING_NO_VICTIMS", detail={"class_tried": sorted({c.cls for c in every})})
     return Outcome()
 
 
@@ -98,112 +92,6 @@ def _blocked(taken: list[Candidate], node, pending_since: int) -> Outcome:
             return Outcome(reason="PENDING_BUDGET_EXHAUSTED")
         return Outcome(reason="PENDING_NO_VICTIMS", detail={"fenced": True})
     return Outcome(reason="PENDING_NO_VICTIMS")
-
-
-def _candidates(ctx, q, leaf, vec, need, pending_since, only_within) -> list[Candidate]:
-    tree, sim, s, now = ctx.tree, ctx.sim, ctx.settings, ctx.now
-    node = tree.nodes[leaf]
-    reclaim_ok = node.reclaim_policy != "Never"
-    bp = node.borrow_preempt
-    bp_ok = bp.policy == "LowerPriority" and not s.fair_share_preemption
-    fs_ok = s.fair_share_preemption
-    reclaim_until = pending_since + node.reclaim_delay
-    fs_until = pending_since + node.fairshare_delay
-    fence = tree.fence_of[leaf]
-    adv = _advantage(ctx, leaf, vec, need) if reclaim_ok else None
-    within_ok = node.within_policy != "Never"
-    elsewhere = not only_within and (adv is not None or bp_ok or fs_ok)
-    if not within_ok and not elsewhere:
-        return []  # no class can apply: skip the scan (benchmark B2 passes without preemption)
-    out: list[Candidate] = []
-    for lv in sorted(ctx.by_leaf) if elsewhere else [leaf]:
-        ids = ctx.by_leaf.get(lv)
-        if not ids:
-            continue
-        same = lv == leaf
-        if same:
-            if not within_ok:
-                continue
-        elif not any(sim.balance(lv, r) < 0 for r in need):
-            continue  # no borrowing chain can start at a leaf that is not borrowing
-        A = lv if same else tree.lca(leaf, lv)
-        if not same and not (bp_ok or fs_ok) and tree.depth[adv] <= tree.depth[A]:
-            continue  # only owned reclaim could apply, and q's advantage is not below the LCA
-        if not same and not _leaf_chain(ctx, lv, A, need):
-            continue  # some node between the leaf and the LCA is not borrowing: no class applies
-        a_q = leaf if same else tree.child_towards(A, leaf)
-        a_v = lv if same else tree.child_towards(A, lv)
-        for aid in ids:
-            if aid in ctx.excluded or aid == q.id:
-                continue
-            a = ctx.allocations[aid]
-            vreq = ctx.requests[a.request]
-            if not vreq.preemptible:
-                continue
-            vvec = ctx.vec(a.request)
-            if not any(vvec[r] > 0 for r in need):
-                continue
-            c = Candidate(a, lv, vvec, "", A, a_q, a_v)
-            if same:
-                if vreq.priority < q.priority or (
-                    node.within_policy == "LowerOrNewerEqualPriority" and vreq.priority == q.priority
-                    and (vreq.created_at, id_key(vreq.id)) > (q.created_at, id_key(q.id))
-                ):
-                    c.cls = "W"
-                else:
-                    continue
-            elif reclaim_ok and adv is not None and tree.depth[adv] > tree.depth[A] and (
-                node.reclaim_policy == "Any" or vreq.priority < q.priority
-            ):
-                c.cls = "R"
-                if now < reclaim_until:
-                    c.tags["delay"] = reclaim_until
-            elif bp_ok or fs_ok:
-                if bp_ok:
-                    thr = bp.max_priority_threshold
-                    if not (vreq.priority < q.priority and (thr is None or vreq.priority <= thr)):
-                        continue
-                    c.cls = "B"
-                else:
-                    c.cls = "F"
-                    until = a.admitted_at + tree.min_runtime[lv]
-                    if now < until:
-                        c.tags["protected"] = until
-                if now < fs_until:
-                    c.tags["delay"] = fs_until
-                if fence >= 0 and tree.depth[A] < tree.depth[fence]:
-                    c.tags["fenced"] = 0
-            else:
-                continue
-            out.append(c)
-    # Candidate order (§10.7): terminating first, class, biggest offender, priority (aged, H8),
-    # newest admission, newest creation, id desc.  Sort by id desc first; sorts are stable.
-    beta = s.preempted_priority_boost
-    # DRS values become dense integer ranks so that sort keys never compare Fractions.
-    drs_of: dict[int, Fraction | int] = {}
-    for c in out:
-        if c.cls != "W" and c.a_v not in drs_of:
-            drs_of[c.a_v] = drs(tree, c.a_v, [sim.balance(c.a_v, r) for r in range(tree.R)])
-    rank = {v: i for i, v in enumerate(sorted(set(drs_of.values()), reverse=True))}
-    reqs = ctx.requests
-    out.sort(key=lambda c: reqs[c.alloc.request].order[2], reverse=True)
-    out.sort(key=lambda c: (
-        0 if c.alloc.terminating else 1, RANK[c.cls], rank[drs_of[c.a_v]] if c.cls != "W" else 0,
-        reqs[c.alloc.request].priority + beta * ctx.times_preempted(c.alloc.request),
-        -c.alloc.admitted_at, -reqs[c.alloc.request].created_at,
-    ))
-    return out
-
-
-def _leaf_chain(ctx, lv: int, A: int, need: list[int]) -> bool:
-    """Necessary condition for borrowing chain(v, A) of any v at ``lv``."""
-    sim = ctx.sim
-    for x in ctx.tree.path[lv]:
-        if x == A:
-            return True
-        if not any(sim.balance(x, r) < 0 for r in need):
-            return False
-    return True
 
 
 def _advantage(ctx, leaf, vec, need) -> int | None:
@@ -270,13 +158,14 @@ def _satisfied(ctx, leaf, vec, need, target_within_owned) -> bool:
 def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned):
     sim = ctx.sim
     taken: list[Candidate] = []
+    cands.removed = taken  # lets the stream see the plan's starting state when it opens a group
     valid_seen = False
     budget_used = list(ctx.fs_used)
-    done = False
+    stop = -1
     # Candidates of one leaf with equal demand and class share their validity until the
     # simulated state changes (the next take), so the verdict is memoised between takes.
     memo: dict[tuple, bool] = {}
-    for c in cands:
+    for i, c in enumerate(cands):
         if not relaxed and c.tags:
             continue
         # Only fair share compares quantities; the other classes depend on which resources v
@@ -300,19 +189,30 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
         taken.append(c)
         memo.clear()
         if _satisfied(ctx, leaf, vec, need, target_within_owned):
-            done = True
+            stop = i
             break
-    if not done:
+    if stop < 0:
         for c in taken:
             sim.add(c.leaf, c.vec)
+        cands.removed = []
         return None, valid_seen
+
+    def satisfied() -> bool:
+        return _satisfied(ctx, leaf, vec, need, target_within_owned)
+
+    if not relaxed:  # P2: a relaxed round only names a protection, its victims are never taken
+        taken = waste.swap_tail(ctx, cands, taken, stop, leaf, vec, need, target_within_owned, satisfied,
+                                lambda c: _valid(ctx, c, q, leaf, vec, need, strat, False))
     # P3 fill-back, newest choice first; monotonicity makes the remaining set minimal (P8).
     for c in reversed(list(taken)):
         sim.add(c.leaf, c.vec)
-        if _satisfied(ctx, leaf, vec, need, target_within_owned):
+        if satisfied():
             taken.remove(c)
         else:
             sim.remove(c.leaf, c.vec)
+    if not relaxed:
+        waste.shrink(ctx, taken, need, satisfied)  # P4
     for c in taken:
         sim.add(c.leaf, c.vec)
+    cands.removed = []
     return taken, valid_seen

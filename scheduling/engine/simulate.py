@@ -4,7 +4,9 @@ Replays a scenario (YAML or JSON, format in docs: scheduling-scenarios.md) on a 
 a pass runs at every event time and every ``pass_interval``; all events of one instant are
 applied before that instant's pass, so their order in the file does not matter (T28).  Victims
 without an explicit ``release`` event are released at their deadline (the simulator plays
-Kubernetes).  Output is JSON on stdout.  Imports: standard library, plus PyYAML for YAML files.
+Kubernetes).  Output is JSON on stdout; an elastic shrink (P4) reads
+``{"t", "request", "action": "SHRINK", "reason": <victim rule>, "preemptor", "to": {new demand}}``.
+Imports: standard library, plus PyYAML for YAML files.
 """
 
 from __future__ import annotations
@@ -115,6 +117,8 @@ def compact(d, explain: bool) -> dict:
     out: dict[str, Any] = {"t": d.time}
     if d.action == "EVICT":
         out.update(victim=d.victim, action="EVICT", reason=d.reason, preemptor=d.preemptor)
+    elif d.action == "SHRINK":  # P4: the request keeps running at the smaller size "to"
+        out.update(request=d.request, action="SHRINK", reason=d.reason, preemptor=d.preemptor, to=d.facts["to"])
     else:
         if d.request is not None:
             out["request"] = d.request

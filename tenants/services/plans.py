@@ -153,17 +153,24 @@ def _local_usage(tenant: Tenant) -> dict[str, int]:
     return {r: t for r, t in rows}
 
 
-def quota_report(*, tenant: Tenant, user) -> dict:
+def quota_report(*, tenant: Tenant, user, pending: dict[str, dict[str, int]] | None = None) -> dict:
     """Plans, usage and headroom for every resource of ``tenant``.
 
     headroom = min over the tenant and its ancestors a with a limit of (limit(a) − subtree_used(a)).
-    The limiting tenant is named only if the user may see it.
+    The limiting tenant is named only if the user may see it. ``pending`` ({tenant path:
+    {resource: amount}}) is work admitted but not yet visible in the usage (e.g. releases
+    being installed); it counts as used in every subtree that holds it.
     """
     access = access_for(user)
     ancestors = list(Tenant.objects.filter(path__in=tenant.ancestor_paths()))
     lineage = ancestors + [tenant]
     plans = _plans_by_tenant([t.pk for t in lineage])
     usage = _subtree_usage([t.path for t in lineage])
+    for path, amounts in (pending or {}).items():
+        for node in lineage:
+            if path.startswith(node.path):
+                for resource, amount in amounts.items():
+                    usage[node.path][resource] += amount
     local = _local_usage(tenant)
     children_owned = dict(
         ResourcePlan.objects.filter(tenant__parent=tenant).values("resource").annotate(total=Sum("owned"))

@@ -6,8 +6,11 @@ import gzip
 import io
 import json
 import tarfile
+from pathlib import Path
 
 import yaml
+
+from backends import helm
 
 DEPLOYMENT = """apiVersion: apps/v1
 kind: Deployment
@@ -87,3 +90,12 @@ def member(name: str, *, type: bytes = tarfile.REGTYPE, size: int = 1, linkname:
 
 def valid_chart(name: str = "hello", version: str = "1.0.0", **kwargs) -> bytes:
     return tgz(chart_files(name, version, **kwargs), top=name)
+
+
+def packaged(tmp_path: Path, name: str, version: str, **kwargs) -> Path:
+    """The chart of ``chart_files`` packaged by the real ``helm package``; returns the .tgz path."""
+    chart_dir = tmp_path / "src" / f"{name}-{version}" / name
+    for path, content in chart_files(name, version, **kwargs).items():
+        (chart_dir / path).parent.mkdir(parents=True, exist_ok=True)
+        (chart_dir / path).write_bytes(content)
+    return helm.package(chart_dir, tmp_path / "pkg")

@@ -37,4 +37,4 @@ def dana(make_user, tree):
     return user
 
 
-from .releases_support import sandbox_cluster, shop, team_ns  # noqa: E402, F401 (release test fixtures)
+from .releases_support import sandbox_cluster, shop, team_ns, vera  # noqa: E402, F401 (release test fixtures)

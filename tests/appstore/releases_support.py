@@ -9,7 +9,7 @@ from appstore.models import Repository
 from appstore.releases import render
 from appstore.services import uploads
 from sandbox.testing import DEFAULT_TOKEN
-from tenants.models import Namespace
+from tenants.models import Membership, Namespace, Role
 from tenants.services import clusters
 
 from .charts import tgz
@@ -89,6 +89,14 @@ def team_ns(tree, sandbox_cluster):
                                   state=Namespace.State.ACTIVE)
     clusters.cluster_backend(sandbox_cluster).ensure_namespace("team-a", labels={"bluedock.io/managed": "true"})
     return ns
+
+
+@pytest.fixture
+def vera(make_user, tree):
+    """vera: viewer of tenant a (reads its releases, changes nothing)."""
+    user = make_user("vera")
+    Membership.objects.create(tenant=tree["a"], user=user, role=Role.VIEWER, inherited=True)
+    return user
 
 
 @pytest.fixture

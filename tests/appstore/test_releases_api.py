@@ -78,7 +78,7 @@ def test_charlie_can_neither_see_nor_install_read_or_diff_a_release_of_tenant_a(
     assert client.get("/api/v1/releases/").json()["results"] == []
     for path in ("", "revisions/", "diff/", f"diff/?to_version={webapp['1.1.0'].pk}", "diff/?revision=1"):
         assert client.get(f"/api/v1/releases/{release.pk}/{path}").status_code == 404, path
-    for path in ("upgrade/", "rollback/", "retry/", "unlock/"):
+    for path in ("upgrade/", "rollback/", "retry/", "recover/"):
         assert client.post(f"/api/v1/releases/{release.pk}/{path}", {}, format="json").status_code == 404, path
     assert client.delete(f"/api/v1/releases/{release.pk}/").status_code == 404
     response = install(client, team_ns, webapp["1.0.0"])

@@ -5,13 +5,11 @@ The runner is called directly (``release_apply_run``), as a Celery worker would.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from appstore.models import Release, ReleaseRevision
 from appstore.releases import render
-from appstore.services import releases
+from appstore.services import release_recovery, releases
 from bluedock_portal.errors import ServiceError
 from tenants.models import AuditEvent, Operation
 from tenants.services import clusters
@@ -115,7 +113,7 @@ def test_a_failed_apply_marks_the_release_failed_and_a_retry_converges(team_ns, 
     assert objects_of(backend, release) == {("ConfigMap", "shop-settings"), ("Deployment", "shop-web"),
                                             ("Service", "shop-web")}
 
-    retry = releases.release_retry(actor=bob, release=release)
+    retry = release_recovery.release_retry(actor=bob, release=release)
     run(retry)
     assert retry.state == Operation.State.SUCCEEDED
     assert objects_of(backend, release) == {("Deployment", "shop-web"), ("ConfigMap", "shop-settings")}
@@ -168,26 +166,6 @@ def test_values_against_the_schema_are_refused_with_json_pointers(team_ns, shop,
     assert err.value.code == "schema_invalid"
     assert [e["path"] for e in err.value.extra["errors"]] == ["/replicas"]
     assert not Release.objects.exists()
-
-
-def test_a_stuck_operation_is_recovered_by_a_tenant_admin_and_audited(team_ns, shop, alice, bob, settings):
-    release, operation = releases.release_install(actor=bob, namespace=team_ns, name="shop",
-                                                  app_version=shop["1.0.0"])
-    with pytest.raises(ServiceError) as err:
-        releases.release_unlock(actor=alice, release=release)
-    assert err.value.code == "operation_active"
-    with pytest.raises(ServiceError) as err:
-        releases.release_unlock(actor=bob, release=release)
-    assert err.value.code == "permission_denied"
-    Operation.objects.filter(pk=operation.pk).update(state=Operation.State.RUNNING)
-    later = operation.created_at + timedelta(seconds=settings.OPERATION_STUCK_AFTER_SECONDS + 1)
-    release = releases.release_unlock(actor=alice, release=Release.objects.get(pk=release.pk), now=later)
-    assert (release.status, release.locked_by_id) == ("failed", None)
-    operation.refresh_from_db()
-    assert operation.state == Operation.State.FAILED and operation.error_code == "recovered"
-    event = AuditEvent.objects.get(action="appstore.release_unlock")
-    assert event.before == {"status": "pending-install", "locked_by": operation.pk}
-    assert releases.release_apply_run(operation_id=operation.pk) is None  # the old worker finds nothing to do
 
 
 def test_a_chart_with_cluster_scoped_objects_is_a_policy_violation(team_ns, bob, operator):

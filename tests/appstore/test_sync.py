@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
-from pathlib import Path
 
 import pytest
 import yaml
@@ -18,17 +17,9 @@ from bluedock_portal.errors import InvalidInput
 from tenants.models import AuditEvent, Operation
 from tests.servers.registry import registry_server  # noqa: F401  (the session fixture)
 
-from .charts import chart_files, valid_chart
+from .charts import packaged, valid_chart
 
 pytestmark = pytest.mark.django_db
-
-
-def _package(tmp_path: Path, name: str, version: str) -> Path:
-    chart_dir = tmp_path / "src" / version / name
-    for path, content in chart_files(name, version).items():
-        (chart_dir / path).parent.mkdir(parents=True, exist_ok=True)
-        (chart_dir / path).write_bytes(content)
-    return helm.package(chart_dir, tmp_path / "pkg")
 
 
 @pytest.fixture
@@ -36,7 +27,7 @@ def pushed_chart(registry_server, tmp_path):  # noqa: F811
     """cachet 1.0.0, 1.1.0 and 2.0.0-rc.1 pushed with `helm push` to oci://<registry>/charts."""
     name = f"cachet-{tmp_path.name[-6:].lower().replace('_', '-')}".strip("-")
     for version in ("1.0.0", "1.1.0", "2.0.0-rc.1"):
-        pushed = helm.push(_package(tmp_path, name, version), f"oci://{registry_server.host}/charts", plain_http=True)
+        pushed = helm.push(packaged(tmp_path, name, version), f"oci://{registry_server.host}/charts", plain_http=True)
         assert pushed.endswith(f"charts/{name}:{version}")
     return name
 

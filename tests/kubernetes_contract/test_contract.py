@@ -194,6 +194,10 @@ def test_removing_a_scheduling_gate(leg, ns):
     assert backend.remove_scheduling_gate(ns, "gated", "bluedock.io/admission") is True
     assert backend.list_pods(ns)[0].scheduling_gates == ("other.io/x",)
     assert backend.remove_scheduling_gate(ns, "gated", "bluedock.io/admission") is False
+    # The cycle passes the gates it listed; a stale listing fails the patch's test and is re-read.
+    stale = ("bluedock.io/admission", "other.io/x")
+    assert backend.remove_scheduling_gate(ns, "gated", "other.io/x", gates=stale) is True
+    assert backend.list_pods(ns)[0].scheduling_gates == ()
 
 
 def test_errors_carry_the_servers_message(leg, ns):
@@ -201,3 +205,40 @@ def test_errors_carry_the_servers_message(leg, ns):
         leg.backend().apply({"apiVersion": "v1", "kind": "ConfigMap",
                              "metadata": {"name": "Not_Valid", "namespace": ns}})
     assert bad.value.status == 422 and "Not_Valid" in str(bad.value)
+
+
+def test_deleting_a_pod_waits_out_its_grace_only_when_a_kubelet_holds_it(leg, ns):
+    """Graceful deletion as the API server shows it. Both pods are bound (or not) to a node no
+    kubelet serves, so neither leg's kubelet can finish the grace: what is compared is the API's own
+    part — deletionTimestamp and grace set, pod still readable, only shorter graces accepted, 0 = gone."""
+    from datetime import UTC, datetime
+
+    def when(meta):
+        return datetime.fromisoformat(meta["deletionTimestamp"].replace("Z", "+00:00"))
+
+    backend = leg.backend()
+    eventually(lambda: backend.get("v1", "ServiceAccount", "default", ns))  # pods need it on the real leg
+    nowhere = f"no-kubelet-{ns}"  # a node name without a node: the pod is bound, nothing runs it
+    backend.apply({**pod("bound", ns), "spec": {**pod("bound", ns)["spec"], "nodeName": nowhere,
+                                                "terminationGracePeriodSeconds": 30,
+                                                "automountServiceAccountToken": False}})
+    backend.apply({**pod("unbound", ns), "spec": {**pod("unbound", ns)["spec"], "schedulerName": "nobody",
+                                                  "terminationGracePeriodSeconds": 30,
+                                                "automountServiceAccountToken": False}})
+
+    assert backend.delete("v1", "Pod", "unbound", ns) is True
+    assert backend.get("v1", "Pod", "unbound", ns) is None  # unbound: no kubelet to wait for, gone at once
+
+    assert backend.evict(ns, "bound", grace_seconds=20) is True
+    meta = backend.get("v1", "Pod", "bound", ns)["metadata"]
+    assert meta["deletionGracePeriodSeconds"] == 20
+    left = (when(meta) - datetime.now(UTC)).total_seconds()
+    assert 17 <= left <= 21, left
+    backend.delete("v1", "Pod", "bound", ns, grace_seconds=25)  # a longer grace is ignored
+    assert backend.get("v1", "Pod", "bound", ns)["metadata"]["deletionGracePeriodSeconds"] == 20
+    backend.delete("v1", "Pod", "bound", ns, grace_seconds=5)  # a shorter one moves the deadline earlier
+    shorter = backend.get("v1", "Pod", "bound", ns)["metadata"]
+    assert shorter["deletionGracePeriodSeconds"] == 5
+    assert (when(meta) - when(shorter)).total_seconds() == 15
+    backend.delete("v1", "Pod", "bound", ns, grace_seconds=0)
+    assert backend.get("v1", "Pod", "bound", ns) is None

@@ -71,14 +71,50 @@ def test_placement_honours_node_selector_and_taints(sandbox_api, k8s, namespace)
     assert k8s.core.read_namespaced_pod("intolerant", namespace).spec.node_name is None
 
 
-def test_eviction_deletes_the_pod(k8s, namespace):
-    k8s.core.create_namespaced_pod(namespace, pod_manifest("victim"))
+def test_an_evicted_pod_terminates_for_its_grace_then_goes(k8s, namespace):
+    k8s.core.create_namespaced_pod(namespace, pod_manifest("victim", cpu="1", terminationGracePeriodSeconds=1))
     wait_for(lambda: running(k8s, namespace))
     k8s.core.create_namespaced_pod_eviction("victim", namespace, client.V1Eviction(
         metadata=client.V1ObjectMeta(name="victim", namespace=namespace)))
-    with pytest.raises(client.ApiException) as exc:
-        k8s.core.read_namespaced_pod("victim", namespace)
-    assert exc.value.status == 404
+    terminating = k8s.core.read_namespaced_pod("victim", namespace)
+    assert terminating.metadata.deletion_timestamp is not None
+    assert terminating.metadata.deletion_grace_period_seconds == 1
+    # Still on its node and holding its cpu: a 4-cpu pod does not fit on that node meanwhile.
+    assert terminating.status.phase == "Running" and terminating.spec.node_name
+
+    def gone():
+        try:
+            k8s.core.read_namespaced_pod("victim", namespace)
+        except client.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    wait_for(gone, timeout=3)
+
+
+def test_a_delete_with_grace_zero_or_of_an_unbound_pod_is_immediate(k8s, namespace):
+    k8s.core.create_namespaced_pod(namespace, pod_manifest("bound"))
+    k8s.core.create_namespaced_pod(namespace, pod_manifest("gated", gates=["x.io/wait"]))
+    wait_for(lambda: running(k8s, namespace))
+    k8s.core.delete_namespaced_pod("gated", namespace)  # no node, no kubelet to wait for: 30 s grace ignored
+    k8s.core.delete_namespaced_pod("bound", namespace)  # 30 s grace: Terminating
+    assert k8s.core.read_namespaced_pod("bound", namespace).metadata.deletion_grace_period_seconds == 30
+    k8s.core.delete_namespaced_pod("bound", namespace, grace_period_seconds=60)  # may only shorten: unchanged
+    assert k8s.core.read_namespaced_pod("bound", namespace).metadata.deletion_grace_period_seconds == 30
+    k8s.core.delete_namespaced_pod("bound", namespace, grace_period_seconds=0)
+    assert k8s.core.list_namespaced_pod(namespace).items == []
+
+
+def test_a_terminating_pod_is_replaced_at_once_and_the_admin_endpoint_ends_its_grace(sandbox_api, k8s, namespace):
+    k8s.apps.create_namespaced_deployment(namespace, deployment_manifest("web", replicas=1))
+    (first,) = wait_for(lambda: running(k8s, namespace, "app=web"))
+    k8s.core.delete_namespaced_pod(first.metadata.name, namespace)
+    pods = wait_for(lambda: len(k8s.core.list_namespaced_pod(namespace).items) == 2
+                    and k8s.core.list_namespaced_pod(namespace).items)
+    assert sum(1 for p in pods if p.metadata.deletion_timestamp) == 1
+    assert sandbox_api.admin("POST", "/sandbox/terminations", {"namespace": namespace}) == {"finished": 1}
+    assert [p.metadata.name for p in k8s.core.list_namespaced_pod(namespace).items] != [first.metadata.name]
+    assert len(k8s.core.list_namespaced_pod(namespace).items) == 1
 
 
 def test_binding_assigns_a_node(k8s, namespace):
@@ -142,3 +178,30 @@ def test_priority_class_sets_pod_priority(k8s, namespace):
     with pytest.raises(client.ApiException) as exc:
         k8s.core.create_namespaced_pod(namespace, pod_manifest("q", priorityClassName="missing"))
     assert exc.value.status == 403 and "no PriorityClass with name missing was found" in exc.value.body
+
+
+def test_starting_a_deployment_records_the_events_a_real_cluster_records(k8s, namespace):
+    k8s.apps.create_namespaced_deployment(namespace, deployment_manifest("web", replicas=1))
+    wait_for(lambda: k8s.apps.read_namespaced_deployment("web", namespace).status.ready_replicas == 1)
+    (pod,) = running(k8s, namespace, "app=web")
+
+    def events_of(kind, name):
+        return [e for e in k8s.core.list_namespaced_event(namespace).items
+                if (e.involved_object.kind, e.involved_object.name) == (kind, name)]
+
+    started = wait_for(lambda: len(events_of("Pod", pod.metadata.name)) == 4 and events_of("Pod", pod.metadata.name))
+    by_reason = {e.reason: e for e in started}
+    assert sorted(by_reason) == ["Created", "Pulled", "Scheduled", "Started"]
+    assert by_reason["Scheduled"].source.component == "default-scheduler"
+    assert by_reason["Scheduled"].message == f"Successfully assigned {namespace}/{pod.metadata.name} to node-1"
+    pulled, created = by_reason["Pulled"], by_reason["Created"]
+    assert pulled.message == 'Container image "nginx:1.27" already present on machine'
+    assert (created.message, created.type, created.count) == ("Created container: app", "Normal", 1)
+    assert (created.source.component, created.source.host, created.reporting_instance) == ("kubelet", "node-1",
+                                                                                           "node-1")
+    assert created.involved_object.field_path == "spec.containers{app}"
+    assert created.involved_object.uid == pod.metadata.uid
+    (scaled,) = events_of("Deployment", "web")
+    assert scaled.reason == "ScalingReplicaSet" and scaled.message.startswith("Scaled up replica set web-")
+    (rs,) = k8s.apps.list_namespaced_replica_set(namespace).items
+    assert [e.reason for e in events_of("ReplicaSet", rs.metadata.name)] == ["SuccessfulCreate"]

@@ -13,11 +13,11 @@ from tenants.services.clusters import cluster_create
 GATE = "bluedock.io/admission"
 
 
-def deployment(name: str, namespace: str, replicas: int, cpu: str = "1") -> dict:
+def deployment(name: str, namespace: str, replicas: int, cpu: str = "1", grace: int = 3) -> dict:
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"schedulingGates": [{"name": GATE}], "terminationGracePeriodSeconds": 5,
+                                  "spec": {"schedulingGates": [{"name": GATE}], "terminationGracePeriodSeconds": grace,
                                            "containers": [{"name": "app", "image": "registry.local/app:1",
                                                            "resources": {"requests": {"cpu": cpu,
                                                                                       "memory": "64Mi"}}}]}}}}
@@ -38,6 +38,10 @@ def setup_seed(url: str, token: str, operator) -> tuple[Cluster, KubernetesBacke
 
 def running(backend: KubernetesBackend, namespace: str) -> int:
     return sum(1 for p in backend.list_pods(namespace) if p.phase == "Running" and not p.deleting)
+
+
+def terminating(backend: KubernetesBackend, namespace: str) -> int:
+    return sum(1 for p in backend.list_pods(namespace) if p.deleting)
 
 
 def gated(backend: KubernetesBackend, namespace: str) -> int:

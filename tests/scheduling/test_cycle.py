@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from scheduling.cycle import scheduling_cycle
-from scheduling.models import SchedulingDecision, SchedulingRequest
-from tests.scheduling.seed import deployment, gated, running, setup_seed
+from scheduling.models import Binding, SchedulingDecision, SchedulingRequest
+from tests.scheduling.seed import deployment, gated, running, setup_seed, terminating
 from tests.servers.sandbox import wait_for
 
 pytestmark = pytest.mark.django_db
 
 
-def cycle_until(cluster, predicate, *, passes=60):
-    for _ in range(passes):
+def cycle_until(cluster, predicate, *, seconds=20.0):
+    """Passes back to back (a little apart, so graces can run out) until ``predicate()`` holds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         scheduling_cycle(cluster=cluster)
         if predicate():
             return True
+        time.sleep(0.1)
     raise AssertionError("the cycle never got there")
 
 
@@ -28,12 +33,31 @@ def test_the_seed_case_t1_gets_its_owned_share_back_from_the_borrower(sandbox_ap
     cycle_until(cluster, lambda: running(backend, "t1-apps") == 4 and running(backend, "t2-apps") == 12)
     t2_batch = SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Admitted")
     assert sorted(t2_batch.values_list("share", flat=True)).count("borrowed") == 4  # 8 owned + 4 borrowed
+    held = Binding.objects.open().filter(tenant=tenants["t2"])
+    assert held.count() == 12 and held.filter(share="borrowed", lender_scope="root").count() == 4
+    assert {b.borrowed["cpu"] for b in held.filter(share="borrowed")} == {1000}
+    share = api(operator).get(f"/api/v1/tenants/{tenants['t1'].pk}/share/").json()["clusters"][0]
+    assert share["who_is_borrowing_from"] == [{"tenant": "t2", "borrowed": {"cpu": 4000},
+                                               "lender_scope": ["the cluster"], "bindings": 4}]
 
     backend.scale("apps/v1", "Deployment", "t1-apps", "web", 8)
+    cycle_until(cluster, lambda: terminating(backend, "t2-apps") == 4)
+    # The victims wait out their grace still holding their cpu, so T1's pods stay gated (reserved
+    # for them), and the victims' bindings stay open until Kubernetes confirms the pods gone.
+    scheduling_cycle(cluster=cluster)
+    assert gated(backend, "t1-apps") == 4
+    assert SchedulingRequest.objects.filter(tenant=tenants["t1"], state="Reserved").count() == 4
+    assert Binding.objects.open().filter(tenant=tenants["t2"]).count() == 12
     cycle_until(cluster, lambda: running(backend, "t1-apps") == 8)
     assert running(backend, "t2-apps") == 8
     evictions = SchedulingDecision.objects.filter(action="EVICT")
     assert evictions.count() == 4 and set(evictions.values_list("reason", flat=True)) == {"EVICT_RECLAIM_OWNED"}
+    ended = Binding.objects.filter(event="close", tenant=tenants["t2"])
+    assert ended.count() == 4 and set(ended.values_list("reason", flat=True)) == {"EVICTED"}
+    assert Binding.objects.open().filter(tenant=tenants["t2"]).count() == 8
+    t1_held = Binding.objects.open().filter(tenant=tenants["t1"])
+    assert t1_held.count() == 8 and set(t1_held.values_list("share", flat=True)) == {"owned"}
+    assert t1_held.filter(reason="ADMITTED_BY_TRANSFER").count() == 4
     # T2's replacements wait, each with a one-line reason the UI shows.
     cycle_until(cluster, lambda: SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Pending").count() == 4)
     waiting = SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Pending").first()
@@ -50,10 +74,22 @@ def test_a_pass_on_an_unchanged_cluster_decides_nothing(sandbox_api, operator):
     backend.apply(deployment("web", "t1-apps", 2))
     wait_for(lambda: gated(backend, "t1-apps") == 2, timeout=10)
     cycle_until(cluster, lambda: running(backend, "t1-apps") == 2)
-    before = SchedulingDecision.objects.count()
+    before = (SchedulingDecision.objects.count(), Binding.objects.count())
     for _ in range(3):
         scheduling_cycle(cluster=cluster)
-    assert SchedulingDecision.objects.count() == before
+    assert (SchedulingDecision.objects.count(), Binding.objects.count()) == before
+
+
+def test_a_hold_ends_with_a_finished_binding_when_its_pod_goes(sandbox_api, operator):
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    backend.apply(deployment("web", "t1-apps", 2))
+    wait_for(lambda: gated(backend, "t1-apps") == 2, timeout=10)
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 2)
+    backend.scale("apps/v1", "Deployment", "t1-apps", "web", 1)
+    cycle_until(cluster, lambda: Binding.objects.open().count() == 1)
+    (ended,) = Binding.objects.filter(event="close")
+    assert ended.reason == "FINISHED" and ended.opened.request == ended.request and ended.tenant == tenants["t1"]
+    assert ended.opened.closed_by == ended
 
 
 def test_other_tenants_see_nothing_of_the_requests(sandbox_api, operator, api, make_user):

@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from scheduling.models import SchedulingDecision
-from tests.scheduling.seed import deployment, gated, running, setup_seed
+from scheduling.models import Binding, SchedulingDecision
+from tests.scheduling.seed import deployment, gated, running, setup_seed, terminating
 from tests.servers.celery import celery_processes, wait_until
 from tests.servers.sandbox import sandbox_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+GRACE = 3  # the victims' terminationGracePeriodSeconds; the sandbox keeps them Terminating that long
+PASS = 1  # SCHEDULING_INTERVAL: beat starts a pass every second
 
 
 def test_t1_scales_to_8_and_gets_its_4_cpus_back_within_the_victims_grace(operator, tmp_path):
     with sandbox_server(nodes=4, cpu="4") as sandbox:
         cluster, backend, tenants = setup_seed(sandbox.url, "sandbox-admin-token", operator)
-        backend.apply(deployment("web", "t1-apps", 4))
-        backend.apply(deployment("batch", "t2-apps", 12))
+        backend.apply(deployment("web", "t1-apps", 4, grace=GRACE))
+        backend.apply(deployment("batch", "t2-apps", 12, grace=GRACE))
         wait_until(lambda: gated(backend, "t1-apps") == 4 and gated(backend, "t2-apps") == 12, seconds=15)
-        env = {"SCHEDULING_INTERVAL": "1"}
+        env = {"SCHEDULING_INTERVAL": str(PASS)}
         with celery_processes(tmp_path, beat=True, extra_env=env, queues="scheduling"):
             wait_until(lambda: running(backend, "t1-apps") == 4 and running(backend, "t2-apps") == 12, seconds=60)
             backend.scale("apps/v1", "Deployment", "t1-apps", "web", 8)
-            # The victims' grace is 5 s (terminationGracePeriodSeconds); the cycle runs every second.
-            wait_until(lambda: running(backend, "t1-apps") == 8, seconds=30)
+            scaled = time.monotonic()
+            wait_until(lambda: terminating(backend, "t2-apps") == 4, seconds=10, interval=0.05)
+            evicted = time.monotonic()
+            wait_until(lambda: running(backend, "t1-apps") == 8, seconds=30, interval=0.05)
+            back = time.monotonic()
+        # The reclaim is decided in the first passes after T1 scales (B5); the cluster is full, so T1's
+        # pods can only start once the victims are gone: not before their grace, and then at once
+        # (the next pass transfers their capacity; 1 s of slack for the sandbox's scheduler and kubelet).
+        print(f"\nseed: evicted {evicted - scaled:.2f} s after the scale, T1 back {back - evicted:.2f} s after the "
+              f"eviction (grace {GRACE} s)")
+        assert evicted - scaled <= 2 * PASS + 0.5, evicted - scaled
+        assert GRACE - 0.5 <= back - evicted <= GRACE + PASS + 1.5, back - evicted
         assert running(backend, "t2-apps") == 8
         reasons = set(SchedulingDecision.objects.filter(action="EVICT").values_list("reason", flat=True))
         assert reasons == {"EVICT_RECLAIM_OWNED"}
+        assert Binding.objects.filter(event="close", reason="EVICTED", tenant=tenants["t2"]).count() == 4

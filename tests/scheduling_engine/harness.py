@@ -112,15 +112,20 @@ def plan_auditor(problems: list[str]):
                 if c.leaf != leaf:
                     problems.append("P9: within-leaf victim in another leaf")
                 continue
+            uses = tree.vec(c.alloc.demand)  # c.vec is only the shrunk-off part for a shrink (P4)
             for x in tree.path[c.leaf]:
                 if x == c.A:
                     break
-                if not any(c.vec[r] > 0 and sim.balance(x, r) < 0 for r in need):
+                if not any(uses[r] > 0 and sim.balance(x, r) < 0 for r in need):
                     problems.append(f"P9: {vreq.id} has no borrowing chain to {tree.ids[c.A]}")
             fence = tree.fence_of[leaf]
             if c.cls != "R" and fence >= 0 and tree.depth[c.A] < tree.depth[fence]:
                 problems.append(f"P9: fenced victim {vreq.id}")
             if c.cls == "F" and ctx.now - c.alloc.admitted_at < tree.min_runtime[c.leaf]:
                 problems.append(f"P9/H5: protected victim {vreq.id}")
+            if c.shrink_to is not None:  # P4: never below the elastic minimum, never a no-op
+                floor = {r: vreq.elastic_min.get(r, q) for r, q in c.alloc.demand.items()}
+                if any(c.shrink_to[tree.rindex[r]] < f for r, f in floor.items()) or not any(c.vec):
+                    problems.append(f"P4: shrink of {vreq.id} to {c.shrink_to} breaks its elastic minimum")
 
     return audit

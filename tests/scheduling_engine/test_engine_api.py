@@ -95,12 +95,17 @@ def test_decide_is_pure_and_a_second_pass_is_silent():
     assert decide(config, first.state, 1).decisions == ()
 
 
-def test_every_decision_has_one_reason_from_the_closed_set_and_a_message():
+def _seed_reclaim():
+    """T02's pass at t=10: T1's a5–a8 reclaim from T2."""
     config, state = _seed()
     state = decide(config, state, 0).state
     state = submit(state, [build_request({"id": f"a{i}", "leaf": "T1", "demand": {"u": 1}}, 10)
                            for i in range(5, 9)])
-    plan = decide(config, state, 10)
+    return decide(config, state, 10)
+
+
+def test_every_decision_has_one_reason_from_the_closed_set_and_a_message():
+    plan = _seed_reclaim()
     assert {d.action for d in plan.decisions} == {"RESERVE", "EVICT"}
     for d in plan.decisions:
         assert Reason(d.reason) and d.message
@@ -144,6 +149,15 @@ def test_same_timestamp_permutations_give_identical_logs(name):
                 ev["submit"] = items
         rng.shuffle(shuffled["events"])
         assert json.dumps(run(shuffled), sort_keys=True) == reference
+
+
+def test_reservations_of_one_pass_keep_their_plan_order():
+    """P5b: transfers happen in plan order, so each plan of a pass gets its own, later sequence."""
+    plan = _seed_reclaim()
+    order = [d.request for d in plan.decisions if d.action == "RESERVE"]
+    assert order == ["a5", "a6", "a7", "a8"]
+    seqs = [plan.state.status[rid].plan_seq for rid in order]
+    assert seqs == sorted(set(seqs)) and plan.state.plan_seq == seqs[-1]
 
 
 def test_pass_after_one_submission_on_a_full_cluster_decides_only_the_newcomer_like_a_full_pass():
