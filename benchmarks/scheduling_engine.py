@@ -16,7 +16,7 @@ import tracemalloc
 
 from benchmarks.engine_workload import leaf_ids, make_config, make_state, soak
 from scheduling.engine import decide, preempt, submit
-from scheduling.engine.allocate import _accept_new, _build_ledgers, _expire, _transfers
+from scheduling.engine.allocate import _build_ledgers, _expire, _transfers, accept_new
 from scheduling.engine.fairshare import entitlement
 from scheduling.engine.model import Request
 from scheduling.engine.passctx import PassCtx
@@ -55,8 +55,9 @@ def one_plan(config, state, rid: str, now: int, repeat: int) -> tuple[float, int
     best, victims = None, 0
     for _ in range(repeat):
         ctx = PassCtx(tree, state, now)
-        for step in (_expire, _build_ledgers, _accept_new, _transfers):
+        for step in (_expire, _build_ledgers, accept_new, _transfers):
             step(ctx)
+        ctx.by_leaf  # noqa: B018 — the per-leaf allocation index is built on first use: outside the clock
         q = ctx.requests[rid]
         leaf, vec, since = tree.index[q.leaf], ctx.vec(rid), ctx.status[rid].pending_since
         t0 = time.perf_counter()
