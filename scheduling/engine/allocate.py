@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from . import gates
 from .accounting import Ledger
 from .evaluate import _admit, _bkey, _evaluate, _pending
 from .explain import Reason, binding_facts
@@ -201,6 +202,9 @@ def _transfers(ctx: PassCtx) -> None:
     reserved = sorted((st.plan_seq, rid) for rid, st in ctx.status.items() if st.state == "Reserved")
     for _, rid in reserved:
         st = ctx.status[rid]
+        if gates.is_gate_reservation(st):  # A4c: no victims, waits for its checks instead
+            gates.transfer(ctx, rid)
+            continue
         if any(_still_leaving(ctx.allocations, v) for v in st.victims):
             continue
         q = ctx.requests[rid]

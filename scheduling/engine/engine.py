@@ -99,6 +99,18 @@ def finish(state: State, ids: list[str]) -> State:
     return incremental.on_finish(state, replace(state, requests=reqs, status=status, allocations=allocs), ids)
 
 
+def clear_gates(state: State, ids: list[str], names: list[str] | None = None) -> State:
+    """External admission checks passed (A4c): drop the named gates (all when ``names`` is None)
+    of these requests.  A request left without gates is admitted by the next pass on the quota it
+    has reserved (gates.py); unknown ids are ignored, like ``finish``."""
+    reqs = dict(state.requests)
+    for rid in ids:
+        q = reqs.get(rid)
+        if q is not None and q.gates:
+            reqs[rid] = replace(q, gates=tuple(g for g in q.gates if names is not None and g not in names))
+    return replace(state, requests=reqs)
+
+
 def release(state: State, ids: list[str], now: int) -> State:
     """Kubernetes confirmed that an evicted allocation's pods are gone."""
     status, allocs = dict(state.status), dict(state.allocations)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import preempt
+from . import gates, preempt
 from .explain import BINDING_REASON, CLASS_RULE, Reason
 from .fairshare import drs
 from .model import Allocation, Binding, Request, Status, id_key
@@ -40,9 +40,8 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     vec = ctx.vec(rid)
     need = [r for r in range(tree.R) if vec[r] > 0]
     st = ctx.status[rid]
-    if q.gates:
-        _pending(ctx, rid, Reason.PENDING_GATES, None, {"gates": list(q.gates)})
-        return set()
+    if q.gates:  # A4c two-phase: reserve quota while the checks run (gates.py)
+        return gates.judge(ctx, q, leaf, vec, st)
     hit = sim.fit(leaf, vec)
     if hit is None:
         probe = sim.probe(leaf, vec)

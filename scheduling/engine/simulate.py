@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from .accounting import Ledger
-from .engine import decide, finish, release, set_capacity, submit, switch_config
+from .engine import clear_gates, decide, finish, release, set_capacity, submit, switch_config
 from .model import Allocation, BorrowPreempt, Config, Node, Request, Settings, State, Status, id_key
 from .tree import compile_tree
 
@@ -124,7 +124,8 @@ def compact(d, explain: bool) -> dict:
             out["request"] = d.request
         out.update(action=d.action, reason=d.reason)
         f = d.facts
-        for k in ("lender_scope", "borrowed", "victims", "binding", "until", "by", "fenced", "potential", "rules"):
+        for k in ("lender_scope", "borrowed", "victims", "binding", "until", "by", "fenced", "potential", "rules",
+                  "gates"):
             if f.get(k) not in (None, {}, []):
                 out[k] = f[k]
     if d.facts.get("note"):
@@ -167,6 +168,8 @@ def run(doc: dict, explain: bool = False) -> dict:
                 state = finish(state, ev["finish"])
             if "release" in ev:
                 state = release(state, ev["release"], t)
+            if "clear_gates" in ev:
+                state = clear_gates(state, ev["clear_gates"])
         due = sorted((a.request for a in state.allocations.values()
                       if a.terminating and a.deadline is not None and a.deadline <= t), key=id_key)
         if due:

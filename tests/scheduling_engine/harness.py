@@ -68,7 +68,7 @@ def check_pass(config: Config, before: State, plan: Plan, *, feasible: bool = Tr
             assert d.reason != "ADMITTED_BORROWING", d
     # P10: a reservation whose victims are all gone is transferred in that same pass.
     for rid, st in state.status.items():
-        if st.state == "Reserved":
+        if st.state == "Reserved" and st.reason != "PENDING_GATES":  # A4c reservations wait for checks
             assert any(v in state.allocations and state.allocations[v].terminating for v in st.victims), \
                 f"P10: stale reservation {rid}"
     # P5: work conservation — no eligible pending request fits the final state.

@@ -86,9 +86,11 @@ def request_batches(draw, config: Config, t: int, serial: list[int]) -> list[Req
         serial[0] += 1
         # One request in four is elastic (P4): it accepts any size down to about half its demand.
         elastic = {r: q // 2 for r, q in demand.items()} if draw(st.integers(0, 3)) == 0 else None
+        # One in six waits for external admission checks (A4c); drive() clears them at random.
+        gates = ("check",) if draw(st.integers(0, 5)) == 0 else ()
         out.append(Request(
             id=f"q{serial[0]}", leaf=draw(st.sampled_from(lv)), demand=demand, created_at=t,
             priority=draw(st.sampled_from([0, 50, 100])), preemptible=draw(st.integers(0, 9)) > 0,
-            reclaim_grace=draw(st.sampled_from([0, 5, 30, 120])), elastic_min=elastic,
+            reclaim_grace=draw(st.sampled_from([0, 5, 30, 120])), elastic_min=elastic, gates=gates,
         ))
     return out

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scheduling.engine import decide, finish, release, set_capacity, submit, switch_config
+from scheduling.engine import clear_gates, decide, finish, release, set_capacity, submit, switch_config
 from scheduling.engine.explain import Reason, tenant_status, who_is_borrowing_from, why
 from scheduling.engine.simulate import build_config, build_request, expand, initial_state, run
 
@@ -40,6 +40,8 @@ def replay(doc: dict):
                 state = finish(state, ev["finish"])
             if "release" in ev:
                 state = release(state, ev["release"], t)
+            if "clear_gates" in ev:
+                state = clear_gates(state, ev["clear_gates"])
         due = [a.request for a in state.allocations.values() if a.terminating and a.deadline <= t]
         state = release(state, sorted(due), t)
         for ev in by_t.get(t, []):

@@ -8,7 +8,7 @@ from fractions import Fraction
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from scheduling.engine import decide, finish, release, set_capacity, submit, switch_config
+from scheduling.engine import clear_gates, decide, finish, release, set_capacity, submit, switch_config
 from scheduling.engine.accounting import Ledger, naive_fits
 from scheduling.engine.fairshare import entitlement
 from scheduling.engine.incremental import carried
@@ -38,6 +38,9 @@ def drive(data, config: Config, steps: int, *, capacity_drops=False, weights_swi
         due = [a.request for a in state.allocations.values()
                if a.terminating and a.deadline <= t and data.draw(st.integers(0, 3)) > 0]
         state = release(state, sorted(due), t)
+        gated = sorted(rid for rid, q in state.requests.items() if q.gates)
+        if gated and data.draw(st.integers(0, 2)) == 0:
+            state = clear_gates(state, [data.draw(st.sampled_from(gated))])
         if capacity_drops and data.draw(st.integers(0, 9)) == 0:
             state = set_capacity(state, {r: data.draw(st.integers(0, c)) for r, c in config.capacity.items()})
             dropped = True

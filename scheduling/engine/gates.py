@@ -1,0 +1,121 @@
+"""Rule A4c: external gates (admission checks) are two-phase, as Kueue's AdmissionChecks.
+
+Phase one, while a request still carries ``gates``: if it would be admitted now (it fits in the
+planning view ``sim`` and passes A4a/A4b) its quota is **reserved** — charged in ``sim`` so nobody
+else can take it, but not in ``actual``: nothing runs yet.  Room in ``sim`` that ``actual`` still
+lacks is capacity of other plans' victims that no preemptor was promised; it is free once they
+leave, and phase two then waits for them as any request does (P5b).  Its status is
+``Reserved`` with reason ``PENDING_GATES``, no victims, and facts ``gates`` and
+``quota_reserved``.  A gated request that does not fit stays Pending with its ordinary reason and
+binding plus the gates in its facts, and reserves nothing.
+
+Phase two, after ``engine.clear_gates``: the next pass judges it first, in reservation order with
+the preemptors' transfers (A3.1), by the ordinary path — it fits, since its own charge is what
+kept the room free — and admits it with its ordinary reason.
+
+Choices, and why:
+
+* A gated request never triggers preemption.  Evictions cannot be undone, and whether the checks
+  ever pass is up to someone else; evicting for it would break plan-or-nothing (P10: every eviction
+  belongs to a preemptor that becomes admitted).  Once its gates clear it is an ordinary request
+  and may reclaim or preempt like any other.
+* A reservation within owned is held across passes: nobody could reclaim that capacity anyway.
+  A reservation that **borrows** is handed back at the start of every pass and taken again in
+  tournament order.  A reservation is not an allocation, so owned reclaim (P-R) could never pick
+  it as a victim; re-deciding it each pass lets an owner's within-owned request, which wins its
+  tournament level first (A3.2), have its owned share back (the P4 SLA) instead of waiting on
+  someone else's checks.  The re-taken reservation emits no decision when nothing changed (A10).
+* A withdrawn (finished) gated request frees its reservation simply because the next pass
+  rebuilds ``sim`` from the statuses it finds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .explain import BINDING_REASON, Reason
+from .model import Request, Status
+from .passctx import PassCtx, WouldProgress
+
+GATED = str(Reason.PENDING_GATES)
+
+
+def is_gate_reservation(st: Status) -> bool:
+    return st.state == "Reserved" and st.reason == GATED
+
+
+def judge(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> set[int]:
+    """Phase one for a gated Pending request; returns the leaves whose planning view changed."""
+    from .evaluate import _binding, _pending  # evaluate imports this module
+
+    tree, sim = ctx.tree, ctx.sim
+    gates = {"gates": list(q.gates)}
+    hit = sim.fit(leaf, vec)
+    if hit is None:
+        need = [r for r in range(tree.R) if vec[r] > 0]
+        probe = sim.probe(leaf, vec)
+        path = tree.path[leaf]
+        top = next((i for i in reversed(range(len(path))) if path[i] != tree.root
+                    and any(probe[i][r] < 0 for r in need)), None)
+        if top is not None:  # borrowing: A4b, then A4a, exactly as an ungated admission
+            scope = tree.parent[path[top]]
+            if not q.preemptible:
+                _pending(ctx, q.id, Reason.PENDING_NON_PREEMPTIBLE_NEEDS_OWNED, None, gates)
+                return set()
+            if q.reclaim_grace > tree.lendout_grace[scope]:
+                _pending(ctx, q.id, Reason.PENDING_GRACE_EXCEEDS_LENDER_SLA, None,
+                         dict(gates, lender_scope=tree.ids[scope], grace=tree.lendout_grace[scope]))
+                return set()
+        _reserve(ctx, q, leaf, vec, st, borrowing=top is not None)
+        return {leaf}
+    x, r, kind = hit
+    _pending(ctx, q.id, BINDING_REASON[kind], _binding(ctx, leaf, vec, x, r, kind), gates)
+    return set()
+
+
+def _reserve(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status, *, borrowing: bool) -> None:
+    if ctx.dry:
+        raise WouldProgress
+    held = getattr(ctx, "gate_held", {})
+    ctx.sim.add(leaf, vec)
+    ctx.version += 1
+    seq = held.get(q.id)
+    if seq is None:
+        ctx.plan_seq += 1
+        seq = ctx.plan_seq
+    detail = {"gates": list(q.gates), "quota_reserved": True, "borrowing": borrowing}
+    ctx.status[q.id] = Status("Reserved", GATED, pending_since=st.pending_since, plan_seq=seq,
+                              times_preempted=st.times_preempted, detail=tuple(sorted(detail.items())))
+    ctx.pending_touched.discard(q.id)
+    if q.id not in held:  # re-taking the same reservation in a later pass is no news (A10)
+        ctx.emit("RESERVE", Reason.PENDING_GATES, request=q.id, facts=dict(detail, leaf=q.leaf))
+
+
+def transfer(ctx: PassCtx, rid: str) -> None:
+    """Phase two (called for gate reservations in reservation order, before the tournament):
+    admit once the gates are clear; hand a borrowing reservation back for this pass's
+    tournament; keep a within-owned one."""
+    from .evaluate import _evaluate
+
+    st = ctx.status[rid]
+    q = ctx.requests[rid]
+    leaf = ctx.tree.index[q.leaf]
+    vec = ctx.vec(rid)
+    ctx.sim.remove(leaf, vec)
+    ctx.version += 1
+    if not hasattr(ctx, "gate_held"):
+        ctx.gate_held = {}
+    if not q.gates:
+        ctx.status[rid] = Status("Pending", "", pending_since=st.pending_since, times_preempted=st.times_preempted)
+        _evaluate(ctx, rid, leaf)  # the ordinary path: it fits, its own charge kept the room
+        return
+    detail = dict(st.detail, gates=list(q.gates))  # some checks may have passed already
+    if not detail.get("borrowing") and ctx.sim.fit(leaf, vec) is None:
+        ctx.sim.add(leaf, vec)
+        ctx.status[rid] = replace(st, detail=tuple(sorted(detail.items())))
+        return
+    # Borrowing (or no longer fitting after a config/capacity change): decided again below.
+    ctx.gate_held[rid] = st.plan_seq
+    ctx.status[rid] = Status("Pending", GATED, pending_since=st.pending_since, times_preempted=st.times_preempted,
+                             detail=st.detail)
+    ctx.pending_touched.add(rid)
