@@ -77,6 +77,7 @@ def _reserve(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status, *,
     if ctx.dry:
         raise WouldProgress
     held = getattr(ctx, "gate_held", {})
+    ctx.sim_is_actual = False  # sim now holds what actual does not
     ctx.sim.add(leaf, vec)
     ctx.version += 1
     seq = held.get(q.id)
@@ -86,7 +87,6 @@ def _reserve(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status, *,
     detail = {"gates": list(q.gates), "quota_reserved": True, "borrowing": borrowing}
     ctx.status[q.id] = Status("Reserved", GATED, pending_since=st.pending_since, plan_seq=seq,
                               times_preempted=st.times_preempted, detail=tuple(sorted(detail.items())))
-    ctx.pending_touched.discard(q.id)
     if q.id not in held:  # re-taking the same reservation in a later pass is no news (A10)
         ctx.emit("RESERVE", Reason.PENDING_GATES, request=q.id, facts=dict(detail, leaf=q.leaf))
 
@@ -118,4 +118,6 @@ def transfer(ctx: PassCtx, rid: str) -> None:
     ctx.gate_held[rid] = st.plan_seq
     ctx.status[rid] = Status("Pending", GATED, pending_since=st.pending_since, times_preempted=st.times_preempted,
                              detail=st.detail)
-    ctx.pending_touched.add(rid)
+    if rid not in ctx.pending_touched:  # a PENDING decision follows only if it ends the pass unreserved
+        ctx.pending_touched.add(rid)
+        ctx.touched_from[rid] = st
