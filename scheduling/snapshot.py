@@ -154,7 +154,8 @@ def state_from_json(data: dict) -> State:
         allocations={k: Allocation(**_only_fields(Allocation, v)) for k, v in data["allocations"].items()},
         capacity=data.get("capacity"),
         fs_history=tuple((t, tuple((n, q) for n, q in pairs)) for t, pairs in data.get("fs_history") or ()),
-        plan_seq=data.get("plan_seq", 0), pass_seq=data.get("pass_seq", 0))
+        plan_seq=data.get("plan_seq", 0), pass_seq=data.get("pass_seq", 0),
+        over_max_since=tuple((n, t) for n, t in data.get("over_max_since") or ()))
 
 
 def _only_fields(cls, data: dict) -> dict:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from dataclasses import asdict, replace
 
-from . import incremental
+from . import incremental, quota_preemption
 from .allocate import release_allocation, run_pass
 from .explain import Reason, message
 from .model import Config, Decision, Plan, Request, State, Status, id_key
@@ -45,6 +45,9 @@ def decide(config: Config, state: State, now: int, *, with_hash: bool = True, au
     finally:
         if was_enabled:
             gc.enable()
+    over_max_since = quota_preemption.run(ctx, state)  # D2, after the pass (quota_preemption.py)
+    if over_max_since:
+        carry = None  # a running clock makes the next verdict time-dependent: no incremental pass
     window = config.settings.fs_budget_window
     new_state = State(
         requests=ctx.requests,
@@ -54,6 +57,7 @@ def decide(config: Config, state: State, now: int, *, with_hash: bool = True, au
         fs_history=tuple(h for h in ctx.fs_history if h[0] > now - window),
         plan_seq=ctx.plan_seq,
         pass_seq=state.pass_seq + 1,
+        over_max_since=over_max_since,
     )
     incremental.keep(ctx, new_state, carry)
     return Plan(decisions=tuple(ctx.decisions), state=new_state, config_version=config.version, state_hash=digest)
@@ -67,6 +71,8 @@ def state_hash(state: State) -> str:
         "allocations": [asdict(state.allocations[k]) for k in sorted(state.allocations, key=id_key)],
         "capacity": state.capacity, "fs_history": state.fs_history, "plan_seq": state.plan_seq,
     }
+    if state.over_max_since:  # D2 clocks; absent otherwise, so hashes of older states stay the same
+        doc["over_max_since"] = state.over_max_since
     text = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 

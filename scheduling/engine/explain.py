@@ -82,6 +82,10 @@ def message(action: str, reason: str, request: str | None, facts: dict) -> str:
     if action == "SHRINK":
         return (f"Shrinking {request} from {facts.get('from')} to {facts.get('to')} ({reason}) for "
                 f"{facts.get('preemptor')} instead of evicting it: {facts.get('victim_node')} was borrowing.")
+    if reason == Reason.EVICT_QUOTA_DECREASE:
+        return (f"Evicting {facts.get('victim')} ({reason}): {facts.get('node')} has used more than its max "
+                f"{facts.get('max')} for at least {facts.get('delay')} s ({facts.get('used_before')} before this "
+                f"eviction, {facts.get('used_after')} after).")
     if action == "EVICT":
         return (f"Evicting {facts.get('victim')} ({reason}) for {facts.get('preemptor')}: "
                 f"{facts.get('victim_node')} was borrowing.")

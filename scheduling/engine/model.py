@@ -61,6 +61,7 @@ class Node:
     fairshare_delay: int = 30
     min_runtime_fairshare: int | None = None  # None = inherit from the nearest ancestor setting
     queueing: str = "BestEffortFIFO"
+    quota_preemption_delay: int = 0  # D2: seconds over max before evicting down to it; 0 = never (Y)
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class State:
     fs_history: tuple[tuple[int, tuple[tuple[str, int], ...]], ...] = ()  # fair-share evictions
     plan_seq: int = 0
     pass_seq: int = 0
+    over_max_since: tuple[tuple[str, int], ...] = ()  # D2: node → first pass that saw U > max
 
     def __getstate__(self) -> dict:
         # Derived data that ``decide`` may attach for the next pass (incremental.py) is not state.

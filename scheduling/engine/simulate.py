@@ -26,7 +26,8 @@ from .tree import compile_tree
 _TAIL = re.compile(r"^(.*?)(\d+)$")
 
 NODE_FIELDS = {"owned", "borrow_limit", "lend_limit", "max", "share_tier", "reclaim_policy", "within_policy",
-               "fence", "lendout_grace", "reclaim_delay", "fairshare_delay", "min_runtime_fairshare", "queueing"}
+               "fence", "lendout_grace", "reclaim_delay", "fairshare_delay", "min_runtime_fairshare", "queueing",
+               "quota_preemption_delay"}
 
 
 def expand(items: list[dict]) -> list[dict]:

@@ -109,7 +109,8 @@ def _check_node(n: Node, res: set[str], *, is_root: bool) -> list[tuple[str, str
         errs.append(("V4", f"{n.id}: unknown reclaim/within policy"))
     if n.borrow_preempt.policy not in BORROW_PREEMPT_POLICIES or n.queueing not in QUEUEINGS:
         errs.append(("V4", f"{n.id}: unknown borrow_preempt policy or queueing"))
-    for fld in ("reclaim_delay", "fairshare_delay"):
-        if getattr(n, fld) < 0:
-            errs.append(("V4", f"{n.id}: {fld} must be ≥ 0"))
+    for fld in ("reclaim_delay", "fairshare_delay", "quota_preemption_delay"):
+        v = getattr(n, fld)
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            errs.append(("V4", f"{n.id}: {fld} must be an integer ≥ 0"))
     return errs

@@ -60,8 +60,8 @@ def check_pass(config: Config, before: State, plan: Plan, *, feasible: bool = Tr
             assert st.binding is not None, (rid, st.reason)
     for d in plan.decisions:
         Reason(d.reason)
-        if d.action == "EVICT":
-            assert d.preemptor and d.facts.get("rule") == d.reason
+        if d.action == "EVICT":  # D2 quota evictions have no preemptor: they name the node over its max
+            assert (d.preemptor or d.facts.get("node")) and d.facts.get("rule") == d.reason
     # P11: a non-preemptible request is never admitted by borrowing.
     for d in plan.decisions:
         if d.action == "ADMIT" and not state.requests[d.request].preemptible:

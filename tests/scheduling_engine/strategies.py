@@ -56,6 +56,7 @@ def configs(draw, *, max_nodes=12, max_depth=4, fair_share=None, flat=False) -> 
             fence=draw(st.booleans()),
             fairshare_delay=draw(st.sampled_from([0, 5, 30])),
             min_runtime_fairshare=draw(st.sampled_from([None, None, 20])),
+            quota_preemption_delay=draw(st.sampled_from([0, 0, 10])),
             queueing=draw(st.sampled_from(["BestEffortFIFO", "BestEffortFIFO", "StrictFIFO"])),
         ))
     fs = draw(st.booleans()) if fair_share is None else fair_share

@@ -45,9 +45,14 @@ def drive(data, config: Config, steps: int, *, capacity_drops=False, weights_swi
             state = set_capacity(state, {r: data.draw(st.integers(0, c)) for r, c in config.capacity.items()})
             dropped = True
         if weights_switch and data.draw(st.integers(0, 9)) == 0:
+            # Some nodes' max drops to their owned (D2): the state may then be over max until
+            # quota preemption (nodes with a delay) or finishes bring it back.
+            lower = {n.id for n in config.nodes if n.parent is not None and data.draw(st.integers(0, 4)) == 0}
             cand = replace(config, version=config.version + 1, nodes=tuple(
-                replace(n, weight=Fraction(data.draw(st.integers(0, 3))), fence=data.draw(st.booleans()))
+                replace(n, weight=Fraction(data.draw(st.integers(0, 3))), fence=data.draw(st.booleans()),
+                        max={r: n.owned.get(r, 0) for r in config.resources} if n.id in lower else n.max)
                 for n in config.nodes))
+            dropped = dropped or bool(lower)
             config, rejected = switch_config(config, cand, t)
             assert not rejected
         state = submit(state, data.draw(request_batches(config, t, serial)))
