@@ -26,6 +26,7 @@ an excess), and the pass's plans have chosen their victims, which this rule then
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 
 from .explain import Reason
@@ -36,11 +37,24 @@ from .tree import INF
 RULE = str(Reason.EVICT_QUOTA_DECREASE)
 
 
+_WATCHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _watched(tree) -> list[int]:
+    """Nodes that opted in and have a max, top-down (depth, then id): once per compiled tree,
+    since a pass at scale XL should not pay a walk over every node for a rule nobody enabled."""
+    nodes = _WATCHED.get(tree)
+    if nodes is None:
+        nodes = _WATCHED[tree] = sorted(
+            (x for x in range(len(tree.ids)) if tree.nodes[x].quota_preemption_delay > 0
+             and any(c < INF for c in tree.cap[x])), key=lambda x: (tree.depth[x], id_key(tree.ids[x])))
+    return nodes
+
+
 def run(ctx: PassCtx, state: State) -> tuple[tuple[str, int], ...]:
     """Evict where due; returns the new ``over_max_since`` (empty when no node is over)."""
     tree = ctx.tree
-    watched = sorted((x for x in range(len(tree.ids)) if tree.nodes[x].quota_preemption_delay > 0
-                      and any(c < INF for c in tree.cap[x])), key=lambda x: (tree.depth[x], id_key(tree.ids[x])))
+    watched = _watched(tree)
     if not watched:
         return ()
     R = tree.R

@@ -6,6 +6,8 @@ applied before that instant's pass, so their order in the file does not matter (
 without an explicit ``release`` event are released at their deadline (the simulator plays
 Kubernetes).  Output is JSON on stdout; an elastic shrink (P4) reads
 ``{"t", "request", "action": "SHRINK", "reason": <victim rule>, "preemptor", "to": {new demand}}``.
+Beyond that format: ``{t, clear_gates: [ids]}`` passes the external admission checks of those
+requests (A4c), and a node may set ``quota_preemption_delay`` (D2).
 Imports: standard library, plus PyYAML for YAML files.
 """
 
