@@ -46,21 +46,19 @@ def is_gate_reservation(st: Status) -> bool:
 
 def judge(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> set[int]:
     """Phase one for a gated Pending request; returns the leaves whose planning view changed."""
-    from .evaluate import _binding, _pending  # evaluate imports this module
+    from .evaluate import _binding, _binding_at, _pending  # evaluate imports this module
 
     tree, sim = ctx.tree, ctx.sim
     gates = {"gates": list(q.gates)}
     hit = sim.fit(leaf, vec)
     if hit is None:
-        need = [r for r in range(tree.R) if vec[r] > 0]
-        probe = sim.probe(leaf, vec)
-        path = tree.path[leaf]
-        top = next((i for i in reversed(range(len(path))) if path[i] != tree.root
-                    and any(probe[i][r] < 0 for r in need)), None)
+        top = _borrowing_top(ctx, leaf, vec)
         if top is not None:  # borrowing: A4b, then A4a, exactly as an ungated admission
-            scope = tree.parent[path[top]]
+            scope = tree.parent[top]
             if not q.preemptible:
-                _pending(ctx, q.id, Reason.PENDING_NON_PREEMPTIBLE_NEEDS_OWNED, None, gates)
+                need = [r for r in range(tree.R) if vec[r] > 0]
+                _pending(ctx, q.id, Reason.PENDING_NON_PREEMPTIBLE_NEEDS_OWNED, _binding_at(ctx, leaf, vec, top, need),
+                         gates)
                 return set()
             if q.reclaim_grace > tree.lendout_grace[scope]:
                 _pending(ctx, q.id, Reason.PENDING_GRACE_EXCEEDS_LENDER_SLA, None,
@@ -71,6 +69,16 @@ def judge(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> se
     x, r, kind = hit
     _pending(ctx, q.id, BINDING_REASON[kind], _binding(ctx, leaf, vec, x, r, kind), gates)
     return set()
+
+
+def _borrowing_top(ctx: PassCtx, leaf: int, vec: list[int]) -> int | None:
+    """The highest node below the root that would borrow with ``vec`` added, None if within owned."""
+    tree = ctx.tree
+    need = [r for r in range(tree.R) if vec[r] > 0]
+    probe = ctx.sim.probe(leaf, vec)
+    path = tree.path[leaf]
+    return next((path[i] for i in reversed(range(len(path))) if path[i] != tree.root
+                 and any(probe[i][r] < 0 for r in need)), None)
 
 
 def _reserve(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status, *, borrowing: bool) -> None:
@@ -110,7 +118,8 @@ def transfer(ctx: PassCtx, rid: str) -> None:
         _evaluate(ctx, rid, leaf)  # the ordinary path: it fits, its own charge kept the room
         return
     detail = dict(st.detail, gates=list(q.gates))  # some checks may have passed already
-    if not detail.get("borrowing") and ctx.sim.fit(leaf, vec) is None:
+    # Re-checked, not read from the facts: a config switch may have lowered owned since.
+    if ctx.sim.fit(leaf, vec) is None and _borrowing_top(ctx, leaf, vec) is None:
         ctx.sim.add(leaf, vec)
         ctx.status[rid] = replace(st, detail=tuple(sorted(detail.items())))
         return
