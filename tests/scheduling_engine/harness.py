@@ -62,6 +62,8 @@ def check_pass(config: Config, before: State, plan: Plan, *, feasible: bool = Tr
         Reason(d.reason)
         if d.action == "EVICT":  # D2 quota evictions have no preemptor: they name the node over its max
             assert (d.preemptor or d.facts.get("node")) and d.facts.get("rule") == d.reason
+            # A4c: a request still waiting for its checks never causes an eviction.
+            assert d.preemptor is None or not state.requests[d.preemptor].gates, d
     # P11: a non-preemptible request is never admitted by borrowing.
     for d in plan.decisions:
         if d.action == "ADMIT" and not state.requests[d.request].preemptible:
@@ -71,6 +73,10 @@ def check_pass(config: Config, before: State, plan: Plan, *, feasible: bool = Tr
         if st.state == "Reserved" and st.reason != "PENDING_GATES":  # A4c reservations wait for checks
             assert any(v in state.allocations and state.allocations[v].terminating for v in st.victims), \
                 f"P10: stale reservation {rid}"
+    # A4c: a gate reservation holds quota in the planning view only; nothing of it runs.
+    for rid, st in state.status.items():
+        if st.state == "Reserved" and st.reason == "PENDING_GATES":
+            assert state.requests[rid].gates and rid not in state.allocations and not st.victims, rid
     # P5: work conservation — no eligible pending request fits the final state.
     for rid, st in state.status.items():
         if st.state == "Pending" and st.reason in CAPACITY_REASONS:
