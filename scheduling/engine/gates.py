@@ -118,8 +118,10 @@ def transfer(ctx: PassCtx, rid: str) -> None:
         _evaluate(ctx, rid, leaf)  # the ordinary path: it fits, its own charge kept the room
         return
     detail = dict(st.detail, gates=list(q.gates))  # some checks may have passed already
-    # Re-checked, not read from the facts: a config switch may have lowered owned since.
-    if ctx.sim.fit(leaf, vec) is None and _borrowing_top(ctx, leaf, vec) is None:
+    # Held by what it was when taken, not re-checked against this pass's view: that view still
+    # holds later reservations, next to which an earlier within-owned one could look borrowing
+    # (and flip its verdict between two passes at one instant, P13).
+    if not detail.get("borrowing") and ctx.sim.fit(leaf, vec) is None:
         ctx.sim.add(leaf, vec)
         ctx.status[rid] = replace(st, detail=tuple(sorted(detail.items())))
         return
