@@ -36,7 +36,8 @@ LOCK_NAMESPACE = 0x5C4ED  # advisory lock key space of the scheduling cycle
 # builds from pods carry no elastic minimum, so the engine should never decide one here.  If it
 # does (a state written by another version), the decision is kept and said to be unenacted.
 SHRINK_NOT_ENACTED = " Recorded only: the portal does not resize running pods, so they keep their size."
-_NODE = re.compile(r"\bt(\d+)(#self)?\b")
+# Engine node ids inside messages; not inside names such as the namespace "t1-apps" or "a/t2.x".
+_NODE = re.compile(r"(?<![\w\-/.])t(\d+)(#self)?(?![\w\-/]|\.\w)")
 
 
 def _try_lock(cluster_id: int) -> bool:
@@ -118,6 +119,9 @@ def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], no
                 demand[r] += 1 if r == "pods" else pod.requests.get(r, 0)
         group["demand"] = demand
         group["gated"] = [p for p in group["pods"] if snap.GATE in p.scheduling_gates]
+        # Other scheduling gates on our gated pods are external admission checks (A4c): the engine
+        # reserves quota while they are pending and admits once their controllers removed them.
+        group["checks"] = tuple(sorted({gate for p in group["gated"] for gate in p.scheduling_gates} - {snap.GATE}))
         group["terminating"] = all(p.deleting for p in group["pods"])
     return groups
 
@@ -205,6 +209,15 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], no
     released = [rid for rid in gone if rid in state.allocations and state.allocations[rid].terminating]
     state = engine.release(state, released, now)
     state = engine.finish(state, gone)
+    cleared = {}  # request → external checks whose gates have been removed since the last pass
+    for key, g in groups.items():
+        q = state.requests.get(key)
+        if q is not None and q.gates:
+            done = sorted(set(q.gates) - set(g.get("checks", ())))
+            if done:
+                cleared[key] = done
+    for key in sorted(cleared):
+        state = engine.clear_gates(state, [key], cleared[key])
     new, adopted = [], []
     for key, g in sorted(groups.items()):
         leaf = leaf_of_tenant.get(g["tenant"])
@@ -213,7 +226,7 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], no
         if g["gated"] and len(g["pods"]) < g["size"]:
             continue  # a gang is one request only once all its pods exist
         request = Request(id=key, leaf=leaf, demand=g["demand"], priority=g["priority"], created_at=g["created"],
-                          reclaim_grace=g["grace"])
+                          reclaim_grace=g["grace"], gates=g.get("checks", ()) if g["gated"] else ())
         (new if g["gated"] else adopted).append(request)
     state = engine.submit(state, new)
     if adopted:  # running pods the engine did not admit (made before the portal, or without the gate)

@@ -78,6 +78,9 @@ def message(action: str, reason: str, request: str | None, facts: dict) -> str:
     if reason == Reason.ADMITTED_BY_TRANSFER:
         return f"Admitted {request} on the capacity released by its victims {facts.get('victims')}."
     if action == "RESERVE":
+        if reason == "PENDING_GATES":  # A4c: quota held while external admission checks run
+            checks = ", ".join(facts.get("gates") or ())
+            return f"Reserved quota for {request} while its admission checks run: {checks}."
         return f"Reserved capacity for {request}; waiting for {facts.get('victims')} to release."
     if action == "SHRINK":
         return (f"Shrinking {request} from {facts.get('from')} to {facts.get('to')} ({reason}) for "

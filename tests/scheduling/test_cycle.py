@@ -125,3 +125,30 @@ def test_the_scheduling_page_shows_the_share_bar_and_why_pods_wait(sandbox_api, 
     assert waiting.count() == 2 and waiting.first().message in page
     assert "PENDING_BORROW_LIMIT at tenant t2 (cpu: 0 available, 1000 needed)" in waiting.first().message
     assert client.get(f"/tenants/{tenants['t1'].pk}/scheduling/").status_code == 404
+
+
+def test_other_scheduling_gates_are_admission_checks_that_hold_quota_until_removed(sandbox_api, operator):
+    """A4c through Kubernetes: another controller's gate on our gated pods is an external check.
+    While it is there the pods' quota is reserved (a later pod of the borrower cannot take it) and
+    the pods stay gated; once the controller removes its gate the next pass admits them."""
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    checked = deployment("checked", "t1-apps", 6)
+    checked["spec"]["template"]["spec"]["schedulingGates"].append({"name": "example.com/license-check"})
+    backend.apply(checked)
+    wait_for(lambda: gated(backend, "t1-apps") == 6, timeout=10)
+    cycle_until(cluster, lambda: SchedulingRequest.objects.filter(tenant=tenants["t1"], reason="PENDING_GATES",
+                                                                  state="Reserved").count() == 6)
+    waiting = SchedulingRequest.objects.filter(tenant=tenants["t1"]).first()
+    assert "example.com/license-check" in waiting.message
+    # T2 may borrow 4 of T1's idle 8, but 6 of T1's 8 are reserved by the checks in flight.
+    backend.apply(deployment("batch", "t2-apps", 12))
+    cycle_until(cluster, lambda: running(backend, "t2-apps") == 10)
+    for _ in range(3):
+        scheduling_cycle(cluster=cluster)
+    assert running(backend, "t2-apps") == 10 and running(backend, "t1-apps") == 0
+    assert gated(backend, "t1-apps") == 6
+    for pod in backend.list_pods("t1-apps"):
+        backend.remove_scheduling_gate("t1-apps", pod.name, "example.com/license-check")
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 6)
+    admitted = SchedulingDecision.objects.filter(action="ADMIT", request__startswith="t1-apps/")
+    assert admitted.count() == 6
