@@ -250,8 +250,15 @@ def _tournament(ctx: PassCtx) -> bool:
     pos = dict.fromkeys(queues, 0)
     blocked: dict[int, str] = {}
     nominee: list[str | None] = [None] * n
-    key: list[tuple | None] = [None] * n
+    # A child without a nominee is keyed NONE, which sorts after every real key (their first
+    # element, "within", is 0 or 1), so a node's election is a plain min over its children's
+    # keys — done in C over a slice when the children are numbered consecutively (as configs
+    # list them), else by a loop.  Keys are unique (they end with the request's id), so the min
+    # and the first child holding it are exactly what the loop would choose.
+    key: list[tuple] = [_NONE] * n
     is_leaf, children, root, parent = tree.is_leaf, tree.children, tree.root, tree.parent
+    span = [(kids[0], kids[-1] + 1) if kids and kids == list(range(kids[0], kids[-1] + 1)) else None
+            for kids in children]
 
     plain = tree.plain
     shapes, cache, prefix_of = ctx.shapes, ctx.key_cache, _prefix_fn(ctx)
@@ -259,23 +266,27 @@ def _tournament(ctx: PassCtx) -> bool:
     def compute(x: int, *, unless_same: bool = False) -> bool:
         """Re-elect x's nominee and re-key it; False (and nothing done) if ``unless_same`` and
         the nominee did not change — with unchanged balances its key cannot have changed.
-        ``key[c]`` is None exactly when ``nominee[c]`` is."""
+        ``key[c]`` is ``_NONE`` exactly when ``nominee[c]`` is None."""
         if is_leaf[x]:
             qq = queues.get(x)
             nom = qq[pos[x]] if qq and pos[x] < len(qq) and x not in blocked else None
+        elif (sp := span[x]) is not None:
+            ks = key[sp[0]:sp[1]]
+            bk = min(ks)
+            nom = None if bk is _NONE else nominee[sp[0] + ks.index(bk)]
         else:
             best = None
-            bk = None
+            bk = _NONE
             for c in children[x]:
                 k = key[c]
-                if k is not None and (bk is None or k < bk):
+                if k < bk:
                     best, bk = c, k
             nom = nominee[best] if best is not None else None
         if unless_same and nom == nominee[x]:
             return False
         nominee[x] = nom
         if nom is None:
-            key[x] = None
+            key[x] = _NONE
         elif x != root:
             if plain:  # the shortcut of _level_key, inlined: this is the hottest spot of a pass (B2)
                 if ctx.key_version != ctx.version:
@@ -321,6 +332,9 @@ def _tournament(ctx: PassCtx) -> bool:
         for rid in queues[leaf][pos[leaf]:]:
             _block(ctx, rid, by)
     return progressed
+
+
+_NONE = (2,)  # the tournament key of a child without a nominee (see _tournament)
 
 
 def _block(ctx: PassCtx, rid: str, by: str) -> None:
