@@ -18,7 +18,6 @@ own subtree, so only the touched paths are re-keyed.
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 
 from .accounting import Ledger
 from .evaluate import _admit, _bkey, _evaluate, _pending
@@ -61,7 +60,7 @@ def emit_pending(ctx: PassCtx) -> None:
         was = start[rid]
         if st.state == "Pending" and (was.state != "Pending" or was.reason != st.reason or was.detail != st.detail
                                       or _bkey(was.binding) != _bkey(st.binding)):
-            ctx.emit("PENDING", st.reason, request=rid, build_facts=partial(_pending_facts, st))
+            ctx.emit("PENDING", st.reason, request=rid, build_facts=_pending_facts, facts_args=(st,))
 
 
 def _pending_facts(st: Status) -> dict:

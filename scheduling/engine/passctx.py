@@ -8,8 +8,6 @@ planning view so that cached verdicts (equivalence classes) are never used acros
 
 from __future__ import annotations
 
-from functools import partial
-
 from .explain import DEGRADED_CAPACITY, message
 from .model import Decision, State
 from .tree import Tree
@@ -93,17 +91,16 @@ class PassCtx:
         return st.times_preempted if st else 0
 
     def emit(self, action: str, reason: str, *, request=None, victim=None, preemptor=None, facts=None,
-             build_facts=None) -> None:
-        """Record a decision.  The message (and, with ``build_facts``, the facts) are only built
-        when read: most decisions of a large pass are persisted in bulk or never looked at."""
-        self.decisions.append(Decision.lazy(self.now, action, str(reason), request, victim, preemptor,
-                                            self.modifiers, partial(_built, action, reason, request, facts,
-                                                                    build_facts)))
+             build_facts=None, facts_args=()) -> None:
+        """Record a decision.  The message (and, with ``build_facts(*facts_args)``, the facts) are
+        only built when read: most decisions of a large pass are persisted in bulk or never looked
+        at.  Functions and argument tuples, not closures: fewer objects for the collector (B2)."""
+        self.decisions.append(Decision.lazy(self.now, action, str(reason), request, victim, preemptor, self.modifiers,
+                                            _built, (action, reason, request, facts, build_facts, facts_args)))
 
 
-def _built(action: str, reason: str, request, facts, build_facts) -> tuple[dict, str]:
-    # A module function under a partial rather than a closure: fewer objects per decision (B2).
-    f = (facts or {}) if build_facts is None else build_facts()
+def _built(action: str, reason: str, request, facts, build_facts, facts_args: tuple) -> tuple[dict, str]:
+    f = (facts or {}) if build_facts is None else build_facts(*facts_args)
     return f, message(action, reason, request, f)
 
 
