@@ -38,8 +38,8 @@ class Ledger:
 
     def add(self, leaf: int, vec: list[int]) -> None:
         t = self.tree
-        nz = [(r, d) for r, d in enumerate(vec) if d]
-        if t.plain and all(d > 0 for _, d in nz):
+        if t.plain and min(vec, default=0) >= 0:
+            nz = [(r, d) for r, d in enumerate(vec) if d]
             # Nothing is held back locally: the whole demand reaches every path node.
             for x in t.path[leaf]:
                 used, usage = self.used[x], self.usage[x]
@@ -58,6 +58,24 @@ class Ledger:
                     la = t.local[x][r] - u[r]
                     u[r] += delta
                     delta = delta - la if la > 0 else delta
+
+    def add_both(self, other: Ledger, leaf: int, vec: list[int]) -> None:
+        """``self.add(leaf, vec); other.add(leaf, vec)`` in one walk of the path where possible
+        (an admission charges both ledgers)."""
+        t = self.tree
+        if t.plain and min(vec, default=0) >= 0:  # as in add: the whole demand reaches every node
+            nz = [(r, d) for r, d in enumerate(vec) if d]
+            a_used, a_usage, b_used, b_usage = self.used, self.usage, other.used, other.usage
+            for x in t.path[leaf]:
+                u1, u2, u3, u4 = a_used[x], a_usage[x], b_used[x], b_usage[x]
+                for r, d in nz:
+                    u1[r] += d
+                    u2[r] += d
+                    u3[r] += d
+                    u4[r] += d
+            return
+        self.add(leaf, vec)
+        other.add(leaf, vec)
 
     def remove(self, leaf: int, vec: list[int]) -> None:
         t = self.tree
@@ -166,6 +184,28 @@ class Ledger:
                         delta[r] = d - la
             out.append(nb)
         return out
+
+    def borrowing_top(self, leaf: int, vec: list[int], need: list[int]) -> tuple[int, list[int]] | None:
+        """The highest non-root path node that would borrow one of the ``need`` resources after
+        adding ``vec``, as (its index on the path, its balances after), or None: what ``probe``
+        is read for on the admit path, without building the whole probe of a plain tree."""
+        t = self.tree
+        path = t.path[leaf]
+        if not t.plain:
+            probe = self.probe(leaf, vec)
+            for i in range(len(path) - 2, -1, -1):  # the root (last) never borrows
+                nb = probe[i]
+                if any(nb[r] < 0 for r in need):
+                    return i, nb
+            return None
+        usage, sq = self.usage, t.sq
+        for i in range(len(path) - 2, -1, -1):
+            x = path[i]
+            ux, sqx = usage[x], sq[x]
+            for r in need:
+                if sqx[r] - ux[r] - vec[r] < 0:
+                    return i, [s - u - (d if d > 0 else 0) for s, u, d in zip(sqx, ux, vec, strict=True)]
+        return None
 
     def balance_after(self, leaf: int, vec: list[int], stop: int) -> list[int]:
         """B(stop) after adding ``vec`` at ``leaf`` (``stop`` on the path): ``probe`` cut short,

@@ -59,10 +59,13 @@ def emit_pending(ctx: PassCtx) -> None:
     for rid in sorted(ctx.pending_touched, key=lambda rid: reqs[rid].order[2]):  # cached id_key
         st = ctx.status[rid]
         was = start[rid]
-        if st.state == "Pending" and (was.state, was.reason, _bkey(was.binding), was.detail) != (
-                st.state, st.reason, _bkey(st.binding), st.detail):
-            facts = dict(st.detail, binding=binding_facts(st.binding))
-            ctx.emit("PENDING", st.reason, request=rid, facts=facts)
+        if st.state == "Pending" and (was.state != "Pending" or was.reason != st.reason or was.detail != st.detail
+                                      or _bkey(was.binding) != _bkey(st.binding)):
+            ctx.emit("PENDING", st.reason, request=rid, build_facts=_pending_facts, facts_args=(st,))
+
+
+def _pending_facts(st: Status) -> dict:
+    return dict(st.detail, binding=binding_facts(st.binding))
 
 
 # ---------------------------------------------------------------- A1, ledgers, submissions
@@ -98,11 +101,13 @@ def _would_progress(ctx: PassCtx) -> bool:
             queues.setdefault(tree.index[ctx.requests[rid].leaf], []).append(rid)
     ctx.dry = True
     try:
+        reqs, status = ctx.requests, ctx.status
         for leaf in sorted(queues):
-            waiting = sorted(queues[leaf], key=lambda rid: ctx.requests[rid].order)
+            waiting = sorted(queues[leaf], key=lambda rid: reqs[rid].order)
+            strict = tree.nodes[leaf].queueing == "StrictFIFO"
             for i, rid in enumerate(waiting):
                 _evaluate(ctx, rid, leaf)
-                if ctx.status[rid].state == "Pending" and tree.nodes[leaf].queueing == "StrictFIFO":
+                if strict and status[rid].state == "Pending":
                     for rest in waiting[i + 1:]:
                         _block(ctx, rest, rid)
                     break
@@ -154,24 +159,31 @@ def accept_new(ctx: PassCtx, fresh: list[str] | None = None) -> None:
     tree = ctx.tree
     nominal = compile_tree(ctx.config)  # V5 uses nominal capacity: degradation is temporary
     reqs, rindex, now = ctx.requests, tree.rindex, ctx.now
+    known = rindex.keys()
     if fresh is None:
         fresh = [r for r, st in ctx.status.items() if st.state == "New"]
-    fresh.sort(key=lambda r: reqs[r].order[2])  # natural id order (cached id_key)
+    # Only the REJECT decisions need the natural id order: the verdicts themselves are
+    # independent, so they are made in any order and just the rejections are sorted (B2).
+    rejects: list[tuple] = []
     for rid in fresh:
         q = reqs[rid]
-        unknown = [r for r in q.demand if r not in rindex]
-        if unknown:
-            _reject(ctx, rid, Reason.REJECT_UNKNOWN_RESOURCE, {"resources": sorted(unknown)})
+        demand = q.demand
+        if not known >= demand.keys():
+            unknown = [r for r in demand if r not in rindex]
+            rejects.append((rid, Reason.REJECT_UNKNOWN_RESOURCE, {"resources": sorted(unknown)}))
             continue
         leaf = tree.index.get(q.leaf)
-        if leaf is None or not tree.is_leaf[leaf] or any(v < 0 for v in q.demand.values()):
-            _reject(ctx, rid, Reason.REJECT_NEVER_FITS, {"leaf": q.leaf})
+        if leaf is None or not tree.is_leaf[leaf] or (demand and min(demand.values()) < 0):
+            rejects.append((rid, Reason.REJECT_NEVER_FITS, {"leaf": q.leaf}))
             continue
         bad = _never_fits(nominal, leaf, ctx.vec(rid))
         if bad is not None:
-            _reject(ctx, rid, Reason.REJECT_NEVER_FITS, {"binding": bad, "potential": bad["available"]})
+            rejects.append((rid, Reason.REJECT_NEVER_FITS, {"binding": bad, "potential": bad["available"]}))
             continue
-        ctx.status[rid] = Status("Pending", "", now)
+        ctx.status[rid] = Status.new("Pending", "", now)
+    rejects.sort(key=lambda t: reqs[t[0]].order[2])  # natural id order (cached id_key)
+    for rid, reason, facts in rejects:
+        _reject(ctx, rid, reason, facts)
 
 
 def _never_fits(tree: Tree, leaf: int, vec: list[int]) -> dict | None:
@@ -241,27 +253,59 @@ def _tournament(ctx: PassCtx) -> bool:
     pos = dict.fromkeys(queues, 0)
     blocked: dict[int, str] = {}
     nominee: list[str | None] = [None] * n
-    key: list[tuple | None] = [None] * n
+    # A child without a nominee is keyed NONE, which sorts after every real key (their first
+    # element, "within", is 0 or 1), so a node's election is a plain min over its children's
+    # keys — done in C over a slice when the children are numbered consecutively (as configs
+    # list them), else by a loop.  Keys are unique (they end with the request's id), so the min
+    # and the first child holding it are exactly what the loop would choose.
+    key: list[tuple] = [_NONE] * n
     is_leaf, children, root, parent = tree.is_leaf, tree.children, tree.root, tree.parent
+    span = [(kids[0], kids[-1] + 1) if kids and kids == list(range(kids[0], kids[-1] + 1)) else None
+            for kids in children]
+
+    plain = tree.plain
+    shapes, cache, prefix_of = ctx.shapes, ctx.key_cache, _prefix_fn(ctx)
 
     def compute(x: int, *, unless_same: bool = False) -> bool:
         """Re-elect x's nominee and re-key it; False (and nothing done) if ``unless_same`` and
-        the nominee did not change — with unchanged balances its key cannot have changed."""
+        the nominee did not change — with unchanged balances its key cannot have changed.
+        ``key[c]`` is ``_NONE`` exactly when ``nominee[c]`` is None."""
         if is_leaf[x]:
             qq = queues.get(x)
             nom = qq[pos[x]] if qq and pos[x] < len(qq) and x not in blocked else None
+        elif (sp := span[x]) is not None:
+            ks = key[sp[0]:sp[1]]
+            bk = min(ks)
+            nom = None if bk is _NONE else nominee[sp[0] + ks.index(bk)]
         else:
             best = None
-            bk = None
+            bk = _NONE
             for c in children[x]:
-                if nominee[c] is not None and (best is None or key[c] < bk):
-                    best, bk = c, key[c]
+                k = key[c]
+                if k < bk:
+                    best, bk = c, k
             nom = nominee[best] if best is not None else None
         if unless_same and nom == nominee[x]:
             return False
         nominee[x] = nom
-        if nom is not None and x != root:
-            key[x] = _level_key(ctx, x, nom)
+        if nom is None:
+            key[x] = _NONE
+        elif x != root:
+            if plain:  # the shortcut of _level_key, inlined: this is the hottest spot of a pass (B2)
+                if ctx.key_version != ctx.version:
+                    cache.clear()
+                    ctx.key_version = ctx.version
+                shape = shapes.get(nom)
+                if shape is None:
+                    ctx.vec(nom)
+                    shape = shapes[nom]
+                ck = (x, shape)
+                pre = cache.get(ck)
+                if pre is None:
+                    pre = cache[ck] = prefix_of(x, shape)
+                key[x] = pre + reqs[nom].order
+            else:
+                key[x] = _level_key(ctx, x, nom)
         return True
 
     def advance(leaf: int) -> None:
@@ -293,6 +337,9 @@ def _tournament(ctx: PassCtx) -> bool:
     return progressed
 
 
+_NONE = (2,)  # the tournament key of a child without a nominee (see _tournament)
+
+
 def _block(ctx: PassCtx, rid: str, by: str) -> None:
     """A8 StrictFIFO: ``rid`` waits behind the leaf's pending head ``by`` (not a verdict of its
     own, so it does not count as judged)."""
@@ -302,59 +349,57 @@ def _block(ctx: PassCtx, rid: str, by: str) -> None:
 
 def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
     """Tournament key of child ``c`` whose nominee is ``rid`` (A3 items 2–7): within owned at
-    this level, tier, DRS after admission (``drs_key``), then the request's own order."""
+    this level, tier, DRS after admission (``drs_key``), then the request's own order.  A plain
+    tree takes the equivalent shortcut inlined in ``_tournament``: without lend limits B(c) after
+    admission is SQ − usage − demand, so the key's prefix depends only on c, the demand and c's
+    usage and is shared by every request of the same shape until the planning view changes
+    (equivalence classes, K KEP-9694)."""
     tree = ctx.tree
     q = ctx.requests[rid]
-    if not tree.plain:
-        vec = ctx.vec(rid)
-        nb = ctx.sim.balance_after(tree.index[q.leaf], vec, c)
-        within = 0
-        for r, d in enumerate(vec):
-            if d > 0 and nb[r] < 0:
-                within = 1
-                break
-        dk = drs_key(tree, c, nb)
-        return (within, -tree.nodes[c].share_tier, _approx(dk), dk) + q.order
-    # Without lend limits B(c) after admission is SQ − usage − demand: the key's prefix depends
-    # only on c, the demand and c's usage, so it is shared by every request of the same shape
-    # until the planning view changes (equivalence classes, K KEP-9694).
-    if ctx.key_version != ctx.version:
-        ctx.key_cache.clear()
-        ctx.key_version = ctx.version
-    shape = ctx.shapes.get(rid)
-    if shape is None:
-        ctx.vec(rid)
-        shape = ctx.shapes[rid]
-    pre = ctx.key_cache.get((c, shape))
-    if pre is None:
-        pre = ctx.key_cache[(c, shape)] = _plain_prefix(ctx, c, shape)
-    return pre + q.order
-
-
-def _plain_prefix(ctx: PassCtx, c: int, vec) -> tuple:
-    """(within, -tier, DRS) of a plain tree in one loop (same values as balance_after + drs_key)."""
-    tree = ctx.tree
+    vec = ctx.vec(rid)
+    nb = ctx.sim.balance_after(tree.index[q.leaf], vec, c)
     within = 0
-    bn, bd = 0, 1
-    inf = False
-    lendable = tree.lendable[tree.parent[c]]
-    for s, u, d, lend in zip(tree.sq[c], ctx.sim.usage[c], vec, lendable, strict=True):
-        b = s - u - (d if d > 0 else 0)
-        if b < 0:
-            if d > 0:
-                within = 1
-            if lend <= 0:
-                inf = True
-            elif -b * bd > bn * lend:
-                bn, bd = -b, lend
-    if inf:
-        dk = RATIO_INF
-    elif bn == 0:
-        dk = 0
-    else:
-        w = tree.nodes[c].weight
-        dk = Ratio(bn * w.denominator, bd * w.numerator) if w.numerator else RATIO_INF
-    return (within, -tree.nodes[c].share_tier, _approx(dk), dk)
+    for r, d in enumerate(vec):
+        if d > 0 and nb[r] < 0:
+            within = 1
+            break
+    dk = drs_key(tree, c, nb)
+    return (within, -tree.nodes[c].share_tier, _approx(dk), dk) + q.order
+
+
+def _prefix_fn(ctx: PassCtx):
+    """``prefix(c, vec)``: (within, -tier, DRS) of child ``c`` of a plain tree for a demand vector,
+    in one loop (same values as balance_after + drs_key); per-node constants are looked up once
+    a pass.  A closure rather than a method: it is called once per re-keyed node."""
+    tree, usage = ctx.tree, ctx.sim.usage
+    consts: dict[int, tuple] = {}
+
+    def prefix(c: int, vec) -> tuple:
+        k = consts.get(c)
+        if k is None:
+            node = tree.nodes[c]
+            w = node.weight
+            k = consts[c] = (tree.sq[c], tree.lendable[tree.parent[c]], -node.share_tier, w.numerator, w.denominator)
+        sq, lendable, tier, wn, wd = k
+        within = 0
+        bn, bd = 0, 1
+        inf = False
+        for s, u, d, lend in zip(sq, usage[c], vec, lendable, strict=True):
+            b = s - u - (d if d > 0 else 0)
+            if b < 0:
+                if d > 0:
+                    within = 1
+                if lend <= 0:
+                    inf = True
+                elif -b * bd > bn * lend:
+                    bn, bd = -b, lend
+        if inf or (bn and not wn):
+            return (within, tier, _approx(RATIO_INF), RATIO_INF)
+        if bn == 0:
+            return (within, tier, 0.0, 0)
+        return (within, tier, bn * wd / (bd * wn), Ratio(bn * wd, bd * wn))
+
+    return prefix
 
 
 def _approx(dk) -> float:
