@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from . import waste
 from .accounting import probe_remove
-from .fairshare import drs
+from .fairshare import drs_key
 from .model import Request
 from .victims import Candidate, Candidates
 
@@ -129,18 +129,31 @@ def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed) -> bool:
         return adv is not None and tree.depth[adv] > tree.depth[c.A]
     if c.cls == "B":
         return True
-    # P-F: S2-a, then (if allowed) S2-b, between the two children of the LCA.
+    # P-F: S2-a, then (if allowed) S2-b, between the two children of the LCA.  Exact integer
+    # keys (fairshare.drs_key) instead of Fractions: this runs for every candidate of every
+    # pending request on a full cluster (benchmark B10).
     probe = ctx.sim.probe(leaf, vec)
-    dq = drs(tree, c.a_q, probe[tree.depth[leaf] - tree.depth[c.a_q]])
+    dq = _pair(drs_key(tree, c.a_q, probe[tree.depth[leaf] - tree.depth[c.a_q]]))
+    cur = _pair(drs_key(tree, c.a_v, [ctx.sim.balance(c.a_v, r) for r in range(tree.R)]))
+    eps = ctx.settings.fs_epsilon
+    # Both strategies need DRS(a_q + q) ≤ DRS(a_v): S2-b strictly, S2-a because removing v only
+    # lowers DRS(a_v) and ε ≥ 0.  Most failing candidates stop here, before probing the removal.
+    if eps >= 0 and dq[0] * cur[1] > cur[0] * dq[1]:
+        return False
+    if "S2b" in strat and dq[0] * cur[1] < cur[0] * dq[1]:
+        return True  # S2-b holds; S2-a (tried first in the rule) could only also say yes
     if "S2a" in strat:
-        after = probe_remove(ctx.sim, c.leaf, c.vec, c.a_v)
-        if dq * (1 + ctx.settings.fs_epsilon) <= drs(tree, c.a_v, after):
-            return True
-    if "S2b" in strat:
-        cur = [ctx.sim.balance(c.a_v, r) for r in range(tree.R)]
-        if dq < drs(tree, c.a_v, cur):
+        after = _pair(drs_key(tree, c.a_v, probe_remove(ctx.sim, c.leaf, c.vec, c.a_v)))
+        # dq · (1 + ε) ≤ DRS(a_v − v), cross-multiplied
+        if dq[0] * (eps.denominator + eps.numerator) * after[1] <= after[0] * dq[1] * eps.denominator:
             return True
     return False
+
+
+def _pair(k) -> tuple[int, int]:
+    """A drs_key as numerator/denominator (0 and the infinite key included), so comparisons are
+    integer cross-multiplications with the same outcome as on ``drs`` Fractions."""
+    return (k, 1) if k.__class__ is int else (k.n, k.d)
 
 
 def _satisfied(ctx, leaf, vec, need, target_within_owned) -> bool:
