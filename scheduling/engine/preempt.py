@@ -118,7 +118,9 @@ def _chain(ctx, c: Candidate, need) -> bool:
     return True
 
 
-def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed) -> bool:
+def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed, memo: dict | None = None) -> bool:
+    """``memo``: the greedy walk's cache, cleared at every take (the simulated state is fixed
+    in between), which also holds the DRS keys of a_q + q and a_v shared by many candidates."""
     if c.cls == "W":
         return True
     if not _chain(ctx, c, need):
@@ -132,9 +134,15 @@ def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed) -> bool:
     # P-F: S2-a, then (if allowed) S2-b, between the two children of the LCA.  Exact integer
     # keys (fairshare.drs_key) instead of Fractions: this runs for every candidate of every
     # pending request on a full cluster (benchmark B10).
-    probe = ctx.sim.probe(leaf, vec)
-    dq = _pair(drs_key(tree, c.a_q, probe[tree.depth[leaf] - tree.depth[c.a_q]]))
-    cur = _pair(drs_key(tree, c.a_v, [ctx.sim.balance(c.a_v, r) for r in range(tree.R)]))
+    if memo is None:
+        memo = {}
+    dq = memo.get(("q", c.a_q))
+    if dq is None:
+        probe = ctx.sim.probe(leaf, vec)
+        dq = memo["q", c.a_q] = _pair(drs_key(tree, c.a_q, probe[tree.depth[leaf] - tree.depth[c.a_q]]))
+    cur = memo.get(("v", c.a_v))
+    if cur is None:
+        cur = memo["v", c.a_v] = _pair(drs_key(tree, c.a_v, [ctx.sim.balance(c.a_v, r) for r in range(tree.R)]))
     eps = ctx.settings.fs_epsilon
     # Both strategies need DRS(a_q + q) ≤ DRS(a_v): S2-b strictly, S2-a because removing v only
     # lowers DRS(a_v) and ε ≥ 0.  Most failing candidates stop here, before probing the removal.
@@ -186,7 +194,7 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
         mk = (c.leaf, c.cls, tuple(c.vec) if c.cls == "F" else tuple(x > 0 for x in c.vec))
         ok = memo.get(mk)
         if ok is None:
-            ok = memo[mk] = _valid(ctx, c, q, leaf, vec, need, strat, relaxed)
+            ok = memo[mk] = _valid(ctx, c, q, leaf, vec, need, strat, relaxed, memo)
         if not ok:
             continue
         valid_seen = True
