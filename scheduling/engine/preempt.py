@@ -49,6 +49,11 @@ def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
     need = [r for r in range(tree.R) if vec[r] > 0]
     adv = _advantage(ctx, leaf, vec, need) if node.reclaim_policy != "Never" else None
     cands = Candidates(ctx, q, leaf, need, pending_since, only_within, adv)
+    if cands.hopeless(vec):
+        # No candidate can be valid before the first take, so none is ever taken and every
+        # round below would end with nothing valid seen: the same empty outcome, without the
+        # walk over all running allocations (benchmark B10: many pending, few possible plans).
+        return Outcome()
     if not cands:
         return Outcome()
     strategies = [("S2a",)] if "S2a" in s.fs_strategies else []
@@ -146,7 +151,7 @@ def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed, memo: dict | N
     eps = ctx.settings.fs_epsilon
     # Both strategies need DRS(a_q + q) ≤ DRS(a_v): S2-b strictly, S2-a because removing v only
     # lowers DRS(a_v) and ε ≥ 0.  Most failing candidates stop here, before probing the removal.
-    if eps >= 0 and dq[0] * cur[1] > cur[0] * dq[1]:
+    if eps.numerator >= 0 and dq[0] * cur[1] > cur[0] * dq[1]:
         return False
     if "S2b" in strat and dq[0] * cur[1] < cur[0] * dq[1]:
         return True  # S2-b holds; S2-a (tried first in the rule) could only also say yes

@@ -142,6 +142,39 @@ class Candidates:
         self._groups = sorted(groups.items(), key=lambda kv: kv[0])
         self._orphans()
 
+    def hopeless(self, vec: list[int]) -> bool:
+        """True only if no candidate of this plan can pass validation in the state the plan
+        starts from — then the greedy walk never takes one, so the state never changes and no
+        candidate is valid at any point.  Judged per group without reading allocations:
+
+        * orphans, P-R groups (validity depends on the chain and the advantage) and P-B groups
+          count as possible;
+        * P-W needs an allocation of q's leaf with lower priority (or, under
+          LowerOrNewerEqualPriority, possibly equal);
+        * P-F needs DRS(a_q + q) ≤ DRS(a_v) (S2-b strictly; S2-a too, since removing v only
+          lowers DRS(a_v) and ε ≥ 0), and the group key holds DRS(a_v) at the start.
+        """
+        if self.items or self.ctx.settings.fs_epsilon < 0:
+            return False
+        ctx, tree, q, leaf = self.ctx, self.ctx.tree, self.q, self.leaf
+        probe = None
+        for (rank, neg_drs), members in self._groups:
+            if rank == RANK["W"]:
+                if self.node.within_policy != "LowerPriority" or any(
+                    ctx.requests[a].priority < q.priority for a in ctx.by_leaf.get(leaf) or ()
+                ):
+                    return False
+                continue
+            if rank != RANK["F"]:
+                return False
+            if probe is None:
+                probe = ctx.sim.probe(leaf, vec)
+            for _, A, _ in members:
+                a_q = tree.child_towards(A, leaf)
+                if drs(tree, a_q, probe[tree.depth[leaf] - tree.depth[a_q]]) <= -neg_drs:
+                    return False
+        return True
+
     # ------------------------------------------------------------ iteration
 
     def __iter__(self):
