@@ -143,6 +143,8 @@ def bench_reclaim(name: str, base: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     names = [a for a in args if a in SCALES] or list(SCALES)
+    if "--only=B10" in args:  # the soak alone
+        names = []
     version = sys.version.split()[0]
     print(f"Scheduling engine benchmarks (CPython {version}); ratios are against sorting the same pending list.")
     for name in names:
@@ -157,11 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         bench_scale(name)
     if "--no-soak" not in args:
         events = next((int(a.split("=", 1)[1]) for a in args if a.startswith("--soak-events=")), 10_000)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         stats = soak(events, seed=7)
-        dt = time.perf_counter() - t0
-        print(f"\nB10 soak, {events} events (fair share on): {dt:.1f} s (target ≤ 60 s for 10,000); "
-              f"0 ping-pong (H1/H2), budget held (H3); {stats}")
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        verdict = ("meets" if cpu <= 60 else "MISSES") + " the target" if events == 10_000 else "target is for 10,000"
+        print(f"\nB10 soak, {events} events (fair share on): {dt:.1f} s wall, {cpu:.1f} s process "
+              f"(target ≤ 60 s for 10,000: {verdict}); 0 ping-pong (H1/H2), budget held (H3); {stats}")
     return 0
 
 
