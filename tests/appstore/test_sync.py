@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-
 import pytest
 import yaml
 
@@ -15,6 +11,7 @@ from backends import helm
 from backends.errors import BackendPermanentError
 from bluedock_portal.errors import InvalidInput
 from tenants.models import AuditEvent, Operation
+from tests.servers.chart_repo import ChartRepoServer
 from tests.servers.registry import registry_server  # noqa: F401  (the session fixture)
 
 from .charts import packaged, valid_chart
@@ -60,16 +57,12 @@ def test_a_missing_oci_repository_is_a_clear_error_on_the_repository(registry_se
     assert repo.sync_status == "error" and "404" in repo.sync_message
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def http_repo(tmp_path):
-    """A Helm HTTP repository: index.yaml + one .tgz, served from a thread on loopback."""
-    root = tmp_path / "www"
-    root.mkdir()
+    """A Helm HTTP repository with a hand-written index.yaml (a prerelease without its file, a
+    non-SemVer version) + one .tgz, served on loopback."""
+    server = ChartRepoServer(tmp_path / "www")
+    root = server.root
     (root / "hello-1.0.0.tgz").write_bytes(valid_chart())
     index = {"apiVersion": "v1", "entries": {"hello": [
         {"apiVersion": "v2", "name": "hello", "version": "1.0.0", "urls": ["hello-1.0.0.tgz"], "digest": "d1",
@@ -77,12 +70,8 @@ def http_repo(tmp_path):
         {"apiVersion": "v2", "name": "hello", "version": "1.1.0-beta.1", "urls": ["hello-1.1.0-beta.1.tgz"]},
         {"apiVersion": "v2", "name": "hello", "version": "latest"}]}}
     (root / "index.yaml").write_text(yaml.safe_dump(index))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    yield root, server.url
+    server.stop()
 
 
 def test_an_http_repository_syncs_and_a_broken_index_keeps_what_was_synced(http_repo, operator):
