@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,38 +20,9 @@ from pathlib import Path
 
 import django
 
+from benchmarks.processes import start, start_sandbox, stop
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bluedock_portal.settings")
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
-def wait_ready(path: Path, needle: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while needle not in (path.read_text(errors="replace") if path.exists() else ""):
-        if time.monotonic() > deadline:
-            sys.exit(f"{path.name} never said {needle!r}:\n{path.read_text(errors='replace')[-2000:]}")
-        time.sleep(0.2)
 
 
 def build(count: int, kubeconfig: str):
@@ -94,13 +63,10 @@ def main(argv: list[str]) -> int:
     from tenants.tasks import namespace_reconcile_task
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-prov-"))
-    port = free_port()
     env = {**os.environ, "CELERY_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:6]}-", "PYTHONUNBUFFERED": "1"}
-    procs = [start([sys.executable, "manage.py", "sandbox", "--port", str(port), "--kubeconfig",
-                    str(tmp / "kubeconfig"), "--nodes", "4"], env, tmp / "sandbox.log")]
+    procs = []
     try:
-        wait_ready(tmp / "sandbox.log", "sandbox Kubernetes API on")
-        build(args.namespaces, str(tmp / "kubeconfig"))
+        build(args.namespaces, start_sandbox(procs, tmp, env, "--nodes", "4"))
         for i in range(args.workers):
             procs.append(start([sys.executable, "-m", "celery", "-A", "bluedock_portal", "worker", "--pool=solo",
                                 "--without-gossip", "--without-mingle", "-n", f"bench{i}@%h", "--loglevel=INFO"],

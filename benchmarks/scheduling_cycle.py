@@ -34,7 +34,7 @@ import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bluedock_portal.settings")
 
-from benchmarks.provisioning import free_port, start, stop, wait_ready  # noqa: E402
+from benchmarks.processes import start_sandbox, stop  # noqa: E402
 
 GATE = "bluedock.io/admission"
 
@@ -202,14 +202,12 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     tmp = Path(tempfile.mkdtemp(prefix="bench-cycle-"))
-    port = free_port()
     nodes = max(4, (args.pods + int(2 * args.rate * args.seconds)) // 100 + 1)  # 110 pods per node
-    procs = [start([sys.executable, "manage.py", "sandbox", "--port", str(port), "--kubeconfig",
-                    str(tmp / "kubeconfig"), "--nodes", str(nodes), "--node-cpu", "64", "--node-memory", "256Gi"],
-                   {**os.environ, "PYTHONUNBUFFERED": "1"}, tmp / "sandbox.log")]
+    procs = []
     try:
-        wait_ready(tmp / "sandbox.log", "sandbox Kubernetes API on")
-        cluster, backend, namespaces = build(args.tenants, str(tmp / "kubeconfig"))
+        kubeconfig = start_sandbox(procs, tmp, {**os.environ, "PYTHONUNBUFFERED": "1"}, "--nodes", str(nodes),
+                                   "--node-cpu", "64", "--node-memory", "256Gi")
+        cluster, backend, namespaces = build(args.tenants, kubeconfig)
         print(f"Scheduling cycle (B7): sandbox with {nodes} nodes in its own process, PostgreSQL "
               f"{connection.settings_dict['NAME']}")
         persistence(cluster, backend, namespaces, args.pods)
