@@ -212,7 +212,9 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Tenants, apps and app versions share the active/suspended lifecycle: one enum, one name.
     "ENUM_NAME_OVERRIDES": {"ActiveSuspendedEnum": "appstore.models.App.State",
-                            "ReleaseStatusEnum": "appstore.models.ReleaseStatus"},
+                            "ReleaseStatusEnum": "appstore.models.ReleaseStatus",
+                            # The nested field is "policy", as in the engine; "PolicyEnum" would say nothing.
+                            "BorrowPreemptPolicyEnum": "scheduling.engine.model.BORROW_PREEMPT_POLICIES"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------

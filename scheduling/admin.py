@@ -25,3 +25,6 @@ class SchedulingDecisionAdmin(ReadOnlyAdmin):
     list_filter = ["action", "reason", "cluster"]
     search_fields = ["request", "victim"]
     list_select_related = ["tenant", "cluster"]
+
+
+from . import policy_admin  # noqa: E402, F401 (registers the policy and settings admins)

@@ -142,3 +142,9 @@ class Binding(models.Model):
         if self.pk is not None:
             raise RuntimeError("Bindings are append-only")
         super().save(*args, **kwargs)
+
+
+from .policy_models import SchedulingSettings, TenantSchedulingPolicy  # noqa: E402 (operators' settings)
+
+__all__ = ["Binding", "EngineSnapshot", "SchedulingDecision", "SchedulingRequest", "SchedulingSettings",
+           "TenantSchedulingPolicy"]

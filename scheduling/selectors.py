@@ -7,7 +7,7 @@ from tenants.access import access_for
 from tenants.models import Tenant
 
 from . import snapshot as snap
-from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest
+from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest, TenantSchedulingPolicy
 
 
 def request_list(*, user):
@@ -85,3 +85,12 @@ def scope_name(node: str, user) -> str:
     if tenant is None or not access_for(user).can_see(tenant):
         return "another tenant"
     return tenant.full_slug
+
+
+def tenant_required_checks(*, tenant: Tenant) -> list[str]:
+    """The admission checks every pod of ``tenant`` must pass: its ancestors' and its own
+    ``required_checks``, root first, each once (a check required above cannot be dropped below)."""
+    lineage = [*tenant.ancestor_paths(), tenant.path]
+    rows = (TenantSchedulingPolicy.objects.filter(tenant__path__in=lineage).order_by("tenant__path")
+            .values_list("required_checks", flat=True))
+    return list(dict.fromkeys(name for checks in rows for name in checks))

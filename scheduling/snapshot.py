@@ -18,6 +18,9 @@ from functools import cache
 from scheduling.engine.model import Allocation, Binding, Config, Node, Request, Settings, State, Status
 from tenants.models import Namespace, ResourcePlan, Tenant
 
+from .models import SchedulingSettings, TenantSchedulingPolicy
+from .policy_config import engine_settings, node_policy, self_leaf_policy
+
 GATE = "bluedock.io/admission"
 GANG = "bluedock.io/gang"
 GANG_SIZE = "bluedock.io/gang-size"
@@ -28,13 +31,20 @@ def node_id(tenant_id: int) -> str:
     return f"t{tenant_id}"
 
 
-def build_config(*, capacity: dict[str, int], version: int) -> tuple[Config, dict[str, int]]:
-    """The engine config from every tenant's plans; returns it with {leaf id → tenant id}.
+def build_config(*, capacity: dict[str, int], version: int,
+                 policy_overrides: dict[int, TenantSchedulingPolicy] | None = None,
+                 settings_row: SchedulingSettings | None = None) -> tuple[Config, dict[str, int]]:
+    """The engine config from every tenant's plans and policy; returns it with {leaf id → tenant id}.
 
     Only resources some plan mentions are scheduled: a resource nobody owns would make every
-    request "borrowing" it and so never within owned.
+    request "borrowing" it and so never within owned. ``policy_overrides`` ({tenant id: unsaved
+    row}) and ``settings_row`` stand in for the stored rows, so a change can be validated as the
+    engine would see it before it is saved.
     """
     tenants = list(Tenant.objects.order_by("path"))
+    policies = {p.tenant_id: p for p in TenantSchedulingPolicy.objects.all()} | (policy_overrides or {})
+    if settings_row is None:
+        settings_row = SchedulingSettings.objects.filter(pk=SchedulingSettings.SINGLETON).first()
     plans: dict[int, dict[str, ResourcePlan]] = {}
     for plan in ResourcePlan.objects.all():
         plans.setdefault(plan.tenant_id, {})[plan.resource] = plan
@@ -55,6 +65,7 @@ def build_config(*, capacity: dict[str, int], version: int) -> tuple[Config, dic
             borrow_limit={r: own[r].borrow_limit for r in resources if r in own},
             lend_limit={r: own[r].lend_limit for r in resources if r in own},
             max={r: own[r].limit for r in resources if r in own},
+            **node_policy(policies.get(t.pk)),
         )
         nodes.append(node)
         if t.pk not in parents_with_children:
@@ -63,10 +74,11 @@ def build_config(*, capacity: dict[str, int], version: int) -> tuple[Config, dic
             children_owned = {r: sum(plans.get(c.pk, {}).get(r).owned for c in tenants
                                      if c.parent_id == t.pk and plans.get(c.pk, {}).get(r)) for r in resources}
             pool = {r: max(0, node.owned.get(r, 0) - children_owned[r]) for r in resources}
-            self_leaf = Node(id=f"{node.id}#self", parent=node.id, owned=pool)
+            self_leaf = Node(id=f"{node.id}#self", parent=node.id, owned=pool, **self_leaf_policy(policies.get(t.pk)))
             nodes.append(self_leaf)
             leaves[self_leaf.id] = t.pk
-    config = Config(version=version, resources=resources, capacity=planned, nodes=tuple(nodes), settings=Settings())
+    config = Config(version=version, resources=resources, capacity=planned, nodes=tuple(nodes),
+                    settings=engine_settings(settings_row))
     return config, leaves
 
 

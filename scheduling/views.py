@@ -1,4 +1,5 @@
-"""The tenant's scheduling page: its share bar per cluster and every waiting pod's one-line reason."""
+"""The tenant's scheduling page: its share bar per cluster, its scheduling policy (read-only) and every
+waiting pod's one-line reason."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from django.views.generic import TemplateView
 from tenants.views import TenantScopedMixin
 
 from . import selectors
+from .policy import tenant_policy_get
 
 
 class TenantSchedulingView(TenantScopedMixin, TemplateView):
@@ -16,9 +18,38 @@ class TenantSchedulingView(TenantScopedMixin, TemplateView):
         user, tenant = self.request.user, self.tenant
         requests = (selectors.request_list(user=user).filter(tenant__path__startswith=tenant.path)
                     .exclude(state="Admitted").order_by("namespace", "name")[:500])
+        policy = tenant_policy_get(tenant=tenant)
         return {**super().get_context_data(**kwargs), "shares": [_bars(s) for s in
                                                                   selectors.tenant_share(tenant=tenant, user=user)],
-                "waiting": requests}
+                "waiting": requests, "policy_is_default": policy.pk is None,
+                "policy": _policy_rows(policy, selectors.tenant_required_checks(tenant=tenant))}
+
+
+def _seconds(value: int | None, none: str) -> str:
+    return none if value is None else f"{value} s"
+
+
+def _policy_rows(p, checks: list[str]) -> list[tuple[str, str, str]]:
+    """(field, value, what it means) for the page; the operators' docs explain each in full."""
+    threshold = p.borrow_preempt_max_priority_threshold
+    borrow = p.borrow_preempt_policy + (f" (victims' priority ≤ {threshold})" if threshold is not None else "")
+    return [
+        ("Weight", p.weight, "share of idle capacity among borrowing siblings"),
+        ("Share tier", str(p.share_tier), "higher tiers are offered idle capacity first"),
+        ("Reclaim", p.reclaim_policy, "which pods may be evicted to give back this tenant's owned share"),
+        ("Within the tenant", p.within_policy, "which of its own pods a higher-priority pod may preempt"),
+        ("Borrow-preemption", borrow, "may its borrowing pods preempt lower-priority borrowers elsewhere"),
+        ("Fence", "yes" if p.fence else "no", "fair-share preemption from inside stays inside the subtree"),
+        ("Lend-out grace", _seconds(p.lendout_grace, "none"), "longest wait to get lent capacity back"),
+        ("Reclaim delay", _seconds(p.reclaim_delay, ""), "pending time before reclaiming owned capacity"),
+        ("Fair-share delay", _seconds(p.fairshare_delay, ""), "pending time before fair-share preemption"),
+        ("Minimum runtime", _seconds(p.min_runtime_fairshare, "inherited"),
+         "younger pods are not fair-share victims"),
+        ("Queueing", p.queueing, "StrictFIFO: a waiting pod blocks the ones behind it"),
+        ("Quota preemption delay", "never" if not p.quota_preemption_delay else f"{p.quota_preemption_delay} s",
+         "time over the limit before evicting down to it"),
+        ("Required admission checks", ", ".join(checks) or "none", "gates every release pod carries (inherited)"),
+    ]
 
 
 def _bars(share: dict) -> dict:

@@ -41,6 +41,8 @@ OBJECT_ENDPOINTS = [
     ("PATCH", "/api/v1/memberships/{membership}/", {"role": "viewer"}),
     ("DELETE", "/api/v1/memberships/{membership}/", None),
     ("GET", "/api/v1/operations/{operation}/", None),
+    ("GET", "/api/v1/tenants/{dev}/scheduling-policy/", None),
+    ("PATCH", "/api/v1/tenants/{tenant}/scheduling-policy/", {"weight": "100"}),
 ]
 
 

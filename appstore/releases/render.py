@@ -7,7 +7,8 @@ keeps it so). Invariants of ``prepare``:
   carries the release labels; cluster-scoped kinds are refused (``policy_violation``);
 - every pod template (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)
   carries the same labels and the ``bluedock.io/admission`` scheduling gate, so no pod of a
-  release is scheduled before the portal's admission has seen it;
+  release is scheduled before the portal's admission has seen it, plus the tenant's required
+  admission checks as gates of their own (their controllers remove them; spec A4c);
 - the output is deterministic (sorted by kind, name), so a manifest digest identifies it.
 """
 
@@ -98,8 +99,12 @@ def pod_templates(obj: dict) -> Iterator[tuple[dict, int]]:
 
 
 def prepare(objects: list[dict], *, release_name: str, release_id: int, tenant_id: int,
-            namespace: str) -> list[dict]:
-    """The objects as the portal applies them (copies; the input is not changed)."""
+            namespace: str, checks: tuple[str, ...] | list[str] = ()) -> list[dict]:
+    """The objects as the portal applies them (copies; the input is not changed).
+
+    ``checks`` are the gate names of the tenant's required admission checks; each pod template
+    gets them once, after the chart's own gates and before the admission gate."""
+    ours = [*dict.fromkeys(checks), ADMISSION_GATE]
     labels = release_labels(release_name=release_name, release_id=release_id, tenant_id=tenant_id)
     result, seen = [], set()
     for original in objects:
@@ -115,8 +120,8 @@ def prepare(objects: list[dict], *, release_name: str, release_id: int, tenant_i
             template_meta = template.setdefault("metadata", {})
             template_meta["labels"] = {**(template_meta.get("labels") or {}), **labels}
             pod_spec = template.setdefault("spec", {})
-            gates = [g for g in pod_spec.get("schedulingGates") or [] if g.get("name") != ADMISSION_GATE]
-            pod_spec["schedulingGates"] = [*gates, {"name": ADMISSION_GATE}]
+            gates = [g for g in pod_spec.get("schedulingGates") or [] if g.get("name") not in ours]
+            pod_spec["schedulingGates"] = [*gates, *({"name": name} for name in ours)]
         key = object_key(obj)
         if key in seen:
             raise RenderError("render_failed", f"{key} is rendered twice")

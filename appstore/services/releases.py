@@ -31,8 +31,9 @@ from appstore.releases import render
 from backends import helm
 from backends.errors import BackendPermanentError, BackendTransientError
 from bluedock_portal.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, PermissionDenied
+from scheduling.selectors import tenant_required_checks
 from tenants.access import access_for
-from tenants.models import Namespace, Operation, Role
+from tenants.models import Namespace, Operation, Role, Tenant
 from tenants.services.audit import audit_record
 from tenants.services.clusters import cluster_backend
 from tenants.services.operations import operation_create, operation_progress, operation_run
@@ -118,9 +119,11 @@ def _render(*, version: AppVersion, name: str, namespace: str, user_values: dict
 
 def _prepare(objects: list[dict], *, release_name: str, release_id: int, tenant_id: int,
              namespace: str) -> list[dict]:
+    # The tenant's required admission checks (its own and its ancestors') become scheduling gates.
+    checks = tenant_required_checks(tenant=Tenant.objects.only("path", "depth").get(pk=tenant_id))
     try:
         return render.prepare(objects, release_name=release_name, release_id=release_id, tenant_id=tenant_id,
-                              namespace=namespace)
+                              namespace=namespace, checks=checks)
     except render.RenderError as exc:
         if exc.code == "policy_violation":
             raise PermissionDenied(exc.detail, code=exc.code, **exc.facts) from None

@@ -63,6 +63,16 @@ def test_existing_labels_and_gates_are_kept_and_the_gate_is_not_doubled():
     assert template_of(prepared)["metadata"]["labels"]["app"] == "x"
 
 
+def test_required_checks_become_gates_once_each_before_the_admission_gate():
+    gates = [{"name": "other"}, {"name": "example.com/budget-approved"}]
+    manifest = obj("Deployment", template={"spec": {**pod_spec(), "schedulingGates": gates}})
+    [prepared] = render.prepare([manifest], release_name="web", release_id=7, tenant_id=3, namespace="team-a",
+                                checks=["example.com/budget-approved", "scan.example.com/images"])
+    assert template_of(prepared)["spec"]["schedulingGates"] == [
+        {"name": "other"}, {"name": "example.com/budget-approved"}, {"name": "scan.example.com/images"},
+        {"name": render.ADMISSION_GATE}]
+
+
 @pytest.mark.parametrize("kind", ["ClusterRole", "CustomResourceDefinition", "Namespace", "PriorityClass"])
 def test_cluster_scoped_kinds_are_a_policy_violation(kind):
     with pytest.raises(render.RenderError) as err:
