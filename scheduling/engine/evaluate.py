@@ -27,11 +27,14 @@ def _evaluate(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     does (``now`` is fixed for the pass): a request judged Pending at the current version would
     be judged exactly the same again, so re-judging it is skipped."""
     if ctx.judged.get(rid) == ctx.version:
-        return set()
+        return _NOTHING
     touched = _judge(ctx, rid, leaf)
     if not touched:
         ctx.judged[rid] = ctx.version
     return touched
+
+
+_NOTHING: frozenset = frozenset()  # "no balance changed" (callers only test and iterate it)
 
 
 def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
@@ -78,16 +81,24 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
             return {leaf}
         return _share(ctx, q, leaf, vec, st)
     node = tree.nodes[leaf]
+    if _no_preemption(ctx, node):  # what _plan_or_pending would do, without a memo key (B2, scale L)
+        binding = fits[1]
+        if binding is None:
+            x, r, kind = hit
+            binding = fits[1] = _binding(ctx, leaf, vec, x, r, kind)
+        _pending(ctx, rid, BINDING_REASON[hit[2]], binding, _NO_DETAIL)
+        return _NOTHING
     key = None
     if ctx.now - st.pending_since >= max(node.reclaim_delay, node.fairshare_delay):
         # Past every delay the verdict depends only on the request's shape (created_at only
         # matters for LowerOrNewerEqualPriority, the id never: a pending request holds nothing).
+        # fkey already holds the version, the leaf and the interned shape.
         newer = q.created_at if node.within_policy == "LowerOrNewerEqualPriority" else None
-        key = (ctx.version, leaf, tuple(vec), q.priority, q.preemptible, q.reclaim_grace, newer)
+        key = (fkey, q.priority, q.preemptible, q.reclaim_grace, newer)
         cached = ctx.memo.get(key)
         if cached is not None:
             _pending(ctx, rid, *cached)
-            return set()
+            return _NOTHING
     binding = fits[1]
     if binding is None:
         x, r, kind = hit
@@ -101,14 +112,55 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     return touched
 
 
+def admit_if_plain_fit(ctx: PassCtx, q: Request, leaf: int) -> bool:
+    """The common verdict of a plain tree, decided in one walk of the path: ``q`` fits in both
+    ledgers and needs no special treatment, so it is admitted (True).  False, with nothing
+    changed, whenever ``_judge`` has anything more to say (no fit, gates, a reservation in the
+    planning view, a borrowing request that is non-preemptible, exceeds a lender's grace or
+    prefers preemption): the caller then runs ``_evaluate``, which decides exactly as before.
+    Same checks as ``Ledger._fit_plain`` + ``borrowing_top`` (B2: most of a pass at scale M)."""
+    if q.gates or not ctx.sim_is_actual or ctx.excluded or ctx.judged.get(q.id) == ctx.version:
+        return False
+    tree = ctx.tree
+    vec = ctx.vec(q.id)
+    sim = ctx.sim
+    usage, used_, sq, cap, bl = sim.usage, sim.used, tree.sq, tree.cap, tree.bl
+    path = tree.path[leaf]
+    root = tree.root
+    top = -1  # index on the path of the highest node that borrows after admission
+    for i, x in enumerate(path):
+        ux, sqx, used, capx = usage[x], sq[x], used_[x], cap[x]
+        if x == root:
+            for r, d in enumerate(vec):
+                if d > 0 and (used[r] + d > capx[r] or sqx[r] - ux[r] - d < 0):
+                    return False
+            break
+        blx = bl[x]
+        for r, d in enumerate(vec):
+            if d > 0:
+                if used[r] + d > capx[r]:
+                    return False
+                b = sqx[r] - ux[r] - d
+                if b < 0:
+                    if b < -blx[r]:
+                        return False
+                    top = i
+    if top < 0:
+        _admit(ctx, q, leaf, vec, Reason.ADMITTED_WITHIN_OWNED, {})
+        return True
+    h = path[top]
+    if not q.preemptible or q.reclaim_grace > tree.lendout_grace[tree.parent[h]] or (
+            ctx.settings.borrowing_preference == "PreemptOverBorrow" and tree.nodes[leaf].within_policy != "Never"):
+        return False
+    nb = [s - u - (d if d > 0 else 0) for s, u, d in zip(sq[h], usage[h], vec, strict=True)]
+    _admit(ctx, q, leaf, vec, Reason.ADMITTED_BORROWING, {}, (h, nb))
+    return True
+
+
 def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_owned) -> set[int]:
-    node = ctx.tree.nodes[leaf]
-    if (node.reclaim_policy == "Never" and node.within_policy == "Never" and node.borrow_preempt.policy == "Never"
-            and not ctx.settings.fair_share_preemption):
-        # No preemption class can apply to this leaf (preempt.plan would find no candidate and
-        # return an empty outcome): skip planning, as B2's no-preemption passes mostly do.
-        _pending(ctx, q.id, reason, binding, {})
-        return set()
+    if _no_preemption(ctx, ctx.tree.nodes[leaf]):
+        _pending(ctx, q.id, reason, binding, _NO_DETAIL)
+        return _NOTHING
     _before_planning(ctx)
     out = preempt.plan(ctx, q, leaf, vec, st.pending_since, target_within_owned=target_within_owned)
     _note_time(ctx, out)
@@ -119,6 +171,16 @@ def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_ow
     else:
         _pending(ctx, q.id, reason, binding, {})
     return set()
+
+
+_NO_DETAIL: dict = {}  # read only
+
+
+def _no_preemption(ctx: PassCtx, node) -> bool:
+    """No preemption class can apply to this leaf: preempt.plan would find no candidate and return
+    an empty outcome, so planning is skipped, as B2's no-preemption passes mostly do."""
+    return (node.reclaim_policy == "Never" and node.within_policy == "Never" and node.borrow_preempt.policy == "Never"
+            and not ctx.settings.fair_share_preemption)
 
 
 def _before_planning(ctx: PassCtx) -> None:
@@ -163,7 +225,9 @@ def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, 
     actual.add_both(ctx.sim, leaf, vec)
     ctx.version += 1
     rid = q.id
-    ctx.allocations[rid] = Allocation.new(rid, q.leaf, dict(q.demand), ctx.now)
+    # The request's demand mapping is shared, not copied: engine mappings are never mutated
+    # after construction (model.py), and a pass admits thousands of requests (B2).
+    ctx.allocations[rid] = Allocation.new(rid, q.leaf, q.demand, ctx.now)
     if ctx._by_leaf is not None:  # else it is built later from the allocations, this one included
         ctx._by_leaf.setdefault(leaf, []).append(rid)
     st = ctx.status[rid]
