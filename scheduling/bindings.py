@@ -10,30 +10,48 @@ borrower, its parent the lender scope — the same rule the engine applies).
 
 from __future__ import annotations
 
-from scheduling.engine.model import Allocation, Decision
+from collections.abc import Callable
+
+from scheduling.engine.accounting import Ledger
+from scheduling.engine.model import Allocation, Config, Decision, State
+from scheduling.engine.tree import compile_tree
 
 from . import snapshot as snap
 from .models import Binding
 
 ADOPTED = "ADOPTED"  # running pods the engine did not admit (made before the portal, or without the gate)
+SHRUNK = "SHRUNK"  # the engine shrank the hold (elastic shrink, P4): reopened at the new size
 
 
 def pass_bindings(*, cluster_id: int, open_ids: dict[str, int], before: dict[str, Allocation],
                   after: dict[str, Allocation], decisions: list[Decision], groups: dict, released: set[str],
-                  tenants: set[int], pass_seq: int, config_version: int) -> list[Binding]:
+                  tenants: set[int], pass_seq: int, config_version: int,
+                  resized: Callable[[str, Allocation], dict] | None = None) -> list[Binding]:
     """The rows this pass inserts: closes first, then opens. ``open_ids``: request → its open row;
-    ``released``: evicted requests whose pods Kubernetes confirmed gone."""
+    ``released``: evicted requests whose pods Kubernetes confirmed gone; ``resized(key, alloc)``:
+    the share, lender scope, borrowed amounts and pods of a hold whose size changed (a shrink)."""
     admits = {d.request: d for d in decisions if d.action == "ADMIT"}
     common = {"cluster_id": cluster_id, "pass_seq": pass_seq, "config_version": config_version}
+
+    def changed(key, alloc) -> str | None:  # "readmitted", "resized", or None (the same hold)
+        was = before.get(key)
+        if was is None or alloc is None:
+            return None
+        if was.admitted_at != alloc.admitted_at:
+            return "readmitted"
+        return "resized" if was.demand != alloc.demand and resized is not None else None
+
     ends: dict[int, str] = {}
     for key, opened_id in open_ids.items():
         now = after.get(key)
-        readmitted = now is not None and key in before and before[key].admitted_at != now.admitted_at
-        if now is not None and not readmitted:
+        how = changed(key, now)
+        if now is not None and how is None:
             continue
         if key in released:
             ends[opened_id] = Binding.End.EVICTED
-        elif readmitted or key in groups:
+        elif how == "resized":
+            ends[opened_id] = Binding.End.SHRUNK
+        elif how == "readmitted" or key in groups:
             ends[opened_id] = Binding.End.RELEASED  # the engine gave the capacity back while the pods exist
         else:
             ends[opened_id] = Binding.End.FINISHED
@@ -43,18 +61,28 @@ def pass_bindings(*, cluster_id: int, open_ids: dict[str, int], before: dict[str
                     **common)
             for row in Binding.objects.filter(pk__in=list(ends)).order_by("request")] if ends else []
     for key, alloc in sorted(after.items()):
-        if key in open_ids and not (key in before and before[key].admitted_at != alloc.admitted_at):
+        how = changed(key, alloc)
+        if key in open_ids and how is None:
             continue
         group = groups.get(key) or {}
         tenant = group.get("tenant") or _tenant_of(alloc.leaf, tenants)
         if tenant not in tenants:
             continue
         decision = admits.get(key)
-        share, lender_scope, borrowed = share_of(decision, alloc.demand) if decision else ("owned", "", {})
-        rows.append(Binding(event=Binding.Event.OPEN, reason=decision.reason if decision else ADOPTED, share=share,
-                            lender_scope=lender_scope, lender_id=_tenant_of(lender_scope, tenants), borrowed=borrowed,
-                            tenant_id=tenant, request=key, namespace=key.split("/", 1)[0],
-                            pods=sorted(p.name for p in group.get("pods", [])), demand=dict(alloc.demand), **common))
+        pods = sorted(p.name for p in group.get("pods", []))
+        if how == "resized":
+            now = resized(key, alloc)
+            reason, share, lender_scope, borrowed = SHRUNK, now["share"], now["lender_scope"], now["borrowed"]
+            pods = now["pods"] if now["pods"] is not None else pods
+        elif decision is not None:
+            reason = decision.reason
+            share, lender_scope, borrowed = share_of(decision, alloc.demand)
+        else:
+            reason, share, lender_scope, borrowed = ADOPTED, "owned", "", {}
+        rows.append(Binding(event=Binding.Event.OPEN, reason=reason, share=share, lender_scope=lender_scope,
+                            lender_id=_tenant_of(lender_scope, tenants), borrowed=borrowed, tenant_id=tenant,
+                            request=key, namespace=key.split("/", 1)[0], pods=pods, demand=dict(alloc.demand),
+                            **common))
     return rows
 
 
@@ -63,7 +91,29 @@ def share_of(decision: Decision, demand: dict[str, int]) -> tuple[str, str, dict
     facts = decision.facts or {}
     if facts.get("lender_scope") and facts.get("borrowed"):
         return "borrowed", str(facts["lender_scope"]), {r: int(v) for r, v in facts["borrowed"].items()}
-    path, per_node = facts.get("path") or [], facts.get("per_node") or {}
+    return _share_from(facts.get("path") or [], facts.get("per_node") or {}, demand)
+
+
+def held_shares(config: Config, state: State) -> Callable[[Allocation], tuple[str, str, dict]]:
+    """The share of a hold in a state, read as for an admission by transfer: from the owned and
+    used numbers of the nodes on its path, with every allocation of the state counted (the usage
+    is summed once, for all the holds asked about)."""
+    tree = compile_tree(config, state.capacity)
+    ledger = Ledger(tree)
+    for a in state.allocations.values():
+        ledger.add(tree.index[a.leaf], tree.vec(a.demand))
+    res = tree.config.resources
+
+    def share(alloc: Allocation) -> tuple[str, str, dict]:
+        path = tree.path[tree.index[alloc.leaf]]
+        per_node = {tree.ids[x]: {"owned": dict(zip(res, tree.owned[x], strict=True)),
+                                  "used_after": dict(zip(res, ledger.used[x], strict=True))} for x in path}
+        return _share_from([tree.ids[x] for x in path], per_node, alloc.demand)
+
+    return share
+
+
+def _share_from(path: list[str], per_node: dict, demand: dict[str, int]) -> tuple[str, str, dict]:
     scope, borrowed = "", {}
     for i, node in enumerate(path[:-1]):  # leaf → root; the root never borrows
         numbers = per_node.get(node) or {}

@@ -26,16 +26,13 @@ from scheduling.engine.model import Allocation, Config, Request, State, Status
 from tenants.models import Cluster, Namespace, Tenant
 from tenants.services.clusters import cluster_backend
 
+from . import gangs, shrinks
 from . import snapshot as snap
-from .bindings import pass_bindings, share_of
+from .bindings import held_shares, pass_bindings, share_of
 from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest
 
 log = logging.getLogger(__name__)
 LOCK_NAMESPACE = 0x5C4ED  # advisory lock key space of the scheduling cycle
-# Elastic shrink (P4) would mean resizing a running gang, which the portal cannot do; requests it
-# builds from pods carry no elastic minimum, so the engine should never decide one here.  If it
-# does (a state written by another version), the decision is kept and said to be unenacted.
-SHRINK_NOT_ENACTED = " Recorded only: the portal does not resize running pods, so they keep their size."
 # Engine node ids inside messages; not inside names such as the namespace "t1-apps" or "a/t2.x".
 _NODE = re.compile(r"(?<![\w\-/.])t(\d+)(#self)?(?![\w\-/]|\.\w)")
 
@@ -105,24 +102,28 @@ def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], no
             continue
         gang = pod.annotations.get(snap.GANG)
         key = f"{pod.namespace}/{gang or pod.name}"
-        group = groups.setdefault(key, {"tenant": namespaces[pod.namespace], "pods": [], "size": 1,
+        group = groups.setdefault(key, {"tenant": namespaces[pod.namespace], "pods": [], "size": 1, "gang": bool(gang),
                                         "created": now, "priority": pod.priority, "grace": pod.grace_seconds})
         group["pods"].append(pod)
-        if gang:
-            group["size"] = max(1, int(pod.annotations.get(snap.GANG_SIZE, "1") or 1))
         group["created"] = min(group["created"], snap.epoch(pod.created_at, now))
         group["grace"] = max(group["grace"], pod.grace_seconds)
     for group in groups.values():
+        pods = group["pods"]
         demand = {r: 0 for r in resources}
-        for pod in group["pods"]:
+        for pod in pods:
             for r in resources:
                 demand[r] += 1 if r == "pods" else pod.requests.get(r, 0)
         group["demand"] = demand
-        group["gated"] = [p for p in group["pods"] if snap.GATE in p.scheduling_gates]
+        group["gated"] = [p for p in pods if snap.GATE in p.scheduling_gates]
         # Other scheduling gates on our gated pods are external admission checks (A4c): the engine
         # reserves quota while they are pending and admits once their controllers removed them.
         group["checks"] = tuple(sorted({gate for p in group["gated"] for gate in p.scheduling_gates} - {snap.GATE}))
-        group["terminating"] = all(p.deleting for p in group["pods"])
+        size, notes = gangs.gang_size(pods) if group["gang"] else (1, [])
+        minimum, more = gangs.gang_min(pods, size, gated=bool(group["gated"]))
+        group["size"], group["notes"] = size, notes + more
+        # P4: per-pod demand × gang-min (the gang's pods are alike, gang_min checked it).
+        group["elastic_min"] = ({r: q * minimum for r, q in gangs.per_pod(pods[0], resources).items()}
+                                if minimum is not None else None)
     return groups
 
 
@@ -144,18 +145,19 @@ def _pass(cluster: Cluster, now: int) -> dict:
     groups = _observe(backend, namespaces, config.resources, now)
     state, released = _apply_events(state, groups, leaf_of_tenant, now)
     state = engine.set_capacity(state, {r: capacity.get(r, 0) for r in config.resources})
+    shrunk = shrinks.Ledger.from_json(record.shrinks)
+    state = shrinks.settle(shrunk, state, groups, now)
     clock.lap("observe")
     plan = engine.decide(config, state, now)
     decisions = [*decisions_before, *plan.decisions]
-    for d in plan.decisions:
-        if d.action == "SHRINK":
-            log.warning("engine decided SHRINK of %s for %s; recorded, not enacted", d.request, d.preemptor)
+    shrinks.record(shrunk, plan.decisions, plan.state, groups, now, resources=config.resources,
+                   release_slack=config.settings.release_slack)
     tenant_of = {key: g["tenant"] for key, g in groups.items()}
     clock.lap("decide")
     rows = _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
-                   groups=groups, before=before, released=released)
+                   groups=groups, before=before, released=released, shrunk=shrunk)
     clock.lap("record")
-    enacted = _enact(backend, plan.state, groups)
+    enacted = _enact(backend, plan.state, groups, shrunk)
     clock.lap("enact")
     return {"decisions": len(decisions), "enacted": enacted, "requests": len(plan.state.requests), "rows": rows,
             "seconds": clock.laps}
@@ -204,9 +206,12 @@ def _config_in_force(record: EngineSnapshot, candidate: Config, now: int):
 def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], now: int) -> tuple[State, list[str]]:
     """Bring the engine's view in line with the pods the cluster has now; also returns the evicted
     requests whose pods are gone. An evicted pod stays in the listing, Terminating, for its whole
-    grace: only once Kubernetes no longer lists it is its capacity released (and transferred)."""
+    grace: only once Kubernetes no longer lists it is its capacity released (and transferred). An
+    evicted gang's controller recreates its pods at once, under the same gang and gated: they hold
+    nothing, so the gang is released when no pod of it is left ungated."""
     gone = [rid for rid in state.requests if rid not in groups]
-    released = [rid for rid in gone if rid in state.allocations and state.allocations[rid].terminating]
+    released = sorted(rid for rid, a in state.allocations.items()
+                      if a.terminating and (rid not in groups or not shrinks.placed(groups[rid])))
     state = engine.release(state, released, now)
     state = engine.finish(state, gone)
     cleared = {}  # request → external checks whose gates have been removed since the last pass
@@ -225,8 +230,11 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], no
             continue
         if g["gated"] and len(g["pods"]) < g["size"]:
             continue  # a gang is one request only once all its pods exist
+        for note in g["notes"]:  # once, when the request is made; the request row keeps showing them
+            log.warning("%s: %s", key, note)
         request = Request(id=key, leaf=leaf, demand=g["demand"], priority=g["priority"], created_at=g["created"],
-                          reclaim_grace=g["grace"], gates=g.get("checks", ()) if g["gated"] else ())
+                          reclaim_grace=g["grace"], elastic_min=g["elastic_min"],
+                          gates=g.get("checks", ()) if g["gated"] else ())
         (new if g["gated"] else adopted).append(request)
     state = engine.submit(state, new)
     if adopted:  # running pods the engine did not admit (made before the portal, or without the gate)
@@ -240,8 +248,9 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], no
 
 
 def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_hash="", groups=None, before=None,
-            released=frozenset()) -> int:
-    """Decisions, bindings, request rows and the engine state in one transaction; returns rows written."""
+            released=frozenset(), shrunk: shrinks.Ledger | None = None) -> int:
+    """Decisions, bindings, request rows, the engine state and the shrink ledger in one transaction;
+    returns rows written."""
     paths = dict(Tenant.objects.values_list("pk", "full_slug"))
 
     def human(message: str) -> str:
@@ -250,6 +259,7 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
                          + (" (its own namespaces)" if m.group(2) else ""), message or "")
 
     groups = groups or {}
+    shrunk = shrunk or shrinks.Ledger()
     version = config.version if config else record.config_version
     last = {}  # request → the pass's last decision about it (as preemptor or victim)
     for d in decisions:
@@ -261,27 +271,50 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
             cluster=cluster, tenant_id=tenant_of.get(d.request or d.victim or ""), pass_seq=state.pass_seq,
             config_version=version, state_hash=state_hash, action=d.action, reason=d.reason,
             request=d.request or "", victim=d.victim or "", preemptor=d.preemptor or "", facts=_jsonable(d.facts),
-            message=human(d.message) + (SHRINK_NOT_ENACTED if d.action == "SHRINK" else "")) for d in decisions])
+            message=human(d.message + _enacted_note(d, shrunk))) for d in decisions])
         rows = []
         if config is not None:
             open_ids = dict(Binding.objects.filter(cluster=cluster).open().values_list("request", "id"))
+
+            shares = None
+
+            def resized(key, alloc) -> dict:  # a hold the engine shrank (P4): its share and pods now
+                nonlocal shares
+                shares = shares or held_shares(config, state)
+                share, scope, borrowed = shares(alloc)
+                entry = shrunk.gangs.get(key)
+                pods = shrinks.kept(groups[key], entry["pods"]) if entry and key in groups else None
+                return {"share": share, "lender_scope": scope, "borrowed": borrowed, "pods": pods}
+
             rows = pass_bindings(cluster_id=cluster.pk, open_ids=open_ids, before=before or {},
                                  after=state.allocations, decisions=decisions, groups=groups, released=set(released),
-                                 tenants=set(paths), pass_seq=state.pass_seq, config_version=version)
+                                 tenants=set(paths), pass_seq=state.pass_seq, config_version=version, resized=resized)
             Binding.objects.bulk_create(rows)
-        written = _sync_requests(cluster, state, groups, last, human)
+        written = _sync_requests(cluster, state, groups, last, human, shrinks.rows(shrunk, state, groups))
         record.state = snap.state_to_json(state)
+        record.shrinks = shrunk.to_json()
         record.pass_seq = state.pass_seq
         record.save()
     return len(decisions) + len(rows) + written
 
 
+def _enacted_note(d, shrunk: shrinks.Ledger) -> str:
+    """What the cycle does about a decision the engine cannot see through: a shrink (P4) and an
+    admission on a shrink's capacity both wait for the gang's pods beyond its new size."""
+    if d.action == "SHRINK":
+        return shrinks.shrink_note(shrunk, d)
+    if d.action == "ADMIT" and (d.facts or {}).get("shrunk") and d.request in shrunk.holds:
+        return " Its pods stay gated until the gang's pods beyond its new size are gone."
+    return ""
+
+
 REQUEST_FIELDS = ["tenant_id", "namespace", "name", "demand", "state", "reason", "message", "facts", "share",
-                  "lender_scope"]
+                  "lender_scope", "notes"]
 
 
-def _sync_requests(cluster, state, groups: dict, last: dict, human) -> int:
+def _sync_requests(cluster, state, groups: dict, last: dict, human, overrides: dict) -> int:
     """Each request's latest word: insert new rows, update changed ones, drop those whose pods are gone.
+    ``overrides``: what the cycle adds to the engine's word (shrinks.rows).
 
     Bulk statements, and only for rows that changed: an unchanged cluster writes nothing."""
     existing = {r.key: r for r in SchedulingRequest.objects.filter(cluster=cluster)}
@@ -293,12 +326,16 @@ def _sync_requests(cluster, state, groups: dict, last: dict, human) -> int:
             continue
         namespace, name = key.split("/", 1)
         values = {"tenant_id": g["tenant"], "namespace": namespace, "name": name, "demand": g["demand"],
-                  "state": st.state, "reason": st.reason}
+                  "state": st.state, "reason": st.reason, "notes": g["notes"]}
         d = last.get(key)
         if d is not None:
             values.update(message=human(d.message), facts=_jsonable(d.facts))
             if d.action == "ADMIT":
                 values["share"], values["lender_scope"], _ = share_of(d, g["demand"])
+        extra = overrides.get(key)
+        if extra:
+            values.update(extra)
+            values["message"] = human(extra["message"])
         row = existing.get(key)
         if row is None:
             new.append(SchedulingRequest(cluster=cluster, key=key, **values))
@@ -317,20 +354,34 @@ def _sync_requests(cluster, state, groups: dict, last: dict, human) -> int:
 ENACT_THREADS = 8  # cluster calls in flight at once: enactment waits on the API server, not on us
 
 
-def _enact(backend, state: State, groups: dict) -> dict:
+def _enact(backend, state: State, groups: dict, shrunk: shrinks.Ledger) -> dict:
     """Make the cluster follow the recorded state; every call is idempotent, so order does not matter
     and the calls go out concurrently (a pass that admits hundreds of pods is otherwise as slow as
-    hundreds of round trips)."""
+    hundreds of round trips).
+
+    Admitted pods are ungated, except those of a request waiting for a shrunk gang's pods to go
+    and a shrunk gang's surplus; evicted requests lose their ungated pods (the gated ones hold
+    nothing: they are the replacements the gang will be admitted with again); shrunk gangs lose
+    their pods beyond their new size (shrinks.py)."""
     calls = []
+    held = shrinks.held(shrunk)
+
+    def evict(key, pods):
+        return [("evicted", key, partial(backend.evict, pod.namespace, pod.name, grace_seconds=pod.grace_seconds))
+                for pod in pods]
+
     for key, g in groups.items():
         st = state.status.get(key)
         alloc = state.allocations.get(key)
-        if st is not None and st.state == "Admitted" and g["gated"]:
+        if alloc is not None and alloc.terminating:
+            calls += evict(key, [pod for pod in shrinks.placed(g) if not pod.deleting])
+        elif st is not None and st.state == "Admitted" and g["gated"] and key not in held:
+            room = shrinks.ungate_room(shrunk, key, g)
+            gated = g["gated"] if room is None else sorted(g["gated"], key=lambda p: (p.created_at, p.name))[:room]
             calls += [("ungated", key, partial(backend.remove_scheduling_gate, pod.namespace, pod.name, snap.GATE,
-                                               gates=pod.scheduling_gates)) for pod in g["gated"]]
-        if alloc is not None and alloc.terminating and not g["terminating"]:
-            calls += [("evicted", key, partial(backend.evict, pod.namespace, pod.name, grace_seconds=pod.grace_seconds))
-                      for pod in g["pods"] if not pod.deleting]
+                                               gates=pod.scheduling_gates)) for pod in gated]
+    for pod in shrinks.to_evict(shrunk, groups):
+        calls += evict(f"{pod.namespace}/{pod.name}", [pod])
     done = {"ungated": 0, "evicted": 0}
     if not calls:
         return done

@@ -15,6 +15,9 @@ class EngineSnapshot(models.Model):
     config = models.JSONField(null=True, blank=True, help_text="The config version in force (engine form).")
     config_digest = models.CharField(max_length=64, blank=True)
     state = models.JSONField(default=dict)
+    shrinks = models.JSONField(default=dict, blank=True,
+                               help_text="Gangs the engine shrank that the cycle keeps at their new size, and the "
+                                         "admissions waiting for their pods to go (scheduling/shrinks.py).")
     pass_seq = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -37,6 +40,8 @@ class SchedulingRequest(models.Model):
     facts = models.JSONField(default=dict, blank=True)
     share = models.CharField(max_length=16, blank=True, help_text="owned or borrowed, once admitted")
     lender_scope = models.CharField(max_length=100, blank=True)
+    notes = models.JSONField(default=list, blank=True,
+                             help_text="Annotations of its pods that the cycle ignored, each with the reason.")
     updated_at = models.DateTimeField(auto_now=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -109,6 +114,7 @@ class Binding(models.Model):
         FINISHED = "FINISHED", "the pods finished or were removed"
         EVICTED = "EVICTED", "evicted; Kubernetes confirmed the pods gone"
         RELEASED = "RELEASED", "released by the engine (grace and slack ran out)"
+        SHRUNK = "SHRUNK", "shrunk by the engine (elastic gang): reopened at the new size"
 
     cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+")

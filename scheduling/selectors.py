@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from scheduling.engine import explain
 from tenants.access import access_for
 from tenants.models import Tenant
@@ -14,6 +16,16 @@ def request_list(*, user):
     return SchedulingRequest.objects.visible_to(user).select_related("tenant")
 
 
+def waiting_list(*, user, tenant: Tenant):
+    """Requests of the tenant's subtree with pods that wait: not admitted, or a shrunk gang whose
+    controller recreated the pods it gave up (they stay gated, shrinks.py)."""
+    shrunk = Q(pk__in=[])
+    for cluster_id, ledger in EngineSnapshot.objects.exclude(shrinks={}).values_list("cluster_id", "shrinks"):
+        shrunk |= Q(cluster_id=cluster_id, key__in=sorted((ledger or {}).get("gangs") or {}))
+    return (request_list(user=user).filter(tenant__path__startswith=tenant.path)
+            .filter(~Q(state="Admitted") | shrunk).order_by("namespace", "name"))
+
+
 def request_why(*, request: SchedulingRequest, user) -> dict:
     """The engine's own account of the request, its latest message, and its recent decisions."""
     record = EngineSnapshot.objects.filter(cluster_id=request.cluster_id).first()
@@ -21,7 +33,7 @@ def request_why(*, request: SchedulingRequest, user) -> dict:
     decisions = SchedulingDecision.objects.visible_to(user).filter(request=request.key,
                                                                    cluster_id=request.cluster_id)[:20]
     return {"request": request.key, "tenant": request.tenant.full_slug, "state": request.state,
-            "reason": request.reason, "message": request.message, "share": request.share,
+            "reason": request.reason, "message": request.message, "notes": request.notes, "share": request.share,
             "lender_scope": scope_name(request.lender_scope, user), "demand": request.demand, "engine": engine_view,
             "decisions": [{"pass": d.pass_seq, "at": d.at, "action": d.action, "reason": d.reason,
                            "message": d.message} for d in decisions]}

@@ -4,7 +4,7 @@ engine's State to and from JSON.
 Node ids: ``root`` is the cluster; tenant ``t<pk>``; a tenant with both children and its own
 namespaces gets a synthetic leaf ``t<pk>#self`` that owns its private pool (what its children do
 not own), as the specification's "imaginary child". Request ids are ``<namespace>/<pod>`` or
-``<namespace>/<gang>`` for pods annotated ``bluedock.io/gang`` (admitted all at once).
+``<namespace>/<gang>`` for pods annotated ``bluedock.io/gang`` (admitted all at once; gangs.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .policy_config import engine_settings, node_policy, self_leaf_policy
 GATE = "bluedock.io/admission"
 GANG = "bluedock.io/gang"
 GANG_SIZE = "bluedock.io/gang-size"
+GANG_MIN = "bluedock.io/gang-min"  # elastic gangs: the fewest pods it can run with (gangs.py)
 ROOT = "root"
 
 

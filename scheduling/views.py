@@ -16,8 +16,7 @@ class TenantSchedulingView(TenantScopedMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         user, tenant = self.request.user, self.tenant
-        requests = (selectors.request_list(user=user).filter(tenant__path__startswith=tenant.path)
-                    .exclude(state="Admitted").order_by("namespace", "name")[:500])
+        requests = selectors.waiting_list(user=user, tenant=tenant)[:500]
         policy = tenant_policy_get(tenant=tenant)
         return {**super().get_context_data(**kwargs), "shares": [_bars(s) for s in
                                                                   selectors.tenant_share(tenant=tenant, user=user)],

@@ -24,7 +24,7 @@ class SchedulingRequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = SchedulingRequest
         fields = ["id", "key", "tenant", "tenant_path", "namespace", "name", "demand", "state", "reason", "message",
-                  "share", "updated_at"]
+                  "notes", "share", "updated_at"]
         read_only_fields = fields
 
 

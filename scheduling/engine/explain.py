@@ -76,6 +76,8 @@ def message(action: str, reason: str, request: str | None, facts: dict) -> str:
     if reason == Reason.ADMITTED_BORROWING:
         return f"Admitted {request} by borrowing {facts.get('borrowed')} under {facts.get('lender_scope')}."
     if reason == Reason.ADMITTED_BY_TRANSFER:
+        if facts.get("shrunk"):  # P4: the victims keep running, smaller
+            return f"Admitted {request} on the capacity given up by shrinking {facts.get('victims')}."
         return f"Admitted {request} on the capacity released by its victims {facts.get('victims')}."
     if action == "RESERVE":
         if reason == "PENDING_GATES":  # A4c: quota held while external admission checks run

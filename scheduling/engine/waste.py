@@ -210,7 +210,8 @@ def _frees_enough(sim, leaf, freed, satisfied) -> bool:
 def shrink_commit(ctx, q, shrunk) -> set[int]:
     """Commit the shrinks of a plan: each allocation keeps ``shrink_to`` and what it gives up
     leaves both ledgers at once.  The engine decides quota, not pods: removing the pods beyond
-    the new size is the enactor's job (the portal records SHRINK but does not resize pods)."""
+    the new size, and holding q's pods back until they are gone, is the enactor's job (the
+    portal's cycle does both, scheduling/shrinks.py)."""
     tree = ctx.tree
     res = tree.config.resources
     touched = set()

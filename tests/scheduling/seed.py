@@ -6,6 +6,8 @@ Workloads are Deployments whose pods carry the admission gate, as app store rele
 
 from __future__ import annotations
 
+import time
+
 from backends.kubernetes import Credentials, KubernetesBackend
 from tenants.models import Cluster, Namespace, ResourcePlan, Tenant
 from tenants.services.clusters import cluster_create
@@ -13,10 +15,12 @@ from tenants.services.clusters import cluster_create
 GATE = "bluedock.io/admission"
 
 
-def deployment(name: str, namespace: str, replicas: int, cpu: str = "1", grace: int = 3) -> dict:
+def deployment(name: str, namespace: str, replicas: int, cpu: str = "1", grace: int = 3,
+               annotations: dict[str, str] | None = None) -> dict:
+    """``annotations`` go on the pods (the pod template), e.g. bluedock.io/gang and gang-size."""
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}, "annotations": annotations or {}},
                                   "spec": {"schedulingGates": [{"name": GATE}], "terminationGracePeriodSeconds": grace,
                                            "containers": [{"name": "app", "image": "registry.local/app:1",
                                                            "resources": {"requests": {"cpu": cpu,
@@ -46,3 +50,16 @@ def terminating(backend: KubernetesBackend, namespace: str) -> int:
 
 def gated(backend: KubernetesBackend, namespace: str) -> int:
     return sum(1 for p in backend.list_pods(namespace) if GATE in p.scheduling_gates)
+
+
+def cycle_until(cluster, predicate, *, seconds=20.0):
+    """Passes back to back (a little apart, so graces can run out) until ``predicate()`` holds."""
+    from scheduling.cycle import scheduling_cycle
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        scheduling_cycle(cluster=cluster)
+        if predicate():
+            return True
+        time.sleep(0.1)
+    raise AssertionError("the cycle never got there")

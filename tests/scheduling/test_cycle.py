@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from scheduling.cycle import scheduling_cycle
 from scheduling.models import Binding, SchedulingDecision, SchedulingRequest
-from tests.scheduling.seed import deployment, gated, running, setup_seed, terminating
+from tests.scheduling.seed import cycle_until, deployment, gated, running, setup_seed, terminating
 from tests.servers.sandbox import wait_for
 
 pytestmark = pytest.mark.django_db
-
-
-def cycle_until(cluster, predicate, *, seconds=20.0):
-    """Passes back to back (a little apart, so graces can run out) until ``predicate()`` holds."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        scheduling_cycle(cluster=cluster)
-        if predicate():
-            return True
-        time.sleep(0.1)
-    raise AssertionError("the cycle never got there")
 
 
 def test_the_seed_case_t1_gets_its_owned_share_back_from_the_borrower(sandbox_api, operator, api):

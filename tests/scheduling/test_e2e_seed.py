@@ -16,11 +16,17 @@ GRACE = 3  # the victims' terminationGracePeriodSeconds; the sandbox keeps them 
 PASS = 1  # SCHEDULING_INTERVAL: beat starts a pass every second
 
 
-def test_t1_scales_to_8_and_gets_its_4_cpus_back_within_the_victims_grace(operator, tmp_path):
+ELASTIC = {"bluedock.io/gang": "batch", "bluedock.io/gang-size": "12", "bluedock.io/gang-min": "8"}
+
+
+@pytest.mark.parametrize("batch", ["pods", "elastic gang"])
+def test_t1_scales_to_8_and_gets_its_4_cpus_back_within_the_victims_grace(operator, tmp_path, batch):
+    """T2's 12 cpu are 12 pods (4 are evicted) or one elastic gang of 12 with gang-min 8 (shrunk to 8:
+    its 4 newest pods are evicted); either way T1 is back as soon as those 4 pods are gone."""
     with sandbox_server(nodes=4, cpu="4") as sandbox:
         cluster, backend, tenants = setup_seed(sandbox.url, "sandbox-admin-token", operator)
         backend.apply(deployment("web", "t1-apps", 4, grace=GRACE))
-        backend.apply(deployment("batch", "t2-apps", 12, grace=GRACE))
+        backend.apply(deployment("batch", "t2-apps", 12, grace=GRACE, annotations=ELASTIC if batch != "pods" else None))
         wait_until(lambda: gated(backend, "t1-apps") == 4 and gated(backend, "t2-apps") == 12, seconds=15)
         env = {"SCHEDULING_INTERVAL": str(PASS)}
         with celery_processes(tmp_path, beat=True, extra_env=env, queues="scheduling"):
@@ -34,11 +40,13 @@ def test_t1_scales_to_8_and_gets_its_4_cpus_back_within_the_victims_grace(operat
         # The reclaim is decided in the first passes after T1 scales (B5); the cluster is full, so T1's
         # pods can only start once the victims are gone: not before their grace, and then at once
         # (the next pass transfers their capacity; 1 s of slack for the sandbox's scheduler and kubelet).
-        print(f"\nseed: evicted {evicted - scaled:.2f} s after the scale, T1 back {back - evicted:.2f} s after the "
-              f"eviction (grace {GRACE} s)")
+        print(f"\nseed ({batch}): evicted {evicted - scaled:.2f} s after the scale, T1 back {back - evicted:.2f} s "
+              f"after the eviction (grace {GRACE} s)")
         assert evicted - scaled <= 2 * PASS + 0.5, evicted - scaled
         assert GRACE - 0.5 <= back - evicted <= GRACE + PASS + 1.5, back - evicted
         assert running(backend, "t2-apps") == 8
-        reasons = set(SchedulingDecision.objects.filter(action="EVICT").values_list("reason", flat=True))
+        taken = "EVICT" if batch == "pods" else "SHRINK"
+        reasons = set(SchedulingDecision.objects.filter(action=taken).values_list("reason", flat=True))
         assert reasons == {"EVICT_RECLAIM_OWNED"}
-        assert Binding.objects.filter(event="close", reason="EVICTED", tenant=tenants["t2"]).count() == 4
+        closed = Binding.objects.filter(event="close", tenant=tenants["t2"]).values_list("reason", flat=True)
+        assert list(closed) == (["EVICTED"] * 4 if batch == "pods" else ["SHRUNK"])
