@@ -161,6 +161,8 @@ class Ledger:
 
     def lend_blocker(self, x: int, r: int) -> int | None:
         t = self.tree
+        if t.plain:  # every lend limit is ≥ its node's SQ ≥ B(c): none can hold a surplus back
+            return None
         for c in t.children[x]:
             lim = t.ll[c][r]
             if lim is not None and t.sq[c][r] - self.usage[c][r] > lim:

@@ -181,6 +181,9 @@ def accept_new(ctx: PassCtx, fresh: list[str] | None = None) -> None:
     # Only the REJECT decisions need the natural id order: the verdicts themselves are
     # independent, so they are made in any order and just the rejections are sorted (B2).
     rejects: list[tuple] = []
+    # Every request accepted now enters the queue in the same state, and states are immutable
+    # (replaced, never changed): one Status object serves them all (B2: 50,000 at scale L).
+    accepted = Status.new("Pending", "", now)
     for rid in fresh:
         q = reqs[rid]
         demand = q.demand
@@ -196,7 +199,7 @@ def accept_new(ctx: PassCtx, fresh: list[str] | None = None) -> None:
         if bad is not None:
             rejects.append((rid, Reason.REJECT_NEVER_FITS, {"binding": bad, "potential": bad["available"]}))
             continue
-        ctx.status[rid] = Status.new("Pending", "", now)
+        ctx.status[rid] = accepted
     rejects.sort(key=lambda t: reqs[t[0]].order[2])  # natural id order (cached id_key)
     for rid, reason, facts in rejects:
         _reject(ctx, rid, reason, facts)
