@@ -327,6 +327,39 @@ def _tournament(ctx: PassCtx) -> bool:
                 key[x] = _level_key(ctx, x, nom)
         return True
 
+    def rekey_plain_path(leaf: int) -> None:
+        """``compute`` for every node on the path of a plain tree's admission, checks hoisted:
+        each of them has new balances, so none can keep its key and none is skipped (B2)."""
+        cache.clear()  # the cached prefixes of these nodes are stale; others are rebuilt on demand
+        ctx.key_version = ctx.version
+        qq = queues[leaf]
+        p = pos[leaf]
+        nom = qq[p] if p < len(qq) and leaf not in blocked else None
+        nominee[leaf] = nom
+        if nom is None:
+            key[leaf] = _NONE
+        else:
+            shape = shapes.get(nom) or _shape(ctx, nom)
+            key[leaf] = prefix_of(leaf, shape) + reqs[nom].order
+        x = parent[leaf]
+        while x >= 0:
+            sp = span[x]
+            if sp is None:
+                compute(x)
+                x = parent[x]
+                continue
+            ks = key[sp[0]:sp[1]]
+            bk = min(ks)
+            if bk is _NONE:
+                nominee[x] = None
+                key[x] = _NONE
+            else:
+                nom = nominee[x] = nominee[sp[0] + ks.index(bk)]
+                if x != root:
+                    shape = shapes.get(nom) or _shape(ctx, nom)
+                    key[x] = prefix_of(x, shape) + reqs[nom].order
+            x = parent[x]
+
     def advance(leaf: int) -> None:
         # No balance changed, only the leaf's nominee: walking up stops at the first node whose
         # nominee is unchanged, since a node's key depends only on its nominee and balances.
@@ -336,16 +369,23 @@ def _tournament(ctx: PassCtx) -> bool:
 
     for x in sorted(range(n), key=lambda i: -tree.depth[i]):
         compute(x)
-    path_of = tree.path
+    # The tail of a pass on a filling cluster is a long run of Pending verdicts.  Pending verdicts
+    # change nothing, so once no request left would progress on the current ledgers, the rest
+    # of the tournament would only judge each of them Pending in its order — the verdicts a dry
+    # sweep gives in any order (StrictFIFO queues in theirs), and PENDING decisions are emitted
+    # in id order anyway.  After a run of ``_TAIL_RUN`` Pending verdicts a dry sweep checks
+    # this; when something could still progress the tournament goes on and the next check waits
+    # twice as long, so failed checks cost O(P log P) at worst (B2: most of scale XL's tail).
+    run, check_after = 0, _TAIL_RUN
     while nominee[root] is not None:
         rid = nominee[root]
         q = reqs[rid]
         leaf = index[q.leaf]
         if plain and admit_if_plain_fit(ctx, q, leaf):
             progressed = True
+            run = 0
             pos[leaf] += 1
-            for x in path_of[leaf]:
-                compute(x)
+            rekey_plain_path(leaf)
             continue
         touched = _evaluate(ctx, rid, leaf)
         pos[leaf] += 1
@@ -353,11 +393,17 @@ def _tournament(ctx: PassCtx) -> bool:
             blocked[leaf] = rid
         if touched:
             progressed = True
+            run = 0
             for t in sorted(touched | {leaf}):
                 for x in tree.path[t]:
                     compute(x)
-        else:
-            advance(leaf)
+            continue
+        run += 1
+        if run >= check_after:
+            if not _would_progress(ctx):
+                break
+            run, check_after = 0, check_after * 2
+        advance(leaf)
     for leaf, by in sorted(blocked.items()):
         for rid in queues[leaf][pos[leaf]:]:
             _block(ctx, rid, by)
@@ -365,6 +411,12 @@ def _tournament(ctx: PassCtx) -> bool:
 
 
 _NONE = (2,)  # the tournament key of a child without a nominee (see _tournament)
+_TAIL_RUN = 64  # Pending verdicts in a row before the tournament checks for its tail
+
+
+def _shape(ctx: PassCtx, rid: str) -> tuple:
+    ctx.vec(rid)  # interns the request's demand and records its shape
+    return ctx.shapes[rid]
 
 
 def _block(ctx: PassCtx, rid: str, by: str) -> None:
