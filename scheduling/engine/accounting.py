@@ -61,7 +61,11 @@ class Ledger:
 
     def add_both(self, other: Ledger, leaf: int, vec: list[int]) -> None:
         """``self.add(leaf, vec); other.add(leaf, vec)`` in one walk of the path where possible
-        (an admission charges both ledgers)."""
+        (an admission charges both ledgers).  The planning view may still be this very ledger
+        (PassCtx.fork_planning_view): then it is charged once."""
+        if other is self:
+            self.add(leaf, vec)
+            return
         t = self.tree
         if t.plain and min(vec, default=0) >= 0:  # as in add: the whole demand reaches every node
             nz = [(r, d) for r, d in enumerate(vec) if d]

@@ -64,9 +64,7 @@ def emit_pending(ctx: PassCtx) -> None:
                                       or _bkey(was.binding) != _bkey(st.binding)):
             changed.append((reqs[rid].order[2], rid, st))  # cached id_key: natural id order
     changed.sort()
-    emit = ctx.emit
-    for _, rid, st in changed:
-        emit("PENDING", st.reason, request=rid, build_facts=_pending_facts, facts_args=(st,))
+    ctx.emit_each("PENDING", _pending_facts, [(rid, st) for _, rid, st in changed])
 
 
 def _pending_facts(st: Status) -> dict:
@@ -156,11 +154,12 @@ def _build_ledgers(ctx: PassCtx) -> None:
             tot[rindex[r]] += q
     for leaf in sorted(per_leaf):
         ctx.actual.add(tree.index[leaf], per_leaf[leaf])
-    ctx.sim = ctx.actual.clone()
+    ctx.sim = ctx.actual  # one ledger until the planning view first differs (PassCtx.fork_planning_view)
     ctx.excluded = set()
     for rid, st in ctx.status.items():
         if st.state != "Reserved":
             continue
+        ctx.fork_planning_view()
         ctx.sim_is_actual = False
         for v in st.victims:
             if _still_leaving(ctx.allocations, v) and v not in ctx.excluded:

@@ -189,6 +189,7 @@ def _before_planning(ctx: PassCtx) -> None:
     tournament, so that sweep gives up (as if something progressed) instead of planning."""
     if ctx.dry and ctx.opening:
         raise WouldProgress
+    ctx.fork_planning_view()  # planning changes sim alone (transiently)
 
 
 def _note_time(ctx: PassCtx, out) -> None:
@@ -287,6 +288,7 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
     ``actual`` until released and is already handed to q in ``sim``."""
     if ctx.dry:
         raise WouldProgress
+    ctx.fork_planning_view()
     ctx.sim_is_actual = False
     tree = ctx.tree
     if ctx.audit is not None:
@@ -340,6 +342,7 @@ def _share(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> s
     q behind a minimal subset of those victims instead of evicting anything new."""
     if ctx.dry:
         raise WouldProgress
+    ctx.fork_planning_view()
     ctx.sim_is_actual = False
     actual = ctx.actual
     tree = ctx.tree

@@ -88,6 +88,7 @@ def _reserve(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status, *,
     if ctx.dry:
         raise WouldProgress
     held = getattr(ctx, "gate_held", {})
+    ctx.fork_planning_view()
     ctx.sim_is_actual = False  # sim now holds what actual does not
     ctx.sim.add(leaf, vec)
     ctx.version += 1

@@ -86,6 +86,14 @@ class PassCtx:
             self.shapes[rid] = canon[1]
         return v
 
+    def fork_planning_view(self) -> None:
+        """Give ``actual`` its own copy before ``sim`` is changed alone.  The two start as one
+        ledger (allocate._build_ledgers): while the planning view equals the physical one, an
+        admission then charges one ledger instead of two (B2).  The copy goes to ``actual`` so
+        that ``sim``'s lists, which the tournament's key closure holds, stay the live ones."""
+        if self.sim is self.actual:
+            self.actual = self.sim.clone()
+
     def times_preempted(self, rid: str) -> int:
         st = self.status.get(rid)
         return st.times_preempted if st else 0
@@ -97,6 +105,17 @@ class PassCtx:
         at.  Functions and argument tuples, not closures: fewer objects for the collector (B2)."""
         self.decisions.append(Decision.lazy(self.now, action, str(reason), request, victim, preemptor, self.modifiers,
                                             _built, (action, reason, request, facts, build_facts, facts_args)))
+
+
+    def emit_each(self, action: str, build_facts, items) -> None:
+        """``emit(action, st.reason, request=rid, build_facts=build_facts, facts_args=(st,))`` for
+        every ``(rid, st)`` in order, without a call per decision: the PENDING decisions of a
+        pass on a full cluster number tens of thousands (B2, scales L and XL)."""
+        now, mods, lazy, append = self.now, self.modifiers, Decision.lazy, self.decisions.append
+        for rid, st in items:
+            reason = st.reason
+            append(lazy(now, action, reason, rid, None, None, mods, _built,
+                        (action, reason, rid, None, build_facts, (st,))))
 
 
 def _built(action: str, reason: str, request, facts, build_facts, facts_args: tuple) -> tuple[dict, str]:
