@@ -134,8 +134,14 @@ class Ledger:
         node (each ``delta`` of the general walk stays equal to the demand)."""
         t = self.tree
         root = t.root
-        first = None
         usage, used_, sq, cap, bl = self.usage, self.used, t.sq, t.cap, t.bl
+        # The root out of capacity is the answer whatever fails below it, so it is asked first:
+        # on a full cluster (most verdicts of benchmark L) the walk then stops at once.
+        ur, sqr = usage[root], sq[root]
+        for r in res:
+            if sqr[r] - ur[r] - vec[r] < 0:
+                return (root, r, self._lend_or_capacity(root, r))
+        first = None
         for x in t.path[leaf]:
             ux, sqx, used, capx = usage[x], sq[x], used_[x], cap[x]
             if x == root:

@@ -241,6 +241,7 @@ def _transfers(ctx: PassCtx) -> None:
         leaf = ctx.tree.index[q.leaf]
         vec = ctx.vec(rid)
         ctx.sim.remove(leaf, vec)
+        ctx.version += 1  # the planning view changed: verdicts and fits cached before are stale
         if ctx.actual.fit(leaf, vec) is None and ctx.sim.fit(leaf, vec) is None:
             _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER, {"victims": list(st.victims)})
         else:  # the world changed under the plan (capacity drop, config): plan again

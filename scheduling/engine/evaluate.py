@@ -202,7 +202,13 @@ def _note_time(ctx: PassCtx, out) -> None:
 def _binding(ctx, leaf, vec, x, r, kind) -> Binding:
     tree = ctx.tree
     via = ctx.sim.lend_blocker(x, r) if kind == "lend_limit" else None
-    return Binding(node=tree.ids[x], resource=tree.config.resources[r], available=ctx.sim.available(leaf, r),
+    # What is available to the leaf depends on the leaf and the resource, not on the shape of the
+    # request: it is computed once per planning-view version (as the fit memo is).
+    akey = (ctx.version, leaf, r)
+    available = ctx.available_memo.get(akey)
+    if available is None:
+        available = ctx.available_memo[akey] = ctx.sim.available(leaf, r)
+    return Binding(node=tree.ids[x], resource=tree.config.resources[r], available=available,
                    needed=vec[r], kind=kind, via=tree.ids[via] if via is not None else None)
 
 

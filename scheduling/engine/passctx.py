@@ -40,6 +40,7 @@ class PassCtx:
         self.version = 0
         self.memo: dict[tuple, tuple] = {}
         self.fit_memo: dict[tuple, list] = {}  # (version, leaf, shape) → [fit result, binding]
+        self.available_memo: dict[tuple, int] = {}  # (version, leaf, resource) → Ledger.available
         self.key_cache: dict[tuple, tuple] = {}  # tournament key prefixes, valid at key_version
         self.key_version = 0
         self.shapes: dict[str, tuple] = {}  # request → its demand shape (see vec)
