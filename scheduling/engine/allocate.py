@@ -54,12 +54,10 @@ def run_pass(ctx: PassCtx) -> None:
 
 def emit_pending(ctx: PassCtx) -> None:
     """PENDING decisions, in id order, for requests whose reason or binding changed (A10)."""
-    start = ctx.touched_from  # each touched request's status as the tournament found it
     reqs, status = ctx.requests, ctx.status
     changed = []
-    for rid in ctx.pending_touched:
+    for rid, was in ctx.touched_from.items():  # each touched request's status as the pass found it
         st = status[rid]
-        was = start[rid]
         if st.state == "Pending" and (was.state != "Pending" or was.reason != st.reason or was.detail != st.detail
                                       or _bkey(was.binding) != _bkey(st.binding)):
             changed.append((reqs[rid].order[2], rid, st))  # cached id_key: natural id order

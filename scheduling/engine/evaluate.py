@@ -280,9 +280,7 @@ def _pending(ctx: PassCtx, rid: str, reason: Reason | str, binding: Binding | No
     st = ctx.status[rid]
     ctx.status[rid] = Status.new("Pending", str(reason), st.pending_since, binding, (), st.plan_seq,
                              tuple(sorted(detail.items())) if detail else (), st.times_preempted)
-    if rid not in ctx.pending_touched:
-        ctx.pending_touched.add(rid)
-        ctx.touched_from[rid] = st
+    ctx.touched_from.setdefault(rid, st)
 
 
 def _bkey(b: Binding | None):

@@ -141,9 +141,7 @@ def transfer(ctx: PassCtx, rid: str) -> None:
     ctx.gate_held[rid] = st.plan_seq
     ctx.status[rid] = Status("Pending", GATED, pending_since=st.pending_since, times_preempted=st.times_preempted,
                              detail=st.detail)
-    if rid not in ctx.pending_touched:  # a PENDING decision follows only if it ends the pass unreserved
-        ctx.pending_touched.add(rid)
-        ctx.touched_from[rid] = st
+    ctx.touched_from.setdefault(rid, st)  # a PENDING decision follows only if it ends the pass unreserved
 
 
 def _view_without_gate_reservations(ctx: PassCtx):

@@ -33,8 +33,8 @@ class PassCtx:
         self.modifiers = (DEGRADED_CAPACITY,) if tree.degraded else ()
         self.fs_history = list(state.fs_history)
         self.vecs: dict[str, list[int]] = {}
-        self.pending_touched: set[str] = set()
-        self.touched_from: dict = {}  # status of each touched request before its first change
+        # Requests whose status a pass changed to Pending, with their status before the first change.
+        self.touched_from: dict = {}
         # Equivalence classes (K KEP-9694): requests of one leaf with the same shape get the same
         # verdict while the planning view is unchanged; ``version`` counts its changes.
         self.version = 0
