@@ -123,28 +123,30 @@ def admit_if_plain_fit(ctx: PassCtx, q: Request, leaf: int) -> bool:
         return False
     tree = ctx.tree
     vec = ctx.vec(q.id)
+    nz = ctx.nonzero.get(id(vec))  # vectors are interned per shape (PassCtx.vec)
+    if nz is None:
+        nz = ctx.nonzero[id(vec)] = [(r, d) for r, d in enumerate(vec) if d > 0]
     sim = ctx.sim
     usage, used_, sq, cap, bl = sim.usage, sim.used, tree.sq, tree.cap, tree.bl
     path = tree.path[leaf]
+    # The root first: on a filling cluster its capacity is what fails.
     root = tree.root
+    ux, sqx, used, capx = usage[root], sq[root], used_[root], cap[root]
+    for r, d in nz:
+        if used[r] + d > capx[r] or sqx[r] - ux[r] - d < 0:
+            return False
     top = -1  # index on the path of the highest node that borrows after admission
-    for i, x in enumerate(path):
-        ux, sqx, used, capx = usage[x], sq[x], used_[x], cap[x]
-        if x == root:
-            for r, d in enumerate(vec):
-                if d > 0 and (used[r] + d > capx[r] or sqx[r] - ux[r] - d < 0):
+    for i in range(len(path) - 1):  # the leaf and its ancestors below the root
+        x = path[i]
+        ux, sqx, used, capx, blx = usage[x], sq[x], used_[x], cap[x], bl[x]
+        for r, d in nz:
+            if used[r] + d > capx[r]:
+                return False
+            b = sqx[r] - ux[r] - d
+            if b < 0:
+                if b < -blx[r]:
                     return False
-            break
-        blx = bl[x]
-        for r, d in enumerate(vec):
-            if d > 0:
-                if used[r] + d > capx[r]:
-                    return False
-                b = sqx[r] - ux[r] - d
-                if b < 0:
-                    if b < -blx[r]:
-                        return False
-                    top = i
+                top = i
     if top < 0:
         _admit(ctx, q, leaf, vec, Reason.ADMITTED_WITHIN_OWNED, {})
         return True

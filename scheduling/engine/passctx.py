@@ -45,6 +45,7 @@ class PassCtx:
         self.key_version = 0
         self.shapes: dict[str, tuple] = {}  # request → its demand shape (see vec)
         self._canon: dict[tuple, tuple] = {}
+        self.nonzero: dict[int, list] = {}  # id of an interned vector → its (resource, amount > 0) pairs
         self.judged: dict[str, int] = {}  # request → version at which it was last judged Pending
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
         self.opening = False  # the sweep before the first tournament: planning counts as progress
