@@ -80,6 +80,12 @@ def drs_key(tree: Tree, x: int, balance: list[int]) -> Ratio | int:
     return Ratio(bn * weight.denominator, bd * weight.numerator)
 
 
+def ratio_pair(k) -> tuple[int, int]:
+    """A ``drs_key`` as numerator/denominator (0 and the infinite key included), so comparisons
+    are integer cross-multiplications with the same outcome as on ``drs`` Fractions."""
+    return (k, 1) if k.__class__ is int else (k.n, k.d)
+
+
 def entitlement(tree: Tree, demand: list[list[int]]) -> list[list[int]]:
     """Top-down water-filling per resource.  ``demand[x][r]`` is the subtree demand (running plus
     pending).  Each child first receives min(owned, demand); the parent's remainder goes to unmet
