@@ -12,8 +12,8 @@ entitlement is for dashboards and for checking fixed points (property P15).
 from __future__ import annotations
 
 from fractions import Fraction
+from math import lcm
 
-from .model import id_key
 from .tree import INF, Tree
 
 DRS_INF = Fraction(INF)
@@ -80,61 +80,110 @@ def drs_key(tree: Tree, x: int, balance: list[int]) -> Ratio | int:
     return Ratio(bn * weight.denominator, bd * weight.numerator)
 
 
+def ratio_pair(k) -> tuple[int, int]:
+    """A ``drs_key`` as numerator/denominator (0 and the infinite key included), so comparisons
+    are integer cross-multiplications with the same outcome as on ``drs`` Fractions."""
+    return (k, 1) if k.__class__ is int else (k.n, k.d)
+
+
 def entitlement(tree: Tree, demand: list[list[int]]) -> list[list[int]]:
     """Top-down water-filling per resource.  ``demand[x][r]`` is the subtree demand (running plus
     pending).  Each child first receives min(owned, demand); the parent's remainder goes to unmet
     children by share tier (strictly), then in proportion to weight, capped by demand and by
     owned + borrow_limit, repeated until nothing changes; integer remainders by largest remainder,
-    then id."""
+    then id.
+
+    The rounds are those of the definition (a proportional round hands out ``floor(share)``,
+    capped by each child's room, and repeats on the children that still have room), so the result
+    is value for value the same; what makes it fast (B8, ≤ 50 ms at XL) is that a round is
+    integer arithmetic on weights scaled to a common denominator, and that a tier whose remainder
+    covers every room — the usual case — is filled in one step, without rounds."""
     n = len(tree.ids)
-    ent = [[0] * tree.R for _ in range(n)]
-    for r in range(tree.R):
-        ent[tree.root][r] = min(tree.owned[tree.root][r], demand[tree.root][r])
-        stack = [tree.root]
-        while stack:
-            x = stack.pop()
-            kids = tree.children[x]
-            if not kids:
-                continue
-            budget = ent[x][r]
-            give = {c: min(tree.owned[c][r], demand[c][r]) for c in kids}
-            budget -= sum(give.values())
-            budget = max(budget, 0)
-            for tier in sorted({tree.nodes[c].share_tier for c in kids}, reverse=True):
-                group = [c for c in kids if tree.nodes[c].share_tier == tier]
-                budget = _fill(tree, r, group, give, demand, budget)
-            for c in kids:
-                ent[c][r] = give[c]
-            stack.extend(kids)
+    owned, demand_of = tree.owned, demand
+    ent: list[list[int]] = [[0] * tree.R for _ in range(n)]
+    root = tree.root
+    ent[root] = [min(o, d) for o, d in zip(owned[root], demand[root], strict=True)]
+    stack = [root]
+    while stack:
+        x = stack.pop()
+        kids = tree.children[x]
+        if not kids:
+            continue
+        stack.extend(kids)
+        for c in kids:
+            ent[c] = [min(o, d) for o, d in zip(owned[c], demand_of[c], strict=True)]
+        budgets = [e - sum(ent[c][r] for c in kids) for r, e in enumerate(ent[x])]
+        if all(b <= 0 for b in budgets):
+            continue
+        groups = _tier_groups(tree, kids)
+        for r, budget in enumerate(budgets):
+            for group in groups:
+                if budget <= 0:
+                    break
+                budget = _fill(tree, r, group, ent, demand, budget)
     return ent
 
 
-def _fill(tree: Tree, r: int, group: list[int], give: dict[int, int], demand, budget: int) -> int:
-    def room(c: int) -> int:
-        cap = demand[c][r]
-        if tree.bl[c][r] < INF:
-            cap = min(cap, tree.owned[c][r] + tree.bl[c][r])
-        cap = min(cap, tree.cap[c][r])
-        return max(0, cap - give[c])
+def _tier_groups(tree: Tree, kids: list[int]) -> list[tuple[list[int], list[int]]]:
+    """The children that can receive a remainder (weight > 0), by share tier descending, each
+    group with integer weights over a common denominator (same proportions as the Fractions)."""
+    nodes = tree.nodes
+    by_tier: dict[int, list[int]] = {}
+    for c in kids:
+        node = nodes[c]
+        if node.weight.numerator > 0:  # a Fraction's denominator is positive: weight > 0
+            by_tier.setdefault(node.share_tier, []).append(c)
+    groups = []
+    for tier in sorted(by_tier, reverse=True):
+        group = by_tier[tier]
+        ws = [nodes[c].weight for c in group]
+        den = lcm(*(w.denominator for w in ws))
+        groups.append((group, [w.numerator * (den // w.denominator) for w in ws]))
+    return groups
 
+
+def _fill(tree: Tree, r: int, group: tuple[list[int], list[int]], ent: list[list[int]], demand,
+          budget: int) -> int:
+    """Hand ``budget`` units of resource ``r`` to one tier's children; return what is left."""
+    members, weights = group
+    rooms = []
+    for c in members:
+        top = demand[c][r]
+        bl = tree.bl[c][r]
+        if bl < INF and tree.owned[c][r] + bl < top:
+            top = tree.owned[c][r] + bl
+        cap = tree.cap[c][r]
+        if cap < top:
+            top = cap
+        rooms.append(max(0, top - ent[c][r]))
+    total = sum(rooms)
+    if budget >= total:  # every child fills up to its room, whatever the rounds' order
+        for c, room in zip(members, rooms, strict=True):
+            ent[c][r] += room
+        return budget - total
+    open_ = [i for i, room in enumerate(rooms) if room > 0]
     while budget > 0:
-        open_ = [c for c in group if room(c) > 0 and tree.nodes[c].weight > 0]
+        open_ = [i for i in open_ if rooms[i] > 0]
         if not open_:
             return budget
-        total_w = sum(Fraction(tree.nodes[c].weight) for c in open_)
-        shares = {c: Fraction(budget) * tree.nodes[c].weight / total_w for c in open_}
+        total_w = sum(weights[i] for i in open_)
         handed = 0
-        for c in open_:
-            amount = min(int(shares[c]), room(c))
-            give[c] += amount
+        for i in open_:
+            amount = budget * weights[i] // total_w  # floor of the proportional share
+            if amount > rooms[i]:
+                amount = rooms[i]
+            rooms[i] -= amount
+            ent[members[i]][r] += amount
             handed += amount
         if handed == 0:
-            # Largest remainder, then id: hand out single units so the loop always progresses.
-            ranked = sorted(open_, key=lambda c: (-(shares[c] - int(shares[c])), id_key(tree.ids[c])))
-            for c in ranked:
+            # Every share is below one unit, so its fractional part is the share itself, i.e.
+            # proportional to the weight: largest remainder, then id (children are in id order),
+            # one unit each.
+            for i in sorted(open_, key=lambda i: (-weights[i], i)):
                 if budget - handed <= 0:
                     break
-                give[c] += 1
+                rooms[i] -= 1
+                ent[members[i]][r] += 1
                 handed += 1
         budget -= handed
     return budget

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 from . import waste
 from .accounting import probe_remove
-from .fairshare import drs_key
+from .fairshare import drs_key, ratio_pair
 from .model import Request
-from .victims import Candidate, Candidates
+from .victims import RANK, Candidate, Candidates, fair_share_impossible, view_dq, view_node
 
 TAG_ORDER = ("delay", "protected", "budget", "fenced")
 
@@ -67,18 +67,18 @@ def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
         any_valid = any_valid or valid_seen
         if taken is not None:
             return Outcome(victims=taken)
-    # No plan: every strict round walked the whole stream, so it is complete now.  The relaxed
-    # round (protections ignored, to name the protection that blocks) can only differ from the
-    # strict one when some candidate is protected or the budget may bind.
-    every = cands.everything()
-    if any(c.tags for c in every) or (ctx.fs_budget is not None and any(c.cls == "F" for c in every)):
+    # No plan.  The relaxed round (protections ignored, to name the protection that blocks) can
+    # only differ from the strict one when the budget may bind or some candidate is protected
+    # (the cheaper test first: it only opens the first fair-share group).
+    if (ctx.fs_budget is not None and cands.has_class("F")) or cands.any_tagged():
         for strat in strategies:
             taken, valid_seen = _greedy(ctx, q, leaf, vec, need, cands, strat, True, target_within_owned)
             any_valid = any_valid or valid_seen
             if taken is not None:
                 return _blocked(taken, node, pending_since)
     if any_valid:
-        return Outcome(reason="PENDING_NO_VICTIMS", detail={"class_tried": sorted({c.cls for c in every})})
+        return Outcome(reason="PENDING_NO_VICTIMS",
+                       detail={"class_tried": sorted(cands.classes())})
     return Outcome()
 
 
@@ -141,13 +141,8 @@ def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed, memo: dict | N
     # pending request on a full cluster (benchmark B10).
     if memo is None:
         memo = {}
-    dq = memo.get(("q", c.a_q))
-    if dq is None:
-        probe = ctx.sim.probe(leaf, vec)
-        dq = memo["q", c.a_q] = _pair(drs_key(tree, c.a_q, probe[tree.depth[leaf] - tree.depth[c.a_q]]))
-    cur = memo.get(("v", c.a_v))
-    if cur is None:
-        cur = memo["v", c.a_v] = _pair(drs_key(tree, c.a_v, [ctx.sim.balance(c.a_v, r) for r in range(tree.R)]))
+    dq = _dq(ctx, memo, leaf, vec, c.a_q)
+    cur = _cur(ctx, memo, c.a_v)[1]
     eps = ctx.settings.fs_epsilon
     # Both strategies need DRS(a_q + q) ≤ DRS(a_v): S2-b strictly, S2-a because removing v only
     # lowers DRS(a_v) and ε ≥ 0.  Most failing candidates stop here, before probing the removal.
@@ -156,17 +151,62 @@ def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed, memo: dict | N
     if "S2b" in strat and dq[0] * cur[1] < cur[0] * dq[1]:
         return True  # S2-b holds; S2-a (tried first in the rule) could only also say yes
     if "S2a" in strat:
-        after = _pair(drs_key(tree, c.a_v, probe_remove(ctx.sim, c.leaf, c.vec, c.a_v)))
+        after = ratio_pair(drs_key(tree, c.a_v, probe_remove(ctx.sim, c.leaf, c.vec, c.a_v)))
         # dq · (1 + ε) ≤ DRS(a_v − v), cross-multiplied
         if dq[0] * (eps.denominator + eps.numerator) * after[1] <= after[0] * dq[1] * eps.denominator:
             return True
     return False
 
 
-def _pair(k) -> tuple[int, int]:
-    """A drs_key as numerator/denominator (0 and the infinite key included), so comparisons are
-    integer cross-multiplications with the same outcome as on ``drs`` Fractions."""
-    return (k, 1) if k.__class__ is int else (k.n, k.d)
+# In a greedy walk's memo: nothing taken yet, so the simulated state is still the pass's view
+# between plans and the values shared by all plans (victims.view_dq, view_node) apply.
+UNTOUCHED = "untouched"
+
+
+def _dq(ctx, memo: dict, leaf: int, vec: list[int], a_q: int) -> tuple[int, int]:
+    """DRS(a_q + q) in the simulated state, memoised between takes."""
+    dq = memo.get(("q", a_q))
+    if dq is None:
+        if UNTOUCHED in memo:
+            dq = memo["q", a_q] = view_dq(ctx, leaf, vec, a_q)
+        else:
+            dq = memo["q", a_q] = ratio_pair(drs_key(ctx.tree, a_q, ctx.sim.balance_after(leaf, vec, a_q)))
+    return dq
+
+
+def _cur(ctx, memo: dict, a_v: int) -> tuple[list[int], tuple[int, int]]:
+    """B(a_v) and DRS(a_v) in the simulated state, memoised between takes."""
+    got = memo.get(("v", a_v))
+    if got is None:
+        if UNTOUCHED in memo:
+            got = memo["v", a_v] = view_node(ctx, a_v)
+        else:
+            balance = [ctx.sim.balance(a_v, r) for r in range(ctx.tree.R)]
+            got = memo["v", a_v] = (balance, ratio_pair(drs_key(ctx.tree, a_v, balance)))
+    return got
+
+
+def _dead_groups(ctx, leaf: int, vec: list[int], strat: tuple, memo: dict):
+    """For ``Candidates.walk``: a fair-share group none of whose candidates can pass the
+    strategies of this round in the current simulated state (``fair_share_impossible`` for each
+    member) is skipped whole.  Nothing is taken while walking it, so the state stays the one
+    judged, and skipping changes nothing but the time spent (benchmark B10)."""
+    tree = ctx.tree
+    path, depth = tree.path[leaf], tree.depth
+    s2a, s2b = "S2a" in strat, "S2b" in strat
+    rank_f = RANK["F"]
+
+    def dead(key, members) -> bool:
+        if key[0] != rank_f:
+            return False
+        for a_v, A, _ in members:
+            dq = _dq(ctx, memo, leaf, vec, path[depth[leaf] - depth[A] - 1])
+            balance, cur = _cur(ctx, memo, a_v)
+            if not fair_share_impossible(ctx, dq, cur, a_v, balance, s2a, s2b):
+                return False
+        return True
+
+    return dead
 
 
 def _satisfied(ctx, leaf, vec, need, target_within_owned) -> bool:
@@ -187,11 +227,11 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
     cands.removed = taken  # lets the stream see the plan's starting state when it opens a group
     valid_seen = False
     budget_used = list(ctx.fs_used)
-    stop = -1
+    stop = None
     # Candidates of one leaf with equal demand and class share their validity until the
     # simulated state changes (the next take), so the verdict is memoised between takes.
-    memo: dict[tuple, bool] = {}
-    for i, c in enumerate(cands):
+    memo: dict = {UNTOUCHED: True}
+    for seg, i, c in cands.walk(_dead_groups(ctx, leaf, vec, strat, memo)):
         if not relaxed and c.tags:
             continue
         # Only fair share compares quantities; the other classes depend on which resources v
@@ -215,9 +255,9 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
         taken.append(c)
         memo.clear()
         if _satisfied(ctx, leaf, vec, need, target_within_owned):
-            stop = i
+            stop = (seg, i)
             break
-    if stop < 0:
+    if stop is None:
         for c in taken:
             sim.add(c.leaf, c.vec)
         cands.removed = []
@@ -227,7 +267,7 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
         return _satisfied(ctx, leaf, vec, need, target_within_owned)
 
     if not relaxed:  # P2: a relaxed round only names a protection, its victims are never taken
-        taken = waste.swap_tail(ctx, cands, taken, stop, leaf, vec, need, target_within_owned, satisfied,
+        taken = waste.swap_tail(ctx, *stop, taken, leaf, vec, need, target_within_owned, satisfied,
                                 lambda c: _valid(ctx, c, q, leaf, vec, need, strat, False))
     # P3 fill-back, newest choice first; monotonicity makes the remaining set minimal (P8).
     for c in reversed(list(taken)):

@@ -26,10 +26,11 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from .fairshare import drs
+from .fairshare import drs, drs_key, ratio_pair
 from .model import Allocation, id_key
 
 RANK = {"R": 0, "F": 1, "B": 2, "W": 3}
+_CLASS = {rank: cls for cls, rank in RANK.items()}
 
 
 @dataclass(eq=False)
@@ -61,6 +62,193 @@ class _Desc:
         return self.k == other.k
 
 
+def _plan_view(ctx) -> dict:
+    """Values that depend only on the planning view ``ctx.sim`` as it is between plans, shared by
+    every plan until it changes.  The pass bumps ``ctx.version`` whenever it changes ``sim``
+    outside a plan, and a plan restores ``sim`` before it returns (the pass's fit and verdict
+    memos rely on the same); so these are only read at the start of a plan."""
+    got = ctx.victim_index.get("view")
+    if got is None or got[0] != ctx.version:
+        got = ctx.victim_index["view"] = (ctx.version, {})
+    return got[1]
+
+
+def _node_state(view: dict, ctx, x: int) -> tuple[list[int], tuple[int, int]]:
+    """Balances of node ``x`` and its DRS as an integer pair (``ratio_pair``), in the view."""
+    got = view.get(x)
+    if got is None:
+        balance = [ctx.sim.balance(x, r) for r in range(ctx.tree.R)]
+        got = view[x] = (balance, ratio_pair(drs_key(ctx.tree, x, balance)))
+    return got
+
+
+def view_dq(ctx, leaf: int, vec: list[int], a_q: int) -> tuple[int, int]:
+    """DRS(a_q + q) in the view, as an integer pair.  Without lend limits B(a_q) after adding q
+    does not depend on which leaf below a_q q is in, so requests of one shape share it."""
+    view = _plan_view(ctx)
+    key = ("dq", a_q, tuple(vec)) if ctx.tree.plain else ("dq", leaf, a_q, tuple(vec))
+    got = view.get(key)
+    if got is None:
+        got = view[key] = ratio_pair(drs_key(ctx.tree, a_q, ctx.sim.balance_after(leaf, vec, a_q)))
+    return got
+
+
+def view_node(ctx, x: int) -> tuple[list[int], tuple[int, int]]:
+    """B(x) and DRS(x) as an integer pair, in the view."""
+    return _node_state(_plan_view(ctx), ctx, x)
+
+
+def _borrowing_children(ctx, A: int, need: tuple[int, ...]) -> list[tuple]:
+    """The children of ``A`` that borrow a resource in ``need``: the possible ``a_v`` below ``A``,
+    each as (node, DRS, DRS as a reduced (numerator, denominator), order) where ``order`` sorts
+    by DRS descending — by its float first, which is monotone, then exactly — so that grouping
+    and ordering a plan's candidates needs no Fraction arithmetic.  Shared by the plans of every
+    request below ``A`` with the same resources while the view is unchanged (B10)."""
+    view = _plan_view(ctx)
+    key = (A, need)
+    got = view.get(key)
+    if got is None:
+        got = view[key] = []
+        for c in ctx.tree.children[A]:
+            balance = _node_state(view, ctx, c)[0]
+            if any(balance[r] < 0 for r in need):
+                d = drs(ctx.tree, c, balance)
+                exact = (d, 1) if d.__class__ is int else (d.numerator, d.denominator)
+                got.append((c, d, exact, (-float(d), -d)))
+    return got
+
+
+def demand_floor(ctx) -> list[int]:
+    """A lower bound, per resource, on what taking any candidate of this pass frees: the least
+    demand of any request (an allocation holds its request's demand) or allocation (it may have
+    been shrunk, P4), never below 0.  ``waste.shrink_commit`` lowers it when it shrinks one."""
+    floor = ctx.victim_index.get("floor")
+    if floor is None:
+        reqs, allocs = ctx.requests, ctx.allocations
+        demands = [q.demand for q in reqs.values()]
+        demands += [allocs[rid].demand for rid, q in reqs.items() if q.elastic_min and rid in allocs]
+        floor = ctx.victim_index["floor"] = [0] * ctx.tree.R
+        for r, name in enumerate(ctx.tree.config.resources):
+            least = None
+            for d in demands:
+                v = d.get(name, 0)
+                if least is None or v < least:
+                    least = v
+                    if v <= 0:
+                        break
+            floor[r] = max(0, least or 0)
+    return floor
+
+
+def fair_share_impossible(ctx, dq: tuple[int, int], cur: tuple[int, int], a_v: int, balance: list[int],
+                          s2a: bool, s2b: bool) -> bool:
+    """True if no P-F candidate below ``a_v`` can pass S2-a or S2-b (as far as the strategies
+    ``s2a``/``s2b`` are tried) in the current simulated state, where DRS(a_q + q) = ``dq``,
+    DRS(a_v) = ``cur`` and ``balance`` = B(a_v), DRS as integer pairs.  Both strategies need
+    DRS(a_q + q) ≤ DRS(a_v) (ε ≥ 0); S2-b then holds if that is strict.  Otherwise only S2-a
+    can, and in a tree without lend limits removing v raises B(a_v) by exactly v, at least the
+    pass's demand floor, so DRS(a_v − v) ≤ DRS(a_v + floor): if S2-a fails on that bound it
+    fails for every v (ties between equal siblings — unit sizes — make this the usual case)."""
+    eps = ctx.settings.fs_epsilon
+    if eps.numerator < 0:
+        return False
+    if dq[0] * cur[1] > cur[0] * dq[1]:
+        return True
+    if s2b and dq[0] * cur[1] < cur[0] * dq[1]:
+        return False
+    if not s2a:
+        return True
+    tree = ctx.tree
+    if not tree.plain:
+        return False
+    floor = demand_floor(ctx)
+    best = ratio_pair(drs_key(tree, a_v, [b + f for b, f in zip(balance, floor, strict=True)]))
+    return dq[0] * (eps.denominator + eps.numerator) * best[1] > best[0] * dq[1] * eps.denominator
+
+
+def _first(t: tuple):
+    return t[0]
+
+
+def _level_impossible(ctx, leaf: int, vec: list[int], need: tuple[int, ...], A: int, a_q: int,
+                      classes: tuple[str, ...]) -> bool:
+    """No member below ``A`` (its borrowing children but a_q) can hold a valid candidate in the
+    view: there is none, or the level's only class is P-F and each member is impossible for
+    every strategy the settings name (``fair_share_impossible``)."""
+    view = _plan_view(ctx)
+    key = ("level", A, a_q, tuple(vec), classes) if ctx.tree.plain else ("level", leaf, A, a_q, tuple(vec), classes)
+    got = view.get(key)
+    if got is None:
+        members = [c for c, *_ in _borrowing_children(ctx, A, need) if c != a_q]
+        got = not members
+        if members and classes == ("F",):
+            strategies = ctx.settings.fs_strategies
+            s2a, s2b = "S2a" in strategies, "S2b" in strategies
+            dq = view_dq(ctx, leaf, vec, a_q)
+            got = True
+            for c in members:
+                balance, cur = _node_state(view, ctx, c)
+                if not fair_share_impossible(ctx, dq, cur, c, balance, s2a, s2b):
+                    got = False
+                    break
+        view[key] = got
+    return got
+
+
+def _free_orphans(ctx) -> list[str]:
+    """Terminating allocations whose preemptor is gone and that no plan of the pass has taken
+    since (``excluded`` only grows when a plan is committed, which changes the view)."""
+    view = _plan_view(ctx)
+    free = view.get("orphans")
+    if free is None:
+        orphans = ctx.victim_index.get("orphans")
+        if orphans is None:
+            orphans = ctx.victim_index["orphans"] = sorted(
+                (aid for aid, a in ctx.allocations.items() if a.terminating), key=id_key)
+        free = view["orphans"] = [aid for aid in orphans if aid not in ctx.excluded]
+    return free
+
+
+class _Segment:
+    """Part of a plan's candidate stream: the orphans (``key`` None, produced up front) or one
+    group, whose candidates are merged from its leaves only when the walk first reaches them."""
+
+    __slots__ = ("key", "members", "items", "owner", "stream", "done")
+
+    def __init__(self, key, members, owner):
+        self.key, self.members, self.owner = key, members, owner
+        self.items: list[Candidate] = []
+        self.stream = None
+        self.done = key is None
+
+    def nonempty(self) -> bool:
+        """Whether the segment holds a candidate, without merging its leaves: a group is
+        non-empty if any of its leaf streams is (their candidates are thrown away)."""
+        if self.items:
+            return True
+        if self.done:
+            return False
+        owner = self.owner
+        for a_v, A, cls in self.members:
+            for lv in [a_v] if cls == "W" else owner._leaves_under(a_v):
+                if next(owner._leaf_stream(lv, a_v, A, cls), None) is not None:
+                    return True
+        return False
+
+    def more(self) -> bool:
+        """Append the next candidate to ``items``; False when the segment is exhausted."""
+        if self.done:
+            return False
+        if self.stream is None:
+            self.stream = self.owner._open(self.key, self.members)
+        c = next(self.stream, None)
+        if c is None:
+            self.done, self.stream = True, None
+            return False
+        self.items.append(c)
+        return True
+
+
 def _leaf_order(ctx, lv: int) -> list[str]:
     """The running allocations of one leaf in leaf-local candidate order, cached for the pass.
     ``by_leaf`` only grows during the tournament (admissions append), so its length tells
@@ -88,14 +276,17 @@ def _leaf_order(ctx, lv: int) -> list[str]:
 
 
 class Candidates:
-    """Iterable over the candidates of one plan; iterating again replays what was produced."""
+    """Iterable over the candidates of one plan; iterating again replays what was produced.
+
+    Built in two steps: the constructor only notes which classes apply at each level of q's
+    path; the groups and orphans (``segments``) are made on first use, which a hopeless plan
+    (``hopeless``) never reaches — most plans of a full cluster (benchmark B10)."""
 
     def __init__(self, ctx, q, leaf: int, need: list[int], pending_since: int, only_within: bool,
                  adv: int | None):
         self.ctx, self.q, self.leaf, self.need = ctx, q, leaf, need
-        self.items: list[Candidate] = []
         self.removed: list[Candidate] = []  # victims the greedy walk has taken out of ctx.sim
-        tree, sim, s, now = ctx.tree, ctx.sim, ctx.settings, ctx.now
+        tree, s, now = ctx.tree, ctx.settings, ctx.now
         node = tree.nodes[leaf]
         self.node = node
         self.reclaim_ok = node.reclaim_policy != "Never"
@@ -110,20 +301,17 @@ class Candidates:
         self.now = now
         within_ok = node.within_policy != "Never"
         elsewhere = not only_within and (adv is not None or self.bp_ok or self.fs_ok)
-        self._groups: list[tuple[tuple, list[tuple[int, int, str]]]] = []  # (key, [(a_v, A, cls)])
-        self._pending_group = 0
-        self._merge = None
-        self._drs: dict[int, object] = {}
-        self._chain_leaves: dict[int, list[int]] = {}
-        if not within_ok and not elsewhere:
-            return  # no class can apply: skip everything (benchmark B2 passes without preemption)
-        groups: dict[tuple, list[tuple[int, int, str]]] = {}
-        if within_ok and ctx.by_leaf.get(leaf):
-            groups[(RANK["W"], 0)] = [(leaf, leaf, "W")]
+        # The stream in segments: the orphans, then one per group (class, DRS of a_v) of members
+        # (a_v, A, cls), each group's candidates merged from its leaves when first needed.
+        self._segments: list[_Segment] | None = None
+        self._drs: dict[int, object] = {}  # DRS of each a_v (a Fraction, or 0)
+        self._within = within_ok and bool(ctx.by_leaf.get(leaf))  # a P-W group
+        self._levels: list[tuple[int, int, tuple[str, ...]]] = []  # (A, a_q, classes)
+        self._need_t = tuple(need)
         if elsewhere:
             path = tree.path[leaf]
             for i in range(1, len(path)):
-                A, a_q = path[i], path[i - 1]
+                A = path[i]
                 r_ok = self.reclaim_ok and adv is not None and tree.depth[adv] > tree.depth[A]
                 other = self.bp_ok or self.fs_ok
                 classes = []
@@ -131,15 +319,36 @@ class Candidates:
                     classes.append("R")
                 if other and (not r_ok or node.reclaim_policy != "Any"):
                     classes.append("B" if self.bp_ok else "F")
-                if not classes:
+                if classes:
+                    self._levels.append((A, path[i - 1], tuple(classes)))
+
+    @property
+    def segments(self) -> list[_Segment]:
+        if self._segments is None:
+            self._build()
+        return self._segments
+
+    def _build(self) -> None:
+        ctx, leaf = self.ctx, self.leaf
+        self._segments = [_Segment(None, (), self)]
+        if not self._within and not self._levels:
+            return  # no class can apply: skip everything (benchmark B2 passes without preemption)
+        # Groups by (class, exact DRS): (sort key, segment key (class, −DRS), members).
+        groups: dict[tuple, tuple] = {}
+        if self._within:
+            groups[(RANK["W"], 0, 1)] = ((RANK["W"], -0.0, 0), (RANK["W"], 0), [(leaf, leaf, "W")])
+        for A, a_q, classes in self._levels:
+            for c, d, exact, order in _borrowing_children(ctx, A, self._need_t):
+                if c == a_q:
                     continue
-                for c in tree.children[A]:
-                    if c == a_q or not any(sim.balance(c, r) < 0 for r in need):
-                        continue
-                    d = self._drs[c] = drs(tree, c, [sim.balance(c, r) for r in range(tree.R)])
-                    for cls in classes:
-                        groups.setdefault((RANK[cls], -d), []).append((c, A, cls))
-        self._groups = sorted(groups.items(), key=lambda kv: kv[0])
+                self._drs[c] = d
+                for cls in classes:
+                    rank = RANK[cls]
+                    g = groups.get((rank, *exact))
+                    if g is None:
+                        g = groups[rank, *exact] = ((rank, *order), (rank, order[1]), [])
+                    g[2].append((c, A, cls))
+        self._segments += [_Segment(key, members, self) for _, key, members in sorted(groups.values(), key=_first)]
         self._orphans()
 
     def hopeless(self, vec: list[int]) -> bool:
@@ -147,67 +356,96 @@ class Candidates:
         starts from — then the greedy walk never takes one, so the state never changes and no
         candidate is valid at any point.  Judged per group without reading allocations:
 
-        * orphans, P-R groups (validity depends on the chain and the advantage) and P-B groups
-          count as possible;
+        * P-R groups (validity depends on the chain and the advantage) and P-B groups count as
+          possible;
         * P-W needs an allocation of q's leaf with lower priority (or, under
           LowerOrNewerEqualPriority, possibly equal);
-        * P-F needs DRS(a_q + q) ≤ DRS(a_v) (S2-b strictly; S2-a too, since removing v only
-          lowers DRS(a_v) and ε ≥ 0), and the group key holds DRS(a_v) at the start.
-        """
-        if self.items or self.ctx.settings.fs_epsilon < 0:
+        * P-F needs S2-b or S2-a to be possible for some strategy (``fair_share_impossible``).
+
+        Orphans need no look of their own: one in q's leaf is judged with the P-W group (the
+        leaf's allocations include it), one elsewhere takes the class of its level, whose
+        members it lies below (its demand is at least the floor ``fair_share_impossible`` uses).
+        Level by level, before any group is made: whether every fair-share member below a level
+        is impossible depends only on the view, the level, a_q and q's shape, so the plans of
+        one pass share it.  (False is always a safe answer: the walk then finds nothing.)"""
+        ctx, q, leaf = self.ctx, self.q, self.leaf
+        if ctx.settings.fs_epsilon < 0:
             return False
-        ctx, tree, q, leaf = self.ctx, self.ctx.tree, self.q, self.leaf
-        probe = None
-        for (rank, neg_drs), members in self._groups:
-            if rank == RANK["W"]:
-                if self.node.within_policy != "LowerPriority" or any(
-                    ctx.requests[a].priority < q.priority for a in ctx.by_leaf.get(leaf) or ()
-                ):
-                    return False
-                continue
-            if rank != RANK["F"]:
-                return False
-            if probe is None:
-                probe = ctx.sim.probe(leaf, vec)
-            for _, A, _ in members:
-                a_q = tree.child_towards(A, leaf)
-                if drs(tree, a_q, probe[tree.depth[leaf] - tree.depth[a_q]]) <= -neg_drs:
-                    return False
-        return True
+        if self._within and (self.node.within_policy != "LowerPriority" or any(
+                ctx.requests[a].priority < q.priority for a in ctx.by_leaf.get(leaf) or ())):
+            return False
+        return all(_level_impossible(ctx, leaf, vec, self._need_t, A, a_q, classes) for A, a_q, classes in self._levels)
 
     # ------------------------------------------------------------ iteration
 
     def __iter__(self):
-        i = 0
-        while True:
-            if i < len(self.items):
-                yield self.items[i]
-                i += 1
-            elif not self.more():
-                return
+        for _, _, c in self.walk():
+            yield c
+
+    def walk(self, dead=None):
+        """(segment, index in it, candidate) in candidate order.  ``dead(key, members)`` is asked
+        at the start of each group: True skips the whole group without reading its allocations
+        (the caller vouches that none of them could be taken)."""
+        for seg in self.segments:
+            if dead is not None and seg.key is not None and dead(seg.key, seg.members):
+                continue
+            items = seg.items
+            j = 0
+            while j < len(items) or seg.more():
+                yield seg, j, items[j]
+                j += 1
 
     def __bool__(self) -> bool:
-        return bool(self.items) or self.more()
+        return any(seg.nonempty() for seg in self.segments)
 
     def everything(self) -> list[Candidate]:
-        while self.more():
-            pass
-        return self.items
+        out: list[Candidate] = []
+        for seg in self.segments:
+            while seg.more():
+                pass
+            out += seg.items
+        return out
 
-    def more(self) -> bool:
-        """Append the next candidate to ``items``; False when the stream is exhausted."""
-        while True:
-            if self._merge is not None:
-                c = next(self._merge, None)
-                if c is not None:
-                    self.items.append(c)
+    def any_tagged(self) -> bool:
+        """``any(c.tags for c in self.everything())``, opening no more groups than it must: a
+        P-R candidate is tagged only while the reclaim delay runs, P-F and P-B ones while the
+        fair-share delay runs or when fenced or (P-F) protected, P-W ones never (``_make``)."""
+        if any(c.tags for c in self.segments[0].items):
+            return True
+        tree, fence = self.ctx.tree, self.fence
+        for seg in self.segments[1:]:
+            rank = seg.key[0]
+            if rank == RANK["W"]:
+                continue
+            if rank == RANK["R"]:
+                if self.now < self.reclaim_until and seg.nonempty():
                     return True
-                self._merge = None
-            if self._pending_group >= len(self._groups):
-                return False
-            key, members = self._groups[self._pending_group]
-            self._pending_group += 1
-            self._merge = self._open(key, members)
+                continue
+            if self.now < self.fs_until:
+                if seg.nonempty():
+                    return True
+                continue
+            if rank == RANK["F"] or any(fence >= 0 and tree.depth[A] < tree.depth[fence] for _, A, _ in seg.members):
+                while seg.more():
+                    pass
+                if any(c.tags for c in seg.items):
+                    return True
+        return False
+
+    def classes(self) -> set[str]:
+        """``{c.cls for c in self.everything()}``, opening each group only up to its first
+        candidate (a group holds candidates of its own class only)."""
+        out = {c.cls for c in self.segments[0].items}
+        out.update(_CLASS[seg.key[0]] for seg in self.segments[1:] if seg.nonempty())
+        return out
+
+    def has_class(self, cls: str) -> bool:
+        """Whether any candidate is of class ``cls`` (a group holds candidates of its class only,
+        so this opens at most the first non-empty group of that class)."""
+        if any(c.cls == cls for c in self.segments[0].items):
+            return True
+        rank = RANK[cls]
+        return any(seg.key[0] == rank and seg.nonempty() for seg in self.segments[1:])
 
     # ------------------------------------------------------------ groups
 
@@ -231,8 +469,10 @@ class Candidates:
 
     def _leaves_under(self, a_v: int) -> list[int]:
         """Leaves below ``a_v`` whose whole path up to ``a_v`` borrows a resource q needs, on the
-        state the plan started from."""
-        got = self._chain_leaves.get(a_v)
+        state the plan started from: the view, so plans of the pass share them."""
+        view = _plan_view(self.ctx)
+        key = ("chain", a_v, self._need_t)
+        got = view.get(key)
         if got is not None:
             return got
         ctx, tree, need = self.ctx, self.ctx.tree, self.need
@@ -257,7 +497,7 @@ class Candidates:
             for c in self.removed:
                 sim.remove(c.leaf, c.vec)
         out.sort()
-        self._chain_leaves[a_v] = out
+        view[key] = out
         return out
 
     def _leaf_stream(self, lv: int, a_v: int, A: int, cls: str):
@@ -278,11 +518,8 @@ class Candidates:
         """Terminating allocations whose preemptor is gone: first in the order (free capacity
         without new disruption).  Found once per pass; only those not yet re-taken qualify."""
         ctx, tree = self.ctx, self.ctx.tree
-        orphans = ctx.victim_index.get("orphans")
-        if orphans is None:
-            orphans = ctx.victim_index["orphans"] = sorted(
-                (aid for aid, a in ctx.allocations.items() if a.terminating), key=id_key)
-        w_ok = (RANK["W"], 0) in {k for k, _ in self._groups}
+        orphans = _free_orphans(ctx)
+        w_ok = self._within
         out = []
         for aid in orphans:
             if aid in ctx.excluded or aid == self.q.id:
@@ -306,7 +543,7 @@ class Candidates:
         out.sort(key=lambda c: reqs[c.alloc.request].order[2], reverse=True)
         out.sort(key=lambda c: (RANK[c.cls], -self._drs.get(c.a_v, 0), self._aged(c), -c.alloc.admitted_at,
                                 -reqs[c.alloc.request].created_at))
-        self.items.extend(out)
+        self._segments[0].items.extend(out)
 
     def _aged(self, c: Candidate) -> int:
         p = self.ctx.requests[c.alloc.request].priority

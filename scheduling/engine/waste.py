@@ -33,13 +33,15 @@ TABLE_LIMIT = 4096
 TRIES_LIMIT = 32
 
 
-def swap_tail(ctx, cands, taken, stop, leaf, vec, need, target_within_owned, satisfied, valid) -> list:
+def swap_tail(ctx, seg, stop, taken, leaf, vec, need, target_within_owned, satisfied, valid) -> list:
+    """``seg``: the segment of the candidate stream (victims.py) where the greedy walk stopped, at
+    index ``stop``; a band never spans two segments (its key holds the class and a_v's DRS)."""
     band = taken[-1].band
     n_tail = 0
     while n_tail < len(taken) and taken[-1 - n_tail].band == band:
         n_tail += 1
     prefix, tail = taken[:-n_tail], taken[-n_tail:]
-    items = cands.items
+    items = seg.items
     lo = stop
     while lo > 0 and items[lo - 1].band == band:
         lo -= 1
@@ -54,7 +56,7 @@ def swap_tail(ctx, cands, taken, stop, leaf, vec, need, target_within_owned, sat
     members = [c for c in items[lo:stop + 1] if eligible(c)]
     i = stop + 1
     while len(members) <= BAND_LIMIT:
-        if i >= len(items) and not cands.more():
+        if i >= len(items) and not seg.more():
             break
         c = items[i]
         if c.band != band:
@@ -215,9 +217,13 @@ def shrink_commit(ctx, q, shrunk) -> set[int]:
     tree = ctx.tree
     res = tree.config.resources
     touched = set()
+    floor = ctx.victim_index.get("floor")  # victims.demand_floor, if this pass computed it
     for c in shrunk:
         a = ctx.allocations[c.alloc.request]
         after = {k: c.shrink_to[tree.rindex[k]] for k in a.demand}
+        if floor is not None:
+            for r, name in enumerate(res):
+                floor[r] = min(floor[r], max(0, after.get(name, 0)))
         ctx.allocations[a.request] = replace(a, demand=after)
         ctx.actual.remove(c.leaf, c.vec)
         ctx.sim.remove(c.leaf, c.vec)
