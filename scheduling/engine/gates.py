@@ -20,8 +20,8 @@ Choices, and why:
   belongs to a preemptor that becomes admitted).  Once its gates clear it is an ordinary request
   and may reclaim or preempt like any other.
 * A reservation within owned is held across passes: nobody could reclaim that capacity anyway —
-  as long as it is still within owned next to what runs and the reservations held before it
-  (a config change may shrink owned under it); otherwise it is decided again like a borrowing one.
+  as long as the owned quantities it was taken within are still in force (a config change or a
+  capacity drop may shrink them); otherwise it is decided again like a borrowing one.
   A reservation that **borrows** is handed back at the start of every pass and taken again in
   tournament order.  A reservation is not an allocation, so owned reclaim (P-R) could never pick
   it as a victim; re-deciding it each pass lets an owner's within-owned request, which wins its
@@ -73,12 +73,11 @@ def judge(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> se
     return set()
 
 
-def _borrowing_top(ctx: PassCtx, leaf: int, vec: list[int], ledger=None) -> int | None:
-    """The highest node below the root that would borrow with ``vec`` added to ``ledger`` (the
-    planning view by default), None if within owned."""
+def _borrowing_top(ctx: PassCtx, leaf: int, vec: list[int]) -> int | None:
+    """The highest node below the root that would borrow with ``vec`` added, None if within owned."""
     tree = ctx.tree
     need = [r for r in range(tree.R) if vec[r] > 0]
-    probe = (ledger or ctx.sim).probe(leaf, vec)
+    probe = ctx.sim.probe(leaf, vec)
     path = tree.path[leaf]
     return next((path[i] for i in reversed(range(len(path))) if path[i] != tree.root
                  and any(probe[i][r] < 0 for r in need)), None)
@@ -97,6 +96,8 @@ def _reserve(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status, *,
         ctx.plan_seq += 1
         seq = ctx.plan_seq
     detail = {"gates": list(q.gates), "quota_reserved": True, "borrowing": borrowing}
+    if not borrowing:
+        detail["owned_when_reserved"] = _owned_basis(ctx, leaf, vec)
     ctx.status[q.id] = Status("Reserved", GATED, pending_since=st.pending_since, plan_seq=seq,
                               times_preempted=st.times_preempted, detail=tuple(sorted(detail.items())))
     if q.id not in held:  # re-taking the same reservation in a later pass is no news (A10)
@@ -113,11 +114,10 @@ def transfer(ctx: PassCtx, rid: str) -> None:
     q = ctx.requests[rid]
     leaf = ctx.tree.index[q.leaf]
     vec = ctx.vec(rid)
-    if not hasattr(ctx, "gate_held"):
-        ctx.gate_held = {}
-        ctx.gate_view = _view_without_gate_reservations(ctx)
     ctx.sim.remove(leaf, vec)
     ctx.version += 1
+    if not hasattr(ctx, "gate_held"):
+        ctx.gate_held = {}
     if not q.gates:
         ctx.status[rid] = Status("Pending", "", pending_since=st.pending_since, times_preempted=st.times_preempted)
         _evaluate(ctx, rid, leaf)  # the ordinary path: it fits, its own charge kept the room
@@ -126,15 +126,15 @@ def transfer(ctx: PassCtx, rid: str) -> None:
     # Held by what it was when taken, not re-checked against this pass's view: that view still
     # holds later reservations, next to which an earlier within-owned one could look borrowing
     # (and flip its verdict between two passes at one instant, P13).
-    # It must still be within owned, though, counting only what runs and the reservations held
-    # before it: owned may have shrunk under it (a config change).  A reservation is no
-    # allocation, so owned reclaim could never evict one that now borrows — worse, its charge
-    # would make its tenant's running pods look like borrowers and be evicted in its place.
-    view = ctx.gate_view
+    # Only while the owned it was taken within is still in force, though: a config change (or a
+    # capacity drop, D1) may shrink owned under it.  A reservation is no allocation, so owned
+    # reclaim could never evict one that now borrows — worse, its charge would make its tenant's
+    # running pods look like borrowers and be evicted in its place.  So it is decided again.
+    # (Not re-checked against this pass's usage: who borrows depends on the order things were
+    # taken in, and a second pass at the same instant must find the same answer, P13.)
     if (not detail.get("borrowing") and ctx.sim.fit(leaf, vec) is None
-            and _borrowing_top(ctx, leaf, vec, view) is None):
+            and _tuple(detail.get("owned_when_reserved")) == _owned_basis(ctx, leaf, vec)):
         ctx.sim.add(leaf, vec)
-        view.add(leaf, vec)
         ctx.status[rid] = replace(st, detail=tuple(sorted(detail.items())))
         return
     # Borrowing (or no longer fitting after a config/capacity change): decided again below.
@@ -144,13 +144,16 @@ def transfer(ctx: PassCtx, rid: str) -> None:
     ctx.touched_from.setdefault(rid, st)  # a PENDING decision follows only if it ends the pass unreserved
 
 
-def _view_without_gate_reservations(ctx: PassCtx):
-    """The planning view without any gate reservation (built before the first is handed back):
-    held reservations are added to it in reservation order, so each is judged within owned or
-    not next to the earlier ones only (P13: the verdict cannot flip at one instant)."""
-    view = ctx.sim.clone()
-    index = ctx.tree.index
-    for rid, st in ctx.status.items():
-        if is_gate_reservation(st):
-            view.remove(index[ctx.requests[rid].leaf], ctx.vec(rid))
-    return view
+
+def _owned_basis(ctx: PassCtx, leaf: int, vec: list[int]) -> tuple:
+    """The owned quantities a within-owned reservation relied on: (node, resource, owned) for
+    every node below the root on its path and every resource it needs."""
+    tree = ctx.tree
+    res = tree.config.resources
+    return tuple((tree.ids[x], res[r], tree.owned[x][r]) for x in tree.path[leaf] if x != tree.root
+                 for r in range(tree.R) if vec[r] > 0)
+
+
+def _tuple(value):
+    """Facts may come back from JSON with lists for tuples (scheduling/snapshot.py)."""
+    return tuple(_tuple(v) for v in value) if isinstance(value, list | tuple) else value
