@@ -23,7 +23,11 @@ ZERO = Fraction(0)
 def drs(tree: Tree, x: int, balance: list[int]) -> Fraction | int:
     """DRS of node ``x`` given its balance vector (current, after-admission or after-removal):
     0 (an int) when ``x`` borrows nothing, else an exact Fraction (``DRS_INF`` for infinite)."""
-    k = drs_key(tree, x, balance)
+    return drs_value(drs_key(tree, x, balance))
+
+
+def drs_value(k: Ratio | int) -> Fraction | int:
+    """The ``drs`` value of a ``drs_key``."""
     if k.__class__ is not Ratio:
         return k
     return DRS_INF if k is RATIO_INF else Fraction(k.n, k.d)

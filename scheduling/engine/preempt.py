@@ -29,7 +29,7 @@ from . import waste
 from .accounting import probe_remove
 from .fairshare import drs_key, ratio_pair
 from .model import Request
-from .victims import RANK, Candidate, Candidates, fair_share_impossible, view_dq, view_node
+from .victims import RANK, Candidate, Candidates, all_protected, demand_floor, fair_share_impossible, view_dq, view_node
 
 TAG_ORDER = ("delay", "protected", "budget", "fenced")
 
@@ -62,7 +62,8 @@ def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
     if not strategies:
         strategies = [()]
     any_valid = False
-    for strat in strategies:
+    # A strict round that can take nothing walks past every group and sees nothing valid.
+    for strat in strategies if not cands.strict_futile(vec) else ():
         taken, valid_seen = _greedy(ctx, q, leaf, vec, need, cands, strat, False, target_within_owned)
         any_valid = any_valid or valid_seen
         if taken is not None:
@@ -123,9 +124,8 @@ def _chain(ctx, c: Candidate, need) -> bool:
     return True
 
 
-def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed, memo: dict | None = None) -> bool:
-    """``memo``: the greedy walk's cache, cleared at every take (the simulated state is fixed
-    in between), which also holds the DRS keys of a_q + q and a_v shared by many candidates."""
+def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed) -> bool:
+    """The class condition of ``c`` in the simulated state as it is now (P9 re-validation)."""
     if c.cls == "W":
         return True
     if not _chain(ctx, c, need):
@@ -139,10 +139,8 @@ def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed, memo: dict | N
     # P-F: S2-a, then (if allowed) S2-b, between the two children of the LCA.  Exact integer
     # keys (fairshare.drs_key) instead of Fractions: this runs for every candidate of every
     # pending request on a full cluster (benchmark B10).
-    if memo is None:
-        memo = {}
-    dq = _dq(ctx, memo, leaf, vec, c.a_q)
-    cur = _cur(ctx, memo, c.a_v)[1]
+    dq = view_dq(ctx, leaf, vec, c.a_q)
+    cur = view_node(ctx, c.a_v)[1]
     eps = ctx.settings.fs_epsilon
     # Both strategies need DRS(a_q + q) ≤ DRS(a_v): S2-b strictly, S2-a because removing v only
     # lowers DRS(a_v) and ε ≥ 0.  Most failing candidates stop here, before probing the removal.
@@ -158,53 +156,70 @@ def _valid(ctx, c: Candidate, q, leaf, vec, need, strat, relaxed, memo: dict | N
     return False
 
 
-# In a greedy walk's memo: nothing taken yet, so the simulated state is still the pass's view
-# between plans and the values shared by all plans (victims.view_dq, view_node) apply.
-UNTOUCHED = "untouched"
-
-
-def _dq(ctx, memo: dict, leaf: int, vec: list[int], a_q: int) -> tuple[int, int]:
-    """DRS(a_q + q) in the simulated state, memoised between takes."""
-    dq = memo.get(("q", a_q))
-    if dq is None:
-        if UNTOUCHED in memo:
-            dq = memo["q", a_q] = view_dq(ctx, leaf, vec, a_q)
-        else:
-            dq = memo["q", a_q] = ratio_pair(drs_key(ctx.tree, a_q, ctx.sim.balance_after(leaf, vec, a_q)))
-    return dq
-
-
-def _cur(ctx, memo: dict, a_v: int) -> tuple[list[int], tuple[int, int]]:
-    """B(a_v) and DRS(a_v) in the simulated state, memoised between takes."""
-    got = memo.get(("v", a_v))
-    if got is None:
-        if UNTOUCHED in memo:
-            got = memo["v", a_v] = view_node(ctx, a_v)
-        else:
-            balance = [ctx.sim.balance(a_v, r) for r in range(ctx.tree.R)]
-            got = memo["v", a_v] = (balance, ratio_pair(drs_key(ctx.tree, a_v, balance)))
-    return got
-
-
-def _dead_groups(ctx, leaf: int, vec: list[int], strat: tuple, memo: dict):
-    """For ``Candidates.walk``: a fair-share group none of whose candidates can pass the
-    strategies of this round in the current simulated state (``fair_share_impossible`` for each
-    member) is skipped whole.  Nothing is taken while walking it, so the state stays the one
-    judged, and skipping changes nothing but the time spent (benchmark B10)."""
-    tree = ctx.tree
+def _dead_groups(ctx, leaf: int, vec: list[int], strat: tuple, relaxed: bool, budget_used: list[int],
+                 cands: Candidates, taken: list):
+    """For ``Candidates.walk``: a group none of whose candidates the walk could take now is
+    skipped whole — nothing would be taken while walking it, so the state stays the one judged,
+    and skipping changes nothing but the time spent (benchmark B10).  That is a P-F group whose
+    members are all impossible for this round's strategies (``fair_share_impossible``), and in
+    a strict round (protections kept) also a group whose candidates are all tagged (``_make``:
+    the delay runs, the level is fenced, every leaf's oldest allocation is still protected) or,
+    for P-F, all over the budget (even the pass's least demand would exceed it).  A valid but
+    skipped candidate only matters through ``valid_seen``, which the relaxed round that then
+    follows (budget set, P-F present) sees anyway."""
+    tree, now = ctx.tree, ctx.now
     path, depth = tree.path[leaf], tree.depth
     s2a, s2b = "S2a" in strat, "S2b" in strat
-    rank_f = RANK["F"]
+    rank_f, rank_r, rank_b = RANK["F"], RANK["R"], RANK["B"]
+    fence = tree.fence_of[leaf]
+    delayed = now < cands.fs_until
+    budget = ctx.fs_budget
+    floor = demand_floor(ctx) if budget is not None else None
+    # Before the first take every round of the plan starts from the same state: the verdicts
+    # of its groups are shared between rounds of the same kind (strict or not, strategies).
+    start = cands.dead_at_start
+    over = [None, -1]  # the budget is spent even for the least demand; as of len(taken)
 
-    def dead(key, members) -> bool:
-        if key[0] != rank_f:
+    def spent() -> bool:
+        if over[1] != len(taken):
+            over[0] = any(u + d > b for u, d, b in zip(budget_used, floor, budget, strict=True))
+            over[1] = len(taken)
+        return over[0]
+
+    def tagged(a_v: int, A: int, f: bool) -> bool:
+        if delayed or (fence >= 0 and depth[A] < depth[fence]):
+            return True
+        if not f:
+            return False
+        if budget is not None and spent():
+            return True
+        return all_protected(ctx, a_v)
+
+    def judge(key, members) -> bool:
+        rank = key[0]
+        if rank == rank_r:
+            return not relaxed and now < cands.reclaim_until
+        if rank == rank_b:
+            return not relaxed and all(tagged(a_v, A, False) for a_v, A, _ in members)
+        if rank != rank_f:
             return False
         for a_v, A, _ in members:
-            dq = _dq(ctx, memo, leaf, vec, path[depth[leaf] - depth[A] - 1])
-            balance, cur = _cur(ctx, memo, a_v)
+            if not relaxed and tagged(a_v, A, True):
+                continue
+            dq = view_dq(ctx, leaf, vec, path[depth[leaf] - depth[A] - 1])
+            balance, cur = view_node(ctx, a_v)
             if not fair_share_impossible(ctx, dq, cur, a_v, balance, s2a, s2b):
                 return False
         return True
+
+    def dead(key, members) -> bool:
+        if taken:
+            return judge(key, members)
+        k = (id(members), relaxed, s2a, s2b)
+        got = start.get(k)
+        if got is None:
+            got = start[k] = judge(key, members)
+        return got
 
     return dead
 
@@ -230,8 +245,9 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
     stop = None
     # Candidates of one leaf with equal demand and class share their validity until the
     # simulated state changes (the next take), so the verdict is memoised between takes.
-    memo: dict = {UNTOUCHED: True}
-    for seg, i, c in cands.walk(_dead_groups(ctx, leaf, vec, strat, memo)):
+    memo: dict = {}
+    dead = _dead_groups(ctx, leaf, vec, strat, relaxed, budget_used, cands, taken)
+    for seg, i, c in cands.walk(dead, not relaxed, taken):
         if not relaxed and c.tags:
             continue
         # Only fair share compares quantities; the other classes depend on which resources v
@@ -239,7 +255,7 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
         mk = (c.leaf, c.cls, tuple(c.vec) if c.cls == "F" else tuple(x > 0 for x in c.vec))
         ok = memo.get(mk)
         if ok is None:
-            ok = memo[mk] = _valid(ctx, c, q, leaf, vec, need, strat, relaxed, memo)
+            ok = memo[mk] = _valid(ctx, c, q, leaf, vec, need, strat, relaxed)
         if not ok:
             continue
         valid_seen = True

@@ -26,8 +26,9 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass, field
 
-from .fairshare import drs, drs_key, ratio_pair
+from .fairshare import drs_key, drs_value, ratio_pair
 from .model import Allocation, id_key
+from .tree import INF
 
 RANK = {"R": 0, "F": 1, "B": 2, "W": 3}
 _CLASS = {rank: cls for cls, rank in RANK.items()}
@@ -63,59 +64,77 @@ class _Desc:
 
 
 def _plan_view(ctx) -> dict:
-    """Values that depend only on the planning view ``ctx.sim`` as it is between plans, shared by
-    every plan until it changes.  The pass bumps ``ctx.version`` whenever it changes ``sim``
-    outside a plan, and a plan restores ``sim`` before it returns (the pass's fit and verdict
-    memos rely on the same); so these are only read at the start of a plan."""
+    """Values that depend on the planning view ``ctx.sim`` as a whole, shared by every plan until
+    it changes.  The pass bumps ``ctx.version`` whenever it changes ``sim`` outside a plan, and a
+    plan restores ``sim`` before it returns (the pass's fit and verdict memos rely on the same);
+    so these are only read at the start of a plan, or for the state a plan started from."""
     got = ctx.victim_index.get("view")
     if got is None or got[0] != ctx.version:
         got = ctx.victim_index["view"] = (ctx.version, {})
     return got[1]
 
 
-def _node_state(view: dict, ctx, x: int) -> tuple[list[int], tuple[int, int]]:
-    """Balances of node ``x`` and its DRS as an integer pair (``ratio_pair``), in the view."""
-    got = view.get(x)
-    if got is None:
-        balance = [ctx.sim.balance(x, r) for r in range(ctx.tree.R)]
-        got = view[x] = (balance, ratio_pair(drs_key(ctx.tree, x, balance)))
-    return got
+# Values derived from a few nodes' usage are kept for the whole pass instead, each with a copy of
+# the usage it was computed from, and recomputed when that usage differs: a pass commits hundreds
+# of plans and admissions, and each changes only the paths it touches (B10).
 
-
-def view_dq(ctx, leaf: int, vec: list[int], a_q: int) -> tuple[int, int]:
-    """DRS(a_q + q) in the view, as an integer pair.  Without lend limits B(a_q) after adding q
-    does not depend on which leaf below a_q q is in, so requests of one shape share it."""
-    view = _plan_view(ctx)
-    key = ("dq", a_q, tuple(vec)) if ctx.tree.plain else ("dq", leaf, a_q, tuple(vec))
-    got = view.get(key)
-    if got is None:
-        got = view[key] = ratio_pair(drs_key(ctx.tree, a_q, ctx.sim.balance_after(leaf, vec, a_q)))
+def _node(ctx, x: int) -> tuple:
+    """(usage, B(x), DRS(x) as an integer pair, DRS key) of node ``x`` in the simulated state."""
+    cache = ctx.victim_index.setdefault("nodes", {})
+    u = ctx.sim.usage[x]
+    got = cache.get(x)
+    if got is None or got[0] != u:
+        tree = ctx.tree
+        balance = [s - v for s, v in zip(tree.sq[x], u, strict=True)]
+        k = drs_key(tree, x, balance)
+        got = cache[x] = (u[:], balance, ratio_pair(k), k)
     return got
 
 
 def view_node(ctx, x: int) -> tuple[list[int], tuple[int, int]]:
-    """B(x) and DRS(x) as an integer pair, in the view."""
-    return _node_state(_plan_view(ctx), ctx, x)
+    """B(x) and DRS(x) as an integer pair."""
+    got = _node(ctx, x)
+    return got[1], got[2]
+
+
+def view_dq(ctx, leaf: int, vec: list[int], a_q: int) -> tuple[int, int]:
+    """DRS(a_q + q) as an integer pair.  It depends on the usage of the path from q's leaf up to
+    a_q — without lend limits on a_q's alone, so requests of one shape below a_q share it."""
+    tree = ctx.tree
+    usage = ctx.sim.usage
+    if tree.plain:
+        key, nodes = ("dq", a_q, tuple(vec)), (a_q,)
+    else:
+        path = tree.path[leaf]
+        key, nodes = ("dq", leaf, a_q, tuple(vec)), path[:path.index(a_q) + 1]
+    cache = ctx.victim_index.setdefault("dq", {})
+    got = cache.get(key)
+    if got is None or any(usage[x] != u for x, u in zip(nodes, got[0], strict=True)):
+        value = ratio_pair(drs_key(tree, a_q, ctx.sim.balance_after(leaf, vec, a_q)))
+        got = cache[key] = ([usage[x][:] for x in nodes], value)
+    return got[1]
 
 
 def _borrowing_children(ctx, A: int, need: tuple[int, ...]) -> list[tuple]:
     """The children of ``A`` that borrow a resource in ``need``: the possible ``a_v`` below ``A``,
     each as (node, DRS, DRS as a reduced (numerator, denominator), order) where ``order`` sorts
     by DRS descending — by its float first, which is monotone, then exactly — so that grouping
-    and ordering a plan's candidates needs no Fraction arithmetic.  Shared by the plans of every
-    request below ``A`` with the same resources while the view is unchanged (B10)."""
-    view = _plan_view(ctx)
+    and ordering a plan's candidates needs no Fraction arithmetic.  The same list object is
+    returned while no child's usage changed (``_level_impossible`` relies on it)."""
+    cache = ctx.victim_index.setdefault("children", {})
     key = (A, need)
-    got = view.get(key)
-    if got is None:
-        got = view[key] = []
-        for c in ctx.tree.children[A]:
-            balance = _node_state(view, ctx, c)[0]
+    got = cache.get(key)
+    kids, usage = ctx.tree.children[A], ctx.sim.usage
+    if got is None or any(usage[c] != u for c, u in zip(kids, got[0], strict=True)):
+        out = []
+        for c in kids:
+            balance, k = _node(ctx, c)[1::2]
             if any(balance[r] < 0 for r in need):
-                d = drs(ctx.tree, c, balance)
+                d = drs_value(k)
                 exact = (d, 1) if d.__class__ is int else (d.numerator, d.denominator)
-                got.append((c, d, exact, (-float(d), -d)))
-    return got
+                out.append((c, d, exact, (-float(d), -d)))
+        got = cache[key] = ([usage[c][:] for c in kids], out)
+    return got[1]
 
 
 def demand_floor(ctx) -> list[int]:
@@ -138,6 +157,30 @@ def demand_floor(ctx) -> list[int]:
                         break
             floor[r] = max(0, least or 0)
     return floor
+
+
+def all_protected(ctx, a_v: int) -> bool:
+    """Every P-F candidate below ``a_v`` is still protected by ``min_runtime_fairshare``: in every
+    leaf below it, even the oldest allocation is younger than the leaf's minimum runtime.  Per
+    pass: admissions only add allocations that are protected while the pass runs (its ``now``),
+    unless a leaf has no minimum runtime, which then never counts as protected."""
+    until = ctx.victim_index.get("protected")
+    if until is None:
+        tree, now = ctx.tree, ctx.now
+        until = [INF] * len(tree.ids)
+        for x in range(len(tree.ids)):
+            if tree.is_leaf[x] and tree.min_runtime[x] <= 0:
+                until[x] = now
+        allocs = ctx.allocations
+        for lv, ids in ctx.by_leaf.items():
+            if ids:
+                until[lv] = min(until[lv], min(allocs[a].admitted_at for a in ids) + tree.min_runtime[lv])
+        for x in sorted(range(len(tree.ids)), key=lambda i: -tree.depth[i]):
+            p = tree.parent[x]
+            if p >= 0 and until[x] < until[p]:
+                until[p] = until[x]
+        ctx.victim_index["protected"] = until
+    return until[a_v] > ctx.now
 
 
 def fair_share_impossible(ctx, dq: tuple[int, int], cur: tuple[int, int], a_v: int, balance: list[int],
@@ -172,27 +215,83 @@ def _first(t: tuple):
 
 def _level_impossible(ctx, leaf: int, vec: list[int], need: tuple[int, ...], A: int, a_q: int,
                       classes: tuple[str, ...]) -> bool:
-    """No member below ``A`` (its borrowing children but a_q) can hold a valid candidate in the
-    view: there is none, or the level's only class is P-F and each member is impossible for
-    every strategy the settings name (``fair_share_impossible``)."""
-    view = _plan_view(ctx)
-    key = ("level", A, a_q, tuple(vec), classes) if ctx.tree.plain else ("level", leaf, A, a_q, tuple(vec), classes)
-    got = view.get(key)
-    if got is None:
-        members = [c for c, *_ in _borrowing_children(ctx, A, need) if c != a_q]
-        got = not members
-        if members and classes == ("F",):
-            strategies = ctx.settings.fs_strategies
-            s2a, s2b = "S2a" in strategies, "S2b" in strategies
-            dq = view_dq(ctx, leaf, vec, a_q)
-            got = True
-            for c in members:
-                balance, cur = _node_state(view, ctx, c)
-                if not fair_share_impossible(ctx, dq, cur, c, balance, s2a, s2b):
-                    got = False
-                    break
-        view[key] = got
-    return got
+    """No member below ``A`` (its borrowing children but a_q) can hold a valid candidate: there
+    is none, or the level's only class is P-F and each member is impossible for every strategy
+    the settings name (``fair_share_impossible``).  Kept while A's children and DRS(a_q + q) are
+    unchanged (and the demand floor, which a shrink lowers)."""
+    cache = ctx.victim_index.setdefault("level", {})
+    key = (A, a_q, tuple(vec), classes) if ctx.tree.plain else (leaf, A, a_q, tuple(vec), classes)
+    got = cache.get(key)
+    if got is not None and got[4] == ctx.version:  # the view is unchanged: so is the answer
+        return got[3]
+    members_of = _borrowing_children(ctx, A, need)
+    dq = view_dq(ctx, leaf, vec, a_q)
+    floor = tuple(demand_floor(ctx))
+    if got is not None and got[0] is members_of and got[1] == dq and got[2] == floor:
+        cache[key] = got[:4] + (ctx.version,)
+        return got[3]
+    members = [c for c, *_ in members_of if c != a_q]
+    impossible = not members
+    if members and classes == ("F",):
+        strategies = ctx.settings.fs_strategies
+        s2a, s2b = "S2a" in strategies, "S2b" in strategies
+        impossible = True
+        for c in members:
+            balance, cur = view_node(ctx, c)
+            if not fair_share_impossible(ctx, dq, cur, c, balance, s2a, s2b):
+                impossible = False
+                break
+    cache[key] = (members_of, dq, floor, impossible, ctx.version)
+    return impossible
+
+
+def _level_dead(ctx, cands, vec: list[int], A: int, a_q: int, classes: tuple[str, ...]) -> bool:
+    """No member below ``A`` can give a strict round a candidate to take (``strict_futile``):
+    for each of the level's classes, every candidate would be tagged — P-R while the reclaim
+    delay runs; P-F and P-B while the fair-share delay runs or when A is above q's fence; P-F
+    also when every leaf below the member is still protected or the budget is spent even for
+    the least demand — or (P-F) the member is impossible (``fair_share_impossible``)."""
+    tree, now, leaf, need = ctx.tree, ctx.now, cands.leaf, cands._need_t
+    floor = demand_floor(ctx)
+    fenced = cands.fence >= 0 and tree.depth[A] < tree.depth[cands.fence]
+    delayed, reclaiming = now < cands.fs_until, now < cands.reclaim_until
+    budget = ctx.fs_budget
+    spent = budget is not None and any(u + d > b for u, d, b in zip(ctx.fs_used, floor, budget, strict=True))
+    cache = ctx.victim_index.setdefault("level_dead", {})
+    key = (A, a_q, tuple(vec), classes, fenced, delayed, reclaiming, spent)
+    if not tree.plain:
+        key += (leaf,)
+    got = cache.get(key)
+    if got is not None and got[4] == ctx.version:  # the view is unchanged: so is the answer
+        return got[3]
+    members_of = _borrowing_children(ctx, A, need)
+    dq = view_dq(ctx, leaf, vec, a_q)
+    if got is not None and got[0] is members_of and got[1] == dq and got[2] == tuple(floor):
+        cache[key] = got[:4] + (ctx.version,)
+        return got[3]
+    strategies = ctx.settings.fs_strategies
+    s2a, s2b = "S2a" in strategies, "S2b" in strategies
+    dead = True
+    for c, *_ in members_of:
+        if c == a_q:
+            continue
+        for cls in classes:
+            if cls == "R":
+                ok = reclaiming
+            elif fenced or delayed:
+                ok = True
+            elif cls == "B":
+                ok = False
+            else:
+                balance, cur = view_node(ctx, c)
+                ok = spent or all_protected(ctx, c) or fair_share_impossible(ctx, dq, cur, c, balance, s2a, s2b)
+            if not ok:
+                dead = False
+                break
+        if not dead:
+            break
+    cache[key] = (members_of, dq, tuple(floor), dead, ctx.version)
+    return dead
 
 
 def _free_orphans(ctx) -> list[str]:
@@ -213,13 +312,23 @@ class _Segment:
     """Part of a plan's candidate stream: the orphans (``key`` None, produced up front) or one
     group, whose candidates are merged from its leaves only when the walk first reaches them."""
 
-    __slots__ = ("key", "members", "items", "owner", "stream", "done")
+    __slots__ = ("key", "members", "items", "owner", "stream", "done", "strict", "untagged_view")
 
-    def __init__(self, key, members, owner):
-        self.key, self.members, self.owner = key, members, owner
+    def __init__(self, key, members, owner, strict: bool = False):
+        self.key, self.members, self.owner, self.strict = key, members, owner, strict
         self.items: list[Candidate] = []
         self.stream = None
         self.done = key is None
+        self.untagged_view: _Segment | None = None
+
+    def untagged(self) -> _Segment:
+        """The same group's candidates without tags, in the same order: what a strict round
+        (protections kept) walks, as it passes over tagged ones.  The orphans are shared."""
+        if self.key is None or self.strict:
+            return self
+        if self.untagged_view is None:
+            self.untagged_view = _Segment(self.key, self.members, self.owner, strict=True)
+        return self.untagged_view
 
     def nonempty(self) -> bool:
         """Whether the segment holds a candidate, without merging its leaves: a group is
@@ -240,7 +349,7 @@ class _Segment:
         if self.done:
             return False
         if self.stream is None:
-            self.stream = self.owner._open(self.key, self.members)
+            self.stream = self.owner._open(self.key, self.members, self.strict)
         c = next(self.stream, None)
         if c is None:
             self.done, self.stream = True, None
@@ -249,15 +358,16 @@ class _Segment:
         return True
 
 
-def _leaf_order(ctx, lv: int) -> list[str]:
-    """The running allocations of one leaf in leaf-local candidate order, cached for the pass.
-    ``by_leaf`` only grows during the tournament (admissions append), so its length tells
-    whether the cached order is still complete."""
+def _leaf_order(ctx, lv: int) -> tuple[list[str], list[tuple]]:
+    """The running allocations of one leaf in leaf-local candidate order, with each one's merge
+    key (aged priority, admitted desc, created desc, id desc — the order across leaves), cached
+    for the pass.  ``by_leaf`` only grows during the tournament (admissions append), so its
+    length tells whether the cached order is still complete."""
     cache = ctx.victim_index
     ids = ctx.by_leaf.get(lv) or ()
     hit = cache.get(lv)
     if hit is not None and hit[0] == len(ids):
-        return hit[1]
+        return hit[1], hit[2]
     reqs, allocs = ctx.requests, ctx.allocations
     beta = ctx.settings.preempted_priority_boost
     # One sort, descending on the mirrored key: (−priority, admitted, created, id) descending is
@@ -271,8 +381,83 @@ def _leaf_order(ctx, lv: int) -> list[str]:
             return (o[0], allocs[a].admitted_at, o[1], o[2])
 
         out = sorted(ids, reverse=True, key=key)
-    cache[lv] = (len(ids), out)
-    return out
+    keys = []
+    for a in out:
+        rq = reqs[a]
+        p = rq.priority + beta * ctx.times_preempted(a) if beta else rq.priority
+        keys.append((p, -allocs[a].admitted_at, -rq.created_at, _Desc(rq.order[2])))
+    cache[lv] = (len(ids), out, keys)
+    return out, keys
+
+
+def _next_free(ctx, order: list[str], j: int, min_runtime: int | None) -> int:
+    """The first index from ``j`` of an allocation that is neither terminating (orphans were
+    classified up front) nor excluded (this pass's victims are taken); with ``min_runtime``
+    set, also not protected by it."""
+    allocs, excluded, n, now = ctx.allocations, ctx.excluded, len(order), ctx.now
+    while j < n:
+        aid = order[j]
+        a = allocs[aid]
+        if not a.terminating and aid not in excluded and (min_runtime is None or a.admitted_at + min_runtime <= now):
+            return j
+        j += 1
+    return j
+
+
+class _Merge:
+    """The allocations of some leaves as (merge key, allocation, leaf) in merge order, produced
+    lazily and kept: one per member and view (``_merged``), read by every plan that opens it."""
+
+    __slots__ = ("items", "gen")
+
+    def __init__(self, gen):
+        self.items: list[tuple] = []
+        self.gen = gen
+
+    def at(self, i: int) -> tuple | None:
+        items = self.items
+        while len(items) <= i:
+            nxt = next(self.gen, None)
+            if nxt is None:
+                return None
+            items.append(nxt)
+        return items[i]
+
+
+def _merged(ctx, a_v: int, leaves: list[int], screen: bool, need: tuple | None) -> _Merge:
+    """The running allocations of ``leaves`` (a member's leaves) that are neither terminating nor
+    taken by this pass's plans — and with ``screen``, not protected by ``min_runtime_fairshare``
+    — merged by the merge key, lazily like ``heapq.merge``: what a plan reads is the same while
+    the view is, so the plans of a view share it instead of each heading every leaf."""
+    view = _plan_view(ctx)
+    key = ("merged", a_v, need, screen)
+    got = view.get(key)
+    if got is None:
+        got = view[key] = _Merge(_merge(ctx, leaves, screen))
+    return got
+
+
+def _merge(ctx, leaves: list[int], screen: bool):
+    tree = ctx.tree
+    streams, heap = [], []
+    for lv in leaves:
+        order, keys = _leaf_order(ctx, lv)
+        until = tree.min_runtime[lv] if screen else None
+        j = _next_free(ctx, order, 0, until)
+        if j < len(order):
+            heap.append((keys[j], len(streams), j))
+        streams.append((lv, order, keys, until))
+    heapq.heapify(heap)
+    while heap:
+        k, si, j = heap[0]
+        lv, order, keys, until = streams[si]
+        aid = order[j]
+        j = _next_free(ctx, order, j + 1, until)
+        if j < len(order):
+            heapq.heapreplace(heap, (keys[j], si, j))
+        else:
+            heapq.heappop(heap)
+        yield k, aid, lv
 
 
 class Candidates:
@@ -308,6 +493,7 @@ class Candidates:
         self._within = within_ok and bool(ctx.by_leaf.get(leaf))  # a P-W group
         self._levels: list[tuple[int, int, tuple[str, ...]]] = []  # (A, a_q, classes)
         self._need_t = tuple(need)
+        self.dead_at_start: dict = {}  # preempt._dead_groups: group verdicts before any take
         if elsewhere:
             path = tree.path[leaf]
             for i in range(1, len(path)):
@@ -376,22 +562,46 @@ class Candidates:
             return False
         return all(_level_impossible(ctx, leaf, vec, self._need_t, A, a_q, classes) for A, a_q, classes in self._levels)
 
+    def strict_futile(self, vec: list[int]) -> bool:
+        """True only if no strict round (protections kept) can take a candidate: then each walks
+        past every group without taking or validating anything, and can be skipped.  As
+        ``hopeless``, level by level before any group is made, a member also counting as dead
+        when all its candidates are tagged (``_make``) or, for P-F, over the budget even for the
+        pass's least demand.  Orphans (walked one by one) make it False."""
+        ctx, q, leaf = self.ctx, self.q, self.leaf
+        if ctx.settings.fs_epsilon < 0 or _free_orphans(ctx):
+            return False
+        if self._within and (self.node.within_policy != "LowerPriority" or any(
+                ctx.requests[a].priority < q.priority for a in ctx.by_leaf.get(leaf) or ())):
+            return False
+        return all(_level_dead(ctx, self, vec, A, a_q, classes) for A, a_q, classes in self._levels)
+
     # ------------------------------------------------------------ iteration
 
     def __iter__(self):
         for _, _, c in self.walk():
             yield c
 
-    def walk(self, dead=None):
+    def walk(self, dead=None, untagged: bool = False, taken: list | None = None):
         """(segment, index in it, candidate) in candidate order.  ``dead(key, members)`` is asked
-        at the start of each group: True skips the whole group without reading its allocations
-        (the caller vouches that none of them could be taken)."""
+        at the start of each group, and again inside it after every take (``taken`` grew): True
+        skips the rest of the group without reading its allocations (the caller vouches that
+        none of them could be taken, so the state it judged stays).  ``untagged``: the groups'
+        candidates that carry no tag only (orphans all, as they are few)."""
         for seg in self.segments:
-            if dead is not None and seg.key is not None and dead(seg.key, seg.members):
+            grouped = dead is not None and seg.key is not None
+            if grouped and dead(seg.key, seg.members):
                 continue
+            if untagged:
+                seg = seg.untagged()
             items = seg.items
             j = 0
+            seen = len(taken) if taken is not None else 0
             while j < len(items) or seg.more():
+                if grouped and taken is not None and len(taken) != seen:
+                    seen = len(taken)
+                    if dead(seg.key, seg.members):
+                        break
                 yield seg, j, items[j]
                 j += 1
 
@@ -449,23 +659,53 @@ class Candidates:
 
     # ------------------------------------------------------------ groups
 
-    def _open(self, key, members):
-        streams = []
+    def _open(self, key, members, untagged: bool = False):
+        """The group's candidates: its members' allocations in merge order (``_merged``, shared
+        by the plans of the view), each made into a candidate of this plan only when the walk
+        reaches it; several members are merged by the same key.
+
+        ``untagged``: only candidates ``_make`` would give no tag, judged before making them —
+        a member whose delay runs or that is fenced gives none; a P-F allocation gives none if
+        it is still protected.  (Not the budget: the P2 swap counts over-budget candidates of
+        the band it works in.)"""
+        ctx = self.ctx
+        tree, allocs = ctx.tree, ctx.allocations
+        subs = []
         for a_v, A, cls in members:
+            if untagged and self._member_tagged(A, cls):
+                continue
             leaves = [a_v] if cls == "W" else self._leaves_under(a_v)
-            for lv in leaves:
-                streams.append(self._leaf_stream(lv, a_v, A, cls))
-        if len(streams) == 1:
-            return streams[0]
-        reqs = self.ctx.requests
-        beta = self.beta
+            merged = _merged(ctx, a_v, leaves, untagged and cls == "F", None if cls == "W" else self._need_t)
+            a_q = self.leaf if cls == "W" else tree.child_towards(A, self.leaf)
+            subs.append((merged, a_v, A, cls, a_q, (1, RANK[cls], self._drs.get(a_v, 0))))
+        heap = []
+        for si, (merged, *_) in enumerate(subs):
+            head = merged.at(0)
+            if head is not None:
+                heap.append((head[0], si, 0))
+        heapq.heapify(heap)
+        while heap:
+            _, si, j = heap[0]
+            merged, a_v, A, cls, a_q, band_head = subs[si]
+            _, aid, lv = merged.items[j]
+            nxt = merged.at(j + 1)
+            if nxt is not None:
+                heapq.heapreplace(heap, (nxt[0], si, j + 1))
+            else:
+                heapq.heappop(heap)
+            c = self._make(allocs[aid], lv, A, a_q, a_v)
+            if c is not None and c.cls == cls:
+                c.band = band_head + (self._aged(c),)
+                yield c
 
-        def mkey(c: Candidate):
-            rq = reqs[c.alloc.request]
-            p = rq.priority + beta * self.ctx.times_preempted(rq.id) if beta else rq.priority
-            return (p, -c.alloc.admitted_at, -rq.created_at, _Desc(rq.order[2]))
-
-        return heapq.merge(*streams, key=mkey)
+    def _member_tagged(self, A: int, cls: str) -> bool:
+        """Every candidate of this member carries a tag from its level alone (``_make``)."""
+        if cls == "R":
+            return self.now < self.reclaim_until
+        if cls in ("F", "B"):
+            depth = self.ctx.tree.depth
+            return self.now < self.fs_until or (self.fence >= 0 and depth[A] < depth[self.fence])
+        return False
 
     def _leaves_under(self, a_v: int) -> list[int]:
         """Leaves below ``a_v`` whose whole path up to ``a_v`` borrows a resource q needs, on the
@@ -505,7 +745,7 @@ class Candidates:
         allocs, excluded = ctx.allocations, ctx.excluded
         band_head = (1, RANK[cls], self._drs.get(a_v, 0))
         a_q = self.leaf if cls == "W" else ctx.tree.child_towards(A, self.leaf)
-        for aid in _leaf_order(ctx, lv):
+        for aid in _leaf_order(ctx, lv)[0]:
             a = allocs[aid]
             if a.terminating or aid in excluded:
                 continue  # orphans were classified up front; this pass's victims are taken
