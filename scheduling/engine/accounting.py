@@ -24,29 +24,59 @@ MAX, BORROW, CAPACITY, LEND = "max", "borrow_limit", "capacity", "lend_limit"
 
 
 class Ledger:
+    """``usage`` and ``used`` per node.  In a plain tree nothing is kept local, so the two are
+    equal for as long as every vector charged is non-negative: they then share one set of rows
+    (``shared``), and a charge updates one number per node and resource instead of two (B2).
+    The first charge that would make them differ gives ``used`` its own rows (``_unshare``)."""
+
     __slots__ = ("tree", "usage", "used")
 
     def __init__(self, tree: Tree, usage=None, used=None):
         self.tree = tree
         n, R = len(tree.ids), tree.R
         self.usage = usage if usage is not None else [[0] * R for _ in range(n)]
-        self.used = used if used is not None else [[0] * R for _ in range(n)]
+        if used is not None:
+            self.used = used
+        else:
+            self.used = self.usage if tree.plain and usage is None else [[0] * R for _ in range(n)]
+
+    @property
+    def shared(self) -> bool:
+        return self.used is self.usage
+
+    def _unshare(self) -> None:
+        if self.used is self.usage:
+            self.used = [u[:] for u in self.usage]
 
     def clone(self) -> Ledger:
         # Copy-on-write snapshot for what-if planning (K resourceNode.Clone): O(nodes × R).
-        return Ledger(self.tree, [u[:] for u in self.usage], [u[:] for u in self.used])
+        usage = [u[:] for u in self.usage]
+        return Ledger(self.tree, usage, usage if self.used is self.usage else [u[:] for u in self.used])
+
+    def charge(self, path: tuple[int, ...], nz: list[tuple[int, int]]) -> None:
+        """``add`` of a non-negative demand, given as its (resource, amount > 0) pairs, at the
+        leaf whose path this is, in a plain tree (the admission of allocate's tournament)."""
+        usage = self.usage
+        if self.used is usage:
+            for x in path:
+                row = usage[x]
+                for r, d in nz:
+                    row[r] += d
+            return
+        used = self.used
+        for x in path:
+            u1, u2 = used[x], usage[x]
+            for r, d in nz:
+                u1[r] += d
+                u2[r] += d
 
     def add(self, leaf: int, vec: list[int]) -> None:
         t = self.tree
         if t.plain and min(vec, default=0) >= 0:
-            nz = [(r, d) for r, d in enumerate(vec) if d]
             # Nothing is held back locally: the whole demand reaches every path node.
-            for x in t.path[leaf]:
-                used, usage = self.used[x], self.usage[x]
-                for r, d in nz:
-                    used[r] += d
-                    usage[r] += d
+            self.charge(t.path[leaf], [(r, d) for r, d in enumerate(vec) if d])
             return
+        self._unshare()
         for r, d in enumerate(vec):
             if not d:
                 continue
@@ -63,26 +93,25 @@ class Ledger:
         """``self.add(leaf, vec); other.add(leaf, vec)`` in one walk of the path where possible
         (an admission charges both ledgers).  The planning view may still be this very ledger
         (PassCtx.fork_planning_view): then it is charged once."""
-        if other is self:
-            self.add(leaf, vec)
-            return
-        t = self.tree
-        if t.plain and min(vec, default=0) >= 0:  # as in add: the whole demand reaches every node
-            nz = [(r, d) for r, d in enumerate(vec) if d]
-            a_used, a_usage, b_used, b_usage = self.used, self.usage, other.used, other.usage
-            for x in t.path[leaf]:
-                u1, u2, u3, u4 = a_used[x], a_usage[x], b_used[x], b_usage[x]
-                for r, d in nz:
-                    u1[r] += d
-                    u2[r] += d
-                    u3[r] += d
-                    u4[r] += d
-            return
         self.add(leaf, vec)
-        other.add(leaf, vec)
+        if other is not self:
+            other.add(leaf, vec)
 
     def remove(self, leaf: int, vec: list[int]) -> None:
         t = self.tree
+        if self.used is self.usage:
+            # Shared rows stay equal when every path node holds at least what is removed; the
+            # leaf holds the least of them (usage only grows towards the root in a plain tree).
+            row = self.usage[leaf]
+            if all(0 <= d <= row[r] for r, d in enumerate(vec)):
+                nz = [(r, d) for r, d in enumerate(vec) if d]
+                usage = self.usage
+                for x in t.path[leaf]:
+                    u = usage[x]
+                    for r, d in nz:
+                        u[r] -= d
+                return
+            self._unshare()
         for r, d in enumerate(vec):
             if not d:
                 continue
@@ -128,6 +157,17 @@ class Ledger:
                 if la > 0:
                     delta[r] = d - la
         return first
+
+    def root_refusal(self, vec: list[int]) -> tuple[int, int, str] | None:
+        """In a plain tree: what ``fit`` answers at any leaf when the root lacks capacity, else
+        None (``_fit_plain`` asks the root first, and the root's refusal takes precedence)."""
+        t = self.tree
+        root = t.root
+        ur, sqr = self.usage[root], t.sq[root]
+        for r, d in enumerate(vec):
+            if d > 0 and sqr[r] - ur[r] - d < 0:
+                return (root, r, self._lend_or_capacity(root, r))
+        return None
 
     def _fit_plain(self, leaf: int, vec: list[int], res: list[int]) -> tuple[int, int, str] | None:
         """``fit`` for a tree without lend limits: the same checks with the full demand at every

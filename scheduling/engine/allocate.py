@@ -17,15 +17,16 @@ own subtree, so only the touched paths are re-keyed.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 
 from . import gates
 from .accounting import Ledger
-from .evaluate import _admit, _bkey, _evaluate, _pending, admit_if_plain_fit
+from .evaluate import _admit, _bkey
 from .explain import Reason, binding_facts
-from .fairshare import RATIO_INF, Ratio, drs_key
 from .model import Status, id_key
-from .passctx import PassCtx, WouldProgress
+from .passctx import PassCtx
+from .tournament import tournament, would_progress
 from .tree import Tree, compile_tree
 
 
@@ -45,10 +46,11 @@ def run_pass(ctx: PassCtx) -> None:
     # first; if nothing at all can progress (a full cluster: benchmark L), its verdicts are the
     # pass's and the tournament is skipped; otherwise it stops at the first progress.
     ctx.opening = True
-    progressed = _would_progress(ctx)
+    progressed = would_progress(ctx)
     ctx.opening = False
     while progressed:
-        progressed = _tournament(ctx) and _would_progress(ctx)
+        # A tournament that stopped at its tail has just swept the final ledgers: nothing changed since.
+        progressed = tournament(ctx) and ctx.settled != ctx.version and would_progress(ctx)
     emit_pending(ctx)
 
 
@@ -90,44 +92,6 @@ def _expire(ctx: PassCtx) -> None:
         if ctx._by_leaf is not None:
             ctx._by_leaf[ctx.tree.index[a.leaf]].remove(aid)
         release_allocation(ctx.status, ctx.allocations, aid, ctx.now)
-
-
-def _would_progress(ctx: PassCtx) -> bool:
-    """Re-judge every pending request on the current state without changing it (A8 order per
-    leaf, StrictFIFO blocking included); True as soon as one would make progress.
-
-    Only a StrictFIFO leaf's verdicts depend on the order of its queue (a head blocks the rest).
-    Elsewhere a dry verdict is a function of the unchanged ledgers, so those requests are judged
-    in whatever order the status map holds them, without sorting (B2: a full cluster at scale L
-    judges 50,000 requests here)."""
-    tree = ctx.tree
-    index, nodes, reqs, status = tree.index, tree.nodes, ctx.requests, ctx.status
-    strict: dict[int, list[str]] = {}
-    ctx.dry = True
-    try:
-        for rid in [rid for rid, st in status.items() if st.state == "Pending"]:
-            leaf = index[reqs[rid].leaf]
-            if nodes[leaf].queueing == "StrictFIFO":
-                w = strict.get(leaf)
-                if w is None:
-                    strict[leaf] = [rid]
-                else:
-                    w.append(rid)
-            else:
-                _evaluate(ctx, rid, leaf)
-        for leaf in sorted(strict):
-            waiting = sorted(strict[leaf], key=lambda rid: reqs[rid].order)
-            for i, rid in enumerate(waiting):
-                _evaluate(ctx, rid, leaf)
-                if status[rid].state == "Pending":
-                    for rest in waiting[i + 1:]:
-                        _block(ctx, rest, rid)
-                    break
-    except WouldProgress:
-        return True
-    finally:
-        ctx.dry = False
-    return False
 
 
 def _still_leaving(allocations: dict, victim: str) -> bool:
@@ -181,9 +145,21 @@ def accept_new(ctx: PassCtx, fresh: list[str] | None = None) -> None:
     # Every request accepted now enters the queue in the same state, and states are immutable
     # (replaced, never changed): one Status object serves them all (B2: 50,000 at scale L).
     accepted = Status.new("Pending", "", now)
+    # Most requests repeat a demand already seen to fit at every leaf (it is within the least
+    # potential of them all): for those only the leaf itself is left to check.
+    floor = _potential_floor(nominal)
+    fits_anywhere: set[tuple] = set()
+    is_leaf = tree.is_leaf
     for rid in fresh:
         q = reqs[rid]
         demand = q.demand
+        items = tuple(demand.items())
+        if items in fits_anywhere:
+            leaf = tree.index.get(q.leaf)
+            if leaf is not None and is_leaf[leaf]:
+                ctx.status[rid] = accepted
+                ctx.intern(rid, items)  # every accepted request's vector is needed: built from the items at hand
+                continue
         if not known >= demand.keys():
             unknown = [r for r in demand if r not in rindex]
             rejects.append((rid, Reason.REJECT_UNKNOWN_RESOURCE, {"resources": sorted(unknown)}))
@@ -192,14 +168,29 @@ def accept_new(ctx: PassCtx, fresh: list[str] | None = None) -> None:
         if leaf is None or not tree.is_leaf[leaf] or (demand and min(demand.values()) < 0):
             rejects.append((rid, Reason.REJECT_NEVER_FITS, {"leaf": q.leaf}))
             continue
-        bad = _never_fits(nominal, leaf, ctx.vec(rid))
+        vec = ctx.intern(rid, items)
+        bad = _never_fits(nominal, leaf, vec)
         if bad is not None:
             rejects.append((rid, Reason.REJECT_NEVER_FITS, {"binding": bad, "potential": bad["available"]}))
             continue
         ctx.status[rid] = accepted
+        if all(d <= f for d, f in zip(vec, floor, strict=True)):
+            fits_anywhere.add(items)
     rejects.sort(key=lambda t: reqs[t[0]].order[2])  # natural id order (cached id_key)
     for rid, reason, facts in rejects:
         _reject(ctx, rid, reason, facts)
+
+
+_FLOORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _potential_floor(tree: Tree) -> list[int]:
+    """The least potential of any leaf, per resource (once per compiled tree)."""
+    floor = _FLOORS.get(tree)
+    if floor is None:
+        leaves = [tree.potential[x] for x in range(len(tree.ids)) if tree.is_leaf[x]]
+        floor = _FLOORS[tree] = [min(col) for col in zip(*leaves, strict=True)]
+    return floor
 
 
 def _never_fits(tree: Tree, leaf: int, vec: list[int]) -> dict | None:
@@ -244,246 +235,3 @@ def _transfers(ctx: PassCtx) -> None:
             _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER, {"victims": list(st.victims)})
         else:  # the world changed under the plan (capacity drop, config): plan again
             ctx.status[rid] = replace(st, state="Pending", reason="", victims=())
-
-
-# ---------------------------------------------------------------- tournament (A2, A3, A8, A9)
-
-
-def _tournament(ctx: PassCtx) -> bool:
-    """One tournament over the Pending requests; True if anything was admitted or reserved."""
-    tree = ctx.tree
-    reqs = ctx.requests
-    progressed = False
-    n = len(tree.ids)
-    queues: dict[int, list[str]] = {}
-    index = tree.index
-    for rid, st in ctx.status.items():
-        if st.state == "Pending":
-            leaf = index[reqs[rid].leaf]
-            w = queues.get(leaf)
-            if w is None:
-                queues[leaf] = [rid]
-            else:
-                w.append(rid)
-    for waiting in queues.values():
-        waiting.sort(key=lambda rid: reqs[rid].order)
-    pos = dict.fromkeys(queues, 0)
-    blocked: dict[int, str] = {}
-    nominee: list[str | None] = [None] * n
-    # A child without a nominee is keyed NONE, which sorts after every real key (their first
-    # element, "within", is 0 or 1), so a node's election is a plain min over its children's
-    # keys — done in C over a slice when the children are numbered consecutively (as configs
-    # list them), else by a loop.  Keys are unique (they end with the request's id), so the min
-    # and the first child holding it are exactly what the loop would choose.
-    key: list[tuple] = [_NONE] * n
-    is_leaf, children, root, parent = tree.is_leaf, tree.children, tree.root, tree.parent
-    span = [(kids[0], kids[-1] + 1) if kids and kids == list(range(kids[0], kids[-1] + 1)) else None
-            for kids in children]
-
-    plain = tree.plain
-    shapes, cache, prefix_of = ctx.shapes, ctx.key_cache, _prefix_fn(ctx)
-
-    def compute(x: int, *, unless_same: bool = False) -> bool:
-        """Re-elect x's nominee and re-key it; False (and nothing done) if ``unless_same`` and
-        the nominee did not change — with unchanged balances its key cannot have changed.
-        ``key[c]`` is ``_NONE`` exactly when ``nominee[c]`` is None."""
-        if is_leaf[x]:
-            qq = queues.get(x)
-            nom = qq[pos[x]] if qq and pos[x] < len(qq) and x not in blocked else None
-        elif (sp := span[x]) is not None:
-            ks = key[sp[0]:sp[1]]
-            bk = min(ks)
-            nom = None if bk is _NONE else nominee[sp[0] + ks.index(bk)]
-        else:
-            best = None
-            bk = _NONE
-            for c in children[x]:
-                k = key[c]
-                if k < bk:
-                    best, bk = c, k
-            nom = nominee[best] if best is not None else None
-        if unless_same and nom == nominee[x]:
-            return False
-        nominee[x] = nom
-        if nom is None:
-            key[x] = _NONE
-        elif x != root:
-            if plain:  # the shortcut of _level_key, inlined: this is the hottest spot of a pass (B2)
-                if ctx.key_version != ctx.version:
-                    cache.clear()
-                    ctx.key_version = ctx.version
-                shape = shapes.get(nom)
-                if shape is None:
-                    ctx.vec(nom)
-                    shape = shapes[nom]
-                ck = (x, shape)
-                pre = cache.get(ck)
-                if pre is None:
-                    pre = cache[ck] = prefix_of(x, shape)
-                key[x] = pre + reqs[nom].order
-            else:
-                key[x] = _level_key(ctx, x, nom)
-        return True
-
-    def rekey_plain_path(leaf: int) -> None:
-        """``compute`` for every node on the path of a plain tree's admission, checks hoisted:
-        each of them has new balances, so none can keep its key and none is skipped (B2)."""
-        cache.clear()  # the cached prefixes of these nodes are stale; others are rebuilt on demand
-        ctx.key_version = ctx.version
-        qq = queues[leaf]
-        p = pos[leaf]
-        nom = qq[p] if p < len(qq) and leaf not in blocked else None
-        nominee[leaf] = nom
-        if nom is None:
-            key[leaf] = _NONE
-        else:
-            shape = shapes.get(nom) or _shape(ctx, nom)
-            key[leaf] = prefix_of(leaf, shape) + reqs[nom].order
-        x = parent[leaf]
-        while x >= 0:
-            sp = span[x]
-            if sp is None:
-                compute(x)
-                x = parent[x]
-                continue
-            ks = key[sp[0]:sp[1]]
-            bk = min(ks)
-            if bk is _NONE:
-                nominee[x] = None
-                key[x] = _NONE
-            else:
-                nom = nominee[x] = nominee[sp[0] + ks.index(bk)]
-                if x != root:
-                    shape = shapes.get(nom) or _shape(ctx, nom)
-                    key[x] = prefix_of(x, shape) + reqs[nom].order
-            x = parent[x]
-
-    def advance(leaf: int) -> None:
-        # No balance changed, only the leaf's nominee: walking up stops at the first node whose
-        # nominee is unchanged, since a node's key depends only on its nominee and balances.
-        x = leaf
-        while x >= 0 and compute(x, unless_same=True):
-            x = parent[x]
-
-    for x in sorted(range(n), key=lambda i: -tree.depth[i]):
-        compute(x)
-    # The tail of a pass on a filling cluster is a long run of Pending verdicts.  Pending verdicts
-    # change nothing, so once no request left would progress on the current ledgers, the rest
-    # of the tournament would only judge each of them Pending in its order — the verdicts a dry
-    # sweep gives in any order (StrictFIFO queues in theirs), and PENDING decisions are emitted
-    # in id order anyway.  After a run of ``_TAIL_RUN`` Pending verdicts a dry sweep checks
-    # this; when something could still progress the tournament goes on and the next check waits
-    # twice as long, so failed checks cost O(P log P) at worst (B2: most of scale XL's tail).
-    run, check_after = 0, _TAIL_RUN
-    while nominee[root] is not None:
-        rid = nominee[root]
-        q = reqs[rid]
-        leaf = index[q.leaf]
-        if plain and admit_if_plain_fit(ctx, q, leaf):
-            progressed = True
-            run = 0
-            pos[leaf] += 1
-            rekey_plain_path(leaf)
-            continue
-        touched = _evaluate(ctx, rid, leaf)
-        pos[leaf] += 1
-        if ctx.status[rid].state == "Pending" and tree.nodes[leaf].queueing == "StrictFIFO":
-            blocked[leaf] = rid
-        if touched:
-            progressed = True
-            run = 0
-            for t in sorted(touched | {leaf}):
-                for x in tree.path[t]:
-                    compute(x)
-            continue
-        run += 1
-        if run >= check_after:
-            if not _would_progress(ctx):
-                break
-            run, check_after = 0, check_after * 2
-        advance(leaf)
-    for leaf, by in sorted(blocked.items()):
-        for rid in queues[leaf][pos[leaf]:]:
-            _block(ctx, rid, by)
-    return progressed
-
-
-_NONE = (2,)  # the tournament key of a child without a nominee (see _tournament)
-_TAIL_RUN = 64  # Pending verdicts in a row before the tournament checks for its tail
-
-
-def _shape(ctx: PassCtx, rid: str) -> tuple:
-    ctx.vec(rid)  # interns the request's demand and records its shape
-    return ctx.shapes[rid]
-
-
-def _block(ctx: PassCtx, rid: str, by: str) -> None:
-    """A8 StrictFIFO: ``rid`` waits behind the leaf's pending head ``by`` (not a verdict of its
-    own, so it does not count as judged)."""
-    _pending(ctx, rid, Reason.PENDING_STRICT_FIFO_BLOCKED, None, {"by": by})
-    ctx.judged.pop(rid, None)
-
-
-def _level_key(ctx: PassCtx, c: int, rid: str) -> tuple:
-    """Tournament key of child ``c`` whose nominee is ``rid`` (A3 items 2–7): within owned at
-    this level, tier, DRS after admission (``drs_key``), then the request's own order.  A plain
-    tree takes the equivalent shortcut inlined in ``_tournament``: without lend limits B(c) after
-    admission is SQ − usage − demand, so the key's prefix depends only on c, the demand and c's
-    usage and is shared by every request of the same shape until the planning view changes
-    (equivalence classes, K KEP-9694)."""
-    tree = ctx.tree
-    q = ctx.requests[rid]
-    vec = ctx.vec(rid)
-    nb = ctx.sim.balance_after(tree.index[q.leaf], vec, c)
-    within = 0
-    for r, d in enumerate(vec):
-        if d > 0 and nb[r] < 0:
-            within = 1
-            break
-    dk = drs_key(tree, c, nb)
-    return (within, -tree.nodes[c].share_tier, _approx(dk), dk) + q.order
-
-
-def _prefix_fn(ctx: PassCtx):
-    """``prefix(c, vec)``: (within, -tier, DRS) of child ``c`` of a plain tree for a demand vector,
-    in one loop (same values as balance_after + drs_key); per-node constants are looked up once
-    a pass.  A closure rather than a method: it is called once per re-keyed node."""
-    tree, usage = ctx.tree, ctx.sim.usage
-    consts: dict[int, tuple] = {}
-
-    def prefix(c: int, vec) -> tuple:
-        k = consts.get(c)
-        if k is None:
-            node = tree.nodes[c]
-            w = node.weight
-            k = consts[c] = (tree.sq[c], tree.lendable[tree.parent[c]], -node.share_tier, w.numerator, w.denominator)
-        sq, lendable, tier, wn, wd = k
-        within = 0
-        bn, bd = 0, 1
-        inf = False
-        for s, u, d, lend in zip(sq, usage[c], vec, lendable, strict=True):
-            b = s - u - (d if d > 0 else 0)
-            if b < 0:
-                if d > 0:
-                    within = 1
-                if lend <= 0:
-                    inf = True
-                elif -b * bd > bn * lend:
-                    bn, bd = -b, lend
-        if inf or (bn and not wn):
-            return (within, tier, _approx(RATIO_INF), RATIO_INF)
-        if bn == 0:
-            return (within, tier, 0.0, 0)
-        return (within, tier, bn * wd / (bd * wn), Ratio(bn * wd, bd * wn))
-
-    return prefix
-
-
-def _approx(dk) -> float:
-    """The correctly rounded float of a DRS key.  Rounding is monotone, so unequal floats order
-    two keys exactly as their exact values do, and only equal floats fall through to the exact
-    (slower, Python-level) comparison of the next key element."""
-    return 0.0 if dk == 0 else dk.n / dk.d
-
-
-# ---------------------------------------------------------------- one request (A4–A7, P)

@@ -47,10 +47,13 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     # The fit test and the binding constraint read only the planning view, the leaf and the
     # demand: requests of one shape at one leaf share them while ``version`` is unchanged (B2:
     # a full cluster judges every pending request against the same ledgers).
-    fkey = (ctx.version, leaf, ctx.shapes[rid])
-    fits = ctx.fit_memo.get(fkey)
+    shape = ctx.shapes[rid]
+    fits = _root_refusal(ctx, leaf, vec, shape) if tree.plain else None
+    fkey = (ctx.version, leaf, shape)
     if fits is None:
-        fits = ctx.fit_memo[fkey] = [sim.fit(leaf, vec), None]
+        fits = ctx.fit_memo.get(fkey)
+        if fits is None:
+            fits = ctx.fit_memo[fkey] = [sim.fit(leaf, vec), None]
     hit = fits[0]
     if hit is None:
         need = [r for r in range(tree.R) if vec[r] > 0]
@@ -112,51 +115,23 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     return touched
 
 
-def admit_if_plain_fit(ctx: PassCtx, q: Request, leaf: int) -> bool:
-    """The common verdict of a plain tree, decided in one walk of the path: ``q`` fits in both
-    ledgers and needs no special treatment, so it is admitted (True).  False, with nothing
-    changed, whenever ``_judge`` has anything more to say (no fit, gates, a reservation in the
-    planning view, a borrowing request that is non-preemptible, exceeds a lender's grace or
-    prefers preemption): the caller then runs ``_evaluate``, which decides exactly as before.
-    Same checks as ``Ledger._fit_plain`` + ``borrowing_top`` (B2: most of a pass at scale M)."""
-    if q.gates or not ctx.sim_is_actual or ctx.excluded or ctx.judged.get(q.id) == ctx.version:
-        return False
-    tree = ctx.tree
-    vec = ctx.vec(q.id)
-    nz = ctx.nonzero.get(id(vec))  # vectors are interned per shape (PassCtx.vec)
-    if nz is None:
-        nz = ctx.nonzero[id(vec)] = [(r, d) for r, d in enumerate(vec) if d > 0]
-    sim = ctx.sim
-    usage, used_, sq, cap, bl = sim.usage, sim.used, tree.sq, tree.cap, tree.bl
-    path = tree.path[leaf]
-    # The root first: on a filling cluster its capacity is what fails.
-    root = tree.root
-    ux, sqx, used, capx = usage[root], sq[root], used_[root], cap[root]
-    for r, d in nz:
-        if used[r] + d > capx[r] or sqx[r] - ux[r] - d < 0:
-            return False
-    top = -1  # index on the path of the highest node that borrows after admission
-    for i in range(len(path) - 1):  # the leaf and its ancestors below the root
-        x = path[i]
-        ux, sqx, used, capx, blx = usage[x], sq[x], used_[x], cap[x], bl[x]
-        for r, d in nz:
-            if used[r] + d > capx[r]:
-                return False
-            b = sqx[r] - ux[r] - d
-            if b < 0:
-                if b < -blx[r]:
-                    return False
-                top = i
-    if top < 0:
-        _admit(ctx, q, leaf, vec, Reason.ADMITTED_WITHIN_OWNED, {})
-        return True
-    h = path[top]
-    if not q.preemptible or q.reclaim_grace > tree.lendout_grace[tree.parent[h]] or (
-            ctx.settings.borrowing_preference == "PreemptOverBorrow" and tree.nodes[leaf].within_policy != "Never"):
-        return False
-    nb = [s - u - (d if d > 0 else 0) for s, u, d in zip(sq[h], usage[h], vec, strict=True)]
-    _admit(ctx, q, leaf, vec, Reason.ADMITTED_BORROWING, {}, (h, nb))
-    return True
+def _root_refusal(ctx: PassCtx, leaf: int, vec: list[int], shape: tuple) -> list | None:
+    """In a plain tree the root's capacity is checked first (``Ledger.fit``): when it refuses,
+    the fit result is the same at every leaf, and so is the binding wherever nothing on the
+    leaf's path limits the resource (``Tree.open_below``).  Such an entry [fit, binding] is
+    shared by all those leaves; None sends the caller to the per-leaf memo (B2: on a full
+    cluster nearly every verdict is this one)."""
+    rkey = (ctx.version, shape)
+    entry = ctx.root_refusals.get(rkey, _UNSEEN)
+    if entry is _UNSEEN:
+        hit = ctx.sim.root_refusal(vec)
+        entry = ctx.root_refusals[rkey] = None if hit is None else [hit, None]
+    if entry is not None and ctx.tree.open_below[leaf][entry[0][1]]:
+        return entry
+    return None
+
+
+_UNSEEN = object()
 
 
 def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_owned) -> set[int]:
@@ -205,13 +180,20 @@ def _binding(ctx, leaf, vec, x, r, kind) -> Binding:
     tree = ctx.tree
     via = ctx.sim.lend_blocker(x, r) if kind == "lend_limit" else None
     # What is available to the leaf depends on the leaf and the resource, not on the shape of the
-    # request: it is computed once per planning-view version (as the fit memo is).
-    akey = (ctx.version, leaf, r)
+    # request: it is computed once per planning-view version (as the fit memo is) — and once for
+    # all the leaves whose path sets no limit of its own on the resource (tree.open_below).
+    akey = (ctx.version, tree.root if tree.open_below[leaf][r] else leaf, r)
     available = ctx.available_memo.get(akey)
     if available is None:
         available = ctx.available_memo[akey] = ctx.sim.available(leaf, r)
-    return Binding(node=tree.ids[x], resource=tree.config.resources[r], available=available,
-                   needed=vec[r], kind=kind, via=tree.ids[via] if via is not None else None)
+    # Bindings are values: equal ones are shared across the pass (B2: a full cluster's verdicts
+    # mostly name the root's capacity, whatever their leaf).
+    value = (x, r, kind, available, vec[r], via)
+    b = ctx.bindings.get(value)
+    if b is None:
+        b = ctx.bindings[value] = Binding(node=tree.ids[x], resource=tree.config.resources[r], available=available,
+                                          needed=vec[r], kind=kind, via=tree.ids[via] if via is not None else None)
+    return b
 
 
 def _binding_at(ctx, leaf, vec, x, need) -> Binding:
@@ -228,10 +210,15 @@ def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, 
     ADMITTED_BORROWING, whose facts (lender scope, borrowed amounts, DRS) are derived from it."""
     if ctx.dry:
         raise WouldProgress
+    ctx.actual.add_both(ctx.sim, leaf, vec)
+    record_admission(ctx, q, leaf, vec, str(reason), facts, borrowing)
+
+
+def record_admission(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: str, facts: dict,
+                      borrowing: tuple | None) -> None:
+    """What follows the charge of an admission: allocation, status and the ADMIT decision."""
     tree = ctx.tree
     path = tree.path[leaf]
-    actual = ctx.actual
-    actual.add_both(ctx.sim, leaf, vec)
     ctx.version += 1
     rid = q.id
     # The request's demand mapping is shared, not copied: engine mappings are never mutated
@@ -240,22 +227,23 @@ def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, 
     if ctx._by_leaf is not None:  # else it is built later from the allocations, this one included
         ctx._by_leaf.setdefault(leaf, []).append(rid)
     st = ctx.status[rid]
-    detail = ()
-    if borrowing is not None:
-        h, nb = borrowing
-        scope = tree.ids[tree.parent[h]]
-        detail = (("lender_scope", scope),)
-    ctx.status[rid] = Status.new("Admitted", str(reason), st.pending_since, None, (), 0, detail, st.times_preempted)
+    detail = () if borrowing is None else (("lender_scope", tree.ids[tree.parent[borrowing[0]]]),)
+    # Statuses are values: admissions with equal fields share one (B2, B9).
+    value = (reason, st.pending_since, detail, st.times_preempted)
+    admitted = ctx.admitted.get(value)
+    if admitted is None:
+        admitted = ctx.admitted[value] = Status.new("Admitted", reason, st.pending_since, None, (), 0, detail,
+                                                    st.times_preempted)
+    ctx.status[rid] = admitted
     # The explanation (per-node owned/used before/after) is built only when read; the usage after
     # admission is snapshotted now because the ledger keeps changing during the pass.  A function
     # and its arguments, not a closure: fewer objects per admission for the collector (B2).
     # One flat list (node after node, R values each) rather than a tuple per node.
     after = []
-    used = actual.used
+    used = ctx.actual.used
     for x in path:
         after += used[x]
-    ctx.emit("ADMIT", reason, request=rid, build_facts=_admit_facts,
-             facts_args=(tree, q, vec, path, after, facts, borrowing))
+    ctx.emit_admit(rid, reason, _admit_facts, (tree, q, vec, path, after, facts, borrowing))
 
 
 def _admit_facts(tree, q: Request, vec: list[int], path: list[int], after: list[int], facts: dict,
@@ -280,8 +268,19 @@ def _pending(ctx: PassCtx, rid: str, reason: Reason | str, binding: Binding | No
     """Record the current reason; the PENDING decision is emitted at the end of the pass, and
     only if the reason differs from the one the request entered the pass with (A10)."""
     st = ctx.status[rid]
-    ctx.status[rid] = Status.new("Pending", str(reason), st.pending_since, binding, (), st.plan_seq,
-                             tuple(sorted(detail.items())) if detail else (), st.times_preempted)
+    reason = str(reason)
+    if detail:
+        ctx.status[rid] = Status.new("Pending", reason, st.pending_since, binding, (), st.plan_seq,
+                                     tuple(sorted(detail.items())), st.times_preempted)
+    else:
+        # Statuses are values: verdicts with equal fields share one (B2: a full cluster's verdicts
+        # mostly repeat).  The memo holds the binding, so its id cannot be reused while it lives.
+        value = (reason, id(binding), st.pending_since, st.plan_seq, st.times_preempted)
+        shared = ctx.pending_statuses.get(value)
+        if shared is None:
+            shared = ctx.pending_statuses[value] = (binding, Status.new(
+                "Pending", reason, st.pending_since, binding, (), st.plan_seq, (), st.times_preempted))
+        ctx.status[rid] = shared[1]
     ctx.touched_from.setdefault(rid, st)
 
 

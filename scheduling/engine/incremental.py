@@ -22,11 +22,15 @@ them stay valid; preemption planning changes a ledger only transiently, hence th
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from .accounting import Ledger
 from .allocate import accept_new, emit_pending
 from .evaluate import _evaluate
 from .model import State
 from .passctx import PassCtx, WouldProgress
+
+_TERMINATING, _STATE = attrgetter("terminating"), attrgetter("state")
 
 
 class Carry:
@@ -58,9 +62,9 @@ def attach(state: State, carry) -> State:
 def keep(ctx: PassCtx, new_state: State, carry: Carry | None) -> None:
     """After a full pass: carry its ledgers if the output is a time-free fixed point."""
     if carry is None:
-        if not ctx.time_free or any(a.terminating for a in ctx.allocations.values()) or any(
-            st.state == "Reserved" for st in ctx.status.values()
-        ):
+        # Scans in C (attrgetter): a pass at scale M ends with about 17,000 allocations (B2).
+        if not ctx.time_free or any(map(_TERMINATING, ctx.allocations.values())) or (
+                "Reserved" in map(_STATE, ctx.status.values())):
             return
         carry = Carry(ctx.tree, ctx.actual, ctx.sim)
     attach(new_state, carry)

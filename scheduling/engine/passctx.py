@@ -41,6 +41,10 @@ class PassCtx:
         self.memo: dict[tuple, tuple] = {}
         self.fit_memo: dict[tuple, list] = {}  # (version, leaf, shape) → [fit result, binding]
         self.available_memo: dict[tuple, int] = {}  # (version, leaf, resource) → Ledger.available
+        self.bindings: dict[tuple, object] = {}  # evaluate._binding: one Binding per distinct value
+        self.admitted: dict[tuple, object] = {}  # evaluate.record_admission: one Status per distinct value
+        self.pending_statuses: dict[tuple, tuple] = {}  # evaluate._pending: (binding, Status) per distinct value
+        self.root_refusals: dict[tuple, list | None] = {}  # (version, shape) → evaluate._root_refusal's entry
         self.key_cache: dict[tuple, tuple] = {}  # tournament key prefixes, valid at key_version
         self.key_version = 0
         self.shapes: dict[str, tuple] = {}  # request → its demand shape (see vec)
@@ -49,6 +53,7 @@ class PassCtx:
         self.nonzero: dict[int, list] = {}  # id of an interned vector → its (resource, amount > 0) pairs
         self.judged: dict[str, int] = {}  # request → version at which it was last judged Pending
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
+        self.settled = -1  # the version at which a tournament's tail sweep found nothing to progress
         self.opening = False  # the sweep before the first tournament: planning counts as progress
         self.victim_index: dict = {}  # victims.py: per-leaf candidate order and orphans, per pass
         self._by_leaf: dict[int, list[str]] | None = None
@@ -80,20 +85,23 @@ class PassCtx:
         shape share one list, and ``shapes`` maps each request to that shape's tuple (B9)."""
         v = self.vecs.get(rid)
         if v is None:
-            # Most demands repeat a few mappings: look the mapping's items up before building a
-            # vector (B2: 100,000 requests at scale XL).
-            demand = self.requests[rid].demand
-            items = tuple(demand.items())
-            canon = self._by_items.get(items)
+            v = self.intern(rid, tuple(self.requests[rid].demand.items()))
+        return v
+
+    def intern(self, rid: str, items: tuple) -> list[int]:
+        """Record ``rid``'s demand vector, given its demand's items (see ``vec``).  Most demands
+        repeat a few mappings: the items are looked up before a vector is built (B2: 100,000
+        requests at scale XL)."""
+        canon = self._by_items.get(items)
+        if canon is None:
+            v = self.tree.vec(self.requests[rid].demand)
+            shape = tuple(v)
+            canon = self._canon.get(shape)
             if canon is None:
-                v = self.tree.vec(demand)
-                shape = tuple(v)
-                canon = self._canon.get(shape)
-                if canon is None:
-                    canon = self._canon[shape] = (v, shape)
-                self._by_items[items] = canon
-            v = self.vecs[rid] = canon[0]
-            self.shapes[rid] = canon[1]
+                canon = self._canon[shape] = (v, shape)
+            self._by_items[items] = canon
+        v = self.vecs[rid] = canon[0]
+        self.shapes[rid] = canon[1]
         return v
 
     def fork_planning_view(self) -> None:
@@ -116,6 +124,12 @@ class PassCtx:
         self.decisions.append(Decision.lazy(self.now, action, str(reason), request, victim, preemptor, self.modifiers,
                                             _built, (action, reason, request, facts, build_facts, facts_args)))
 
+
+    def emit_admit(self, rid: str, reason: str, build_facts, facts_args: tuple) -> None:
+        """``emit("ADMIT", reason, request=rid, build_facts=…, facts_args=…)``, positional: a
+        pass at scale M admits about 7,000 requests (B2)."""
+        self.decisions.append(Decision.lazy(self.now, "ADMIT", reason, rid, None, None, self.modifiers, _built,
+                                            ("ADMIT", reason, rid, None, build_facts, facts_args)))
 
     def emit_each(self, action: str, build_facts, items) -> None:
         """``emit(action, st.reason, request=rid, build_facts=build_facts, facts_args=(st,))`` for

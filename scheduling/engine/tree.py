@@ -10,7 +10,7 @@ keys so that the fit test stays O(depth × R) with cheap list access (F3, benchm
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .degraded import scale_owned
 from .model import Config, Node, id_key
@@ -47,6 +47,9 @@ class Tree:
     # No node keeps a never-lent local part (no lend limits in force): usage then bubbles to the
     # root unchanged, which lets the ledger and tournament keys skip the per-node bookkeeping.
     plain: bool = False
+    # open_below[x][r]: nothing on x's path below the root limits r (no borrow limit, max or
+    # local part), so what x could get of r is what the root has left (Ledger.available).
+    open_below: list[list[bool]] = field(default_factory=list)
 
     def lca(self, a: int, b: int) -> int:
         da, db = self.depth[a], self.depth[b]
@@ -160,10 +163,18 @@ def _build(config: Config, capacity: dict[str, int]) -> Tree:
     for x in reversed(order):
         g = nodes[x].lendout_grace
         grace[x] = min([INF if g is None else g] + [grace[c] for c in children[x]])
+    open_below = [[True] * R for _ in range(n)]
+    for x in order:  # top-down: a node's path is its parent's plus itself
+        p = parent[x]
+        if p < 0:
+            continue
+        row, up = open_below[x], open_below[p]
+        for ri in range(R):
+            row[ri] = up[ri] and bl[x][ri] == INF and cap[x][ri] == INF and local[x][ri] == 0
     return Tree(
         config=config, ids=ids, index=index, nodes=nodes, parent=parent, children=children, path=path,
         depth=depth, is_leaf=[not c for c in children], R=R, rindex=rindex, owned=owned, bl=bl, ll=ll,
         cap=cap, sq=sq, local=local, potential=potential, lendable=potential, fence_of=fence_of,
         min_runtime=min_runtime, lendout_grace=grace, degraded=degraded, root=root,
-        plain=not any(any(row) for row in local),
+        plain=not any(any(row) for row in local), open_below=open_below,
     )
