@@ -141,6 +141,15 @@ def test_operators_and_members_of_the_parent_read_both_sides(reclaimed, api, ope
     assert set(share["borrowed_by"]) == {"org/crimson"}
 
 
+def test_the_console_shows_a_decision_with_tenant_paths(reclaimed, client, operator):
+    """The decision log keeps the engine's node ids; the operators' console names them."""
+    evict = SchedulingDecision.objects.filter(action="EVICT", victim=reclaimed["victim"].key).get()
+    assert f"t{reclaimed['crimson'].pk} was borrowing" in evict.message
+    client.force_login(operator)
+    page = client.get(f"/admin/scheduling/schedulingdecision/{evict.pk}/change/").content.decode()
+    assert f"for {evict.preemptor}: tenant org/crimson was borrowing." in page
+
+
 def test_a_shrunk_gangs_tenant_learns_nothing_of_who_it_was_shrunk_for(teams, api):
     """P4: crimson's elastic gang gives back the 4 cpu azure reclaims, one pod at a time."""
     cluster, backend = teams["cluster"], teams["backend"]
