@@ -12,6 +12,7 @@ as a member of each side, as a member of the parent tenant, and as an operator.
 
 from __future__ import annotations
 
+import importlib
 import re
 
 import pytest
@@ -215,3 +216,24 @@ def test_facts_keep_their_numbers_and_lose_other_tenants_names(teams):
     assert Redactor(teams["olga"]).facts(teams["cluster"].pk, facts)["per_node"] == {
         "org/crimson": {"owned": {"cpu": 8000}}, "org": {"owned": {"cpu": 16000}},
         "org/azure": {"owned": {"cpu": 8000}}}
+
+
+def test_messages_recorded_before_read_the_same_way(teams):
+    """Rows written when the cycle still named every tenant by its path get the engine's ids back
+    (migration 0005), so they too are named for each reader."""
+    from django.apps import apps
+
+    migration = importlib.import_module("scheduling.migrations.0005_engine_ids_in_messages")
+    old = SchedulingDecision.objects.create(
+        cluster=teams["cluster"], tenant=teams["crimson"], pass_seq=1, config_version=1, action="PENDING",
+        reason="PENDING_LEND_LIMIT", request="crimson-jobs/b-1",
+        message="crimson-jobs/b-1: PENDING_LEND_LIMIT at tenant org/azure (its own namespaces) (cpu: 0 available, "
+                "1000 needed) under tenant org.")
+    migration.paths_to_engine_ids(apps, None)
+    old.refresh_from_db()
+    org, azure = teams["org"].pk, teams["azure"].pk
+    assert old.message == (f"crimson-jobs/b-1: PENDING_LEND_LIMIT at t{azure}#self (cpu: 0 available, 1000 needed) "
+                           f"under t{org}.")
+    assert Redactor(teams["cole"]).decision_message(old) == (
+        "crimson-jobs/b-1: PENDING_LEND_LIMIT at another tenant (cpu: 0 available, 1000 needed) under another "
+        "tenant.")
