@@ -7,6 +7,7 @@ from django.contrib import admin
 from tenants.admin import ReadOnlyAdmin
 
 from .models import Binding, SchedulingDecision
+from .redact import Redactor
 
 
 @admin.register(Binding)
@@ -25,6 +26,12 @@ class SchedulingDecisionAdmin(ReadOnlyAdmin):
     list_filter = ["action", "reason", "cluster"]
     search_fields = ["request", "victim"]
     list_select_related = ["tenant", "cluster"]
+    readonly_fields = ["explanation"]
+
+    @admin.display(description="Message, with tenant paths")
+    def explanation(self, obj) -> str:
+        # The stored message keeps the engine's node ids (t<pk>); the console reads them as paths.
+        return Redactor.for_operators().decision_message(obj)
 
 
 from . import policy_admin  # noqa: E402, F401 (registers the policy and settings admins)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -33,8 +32,6 @@ from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingReque
 
 log = logging.getLogger(__name__)
 LOCK_NAMESPACE = 0x5C4ED  # advisory lock key space of the scheduling cycle
-# Engine node ids inside messages; not inside names such as the namespace "t1-apps" or "a/t2.x".
-_NODE = re.compile(r"(?<![\w\-/.])t(\d+)(#self)?(?![\w\-/]|\.\w)")
 
 
 def _try_lock(cluster_id: int) -> bool:
@@ -250,14 +247,11 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], no
 def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_hash="", groups=None, before=None,
             released=frozenset(), shrunk: shrinks.Ledger | None = None) -> int:
     """Decisions, bindings, request rows, the engine state and the shrink ledger in one transaction;
-    returns rows written."""
-    paths = dict(Tenant.objects.values_list("pk", "full_slug"))
+    returns rows written.
 
-    def human(message: str) -> str:
-        # Engine node ids (t<pk>, t<pk>#self) read as tenant paths in what people see.
-        return _NODE.sub(lambda m: f"tenant {paths.get(int(m.group(1)), m.group(0))}"
-                         + (" (its own namespaces)" if m.group(2) else ""), message or "")
-
+    Messages keep the engine's ids (t<pk> nodes, <namespace>/<name> requests): who reads them
+    decides what they name, and that is decided when they are read (redact.py)."""
+    tenants = set(Tenant.objects.values_list("pk", flat=True))
     groups = groups or {}
     shrunk = shrunk or shrinks.Ledger()
     version = config.version if config else record.config_version
@@ -271,7 +265,7 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
             cluster=cluster, tenant_id=tenant_of.get(d.request or d.victim or ""), pass_seq=state.pass_seq,
             config_version=version, state_hash=state_hash, action=d.action, reason=d.reason,
             request=d.request or "", victim=d.victim or "", preemptor=d.preemptor or "", facts=_jsonable(d.facts),
-            message=human(d.message + _enacted_note(d, shrunk))) for d in decisions])
+            message=d.message + _enacted_note(d, shrunk)) for d in decisions])
         rows = []
         if config is not None:
             open_ids = dict(Binding.objects.filter(cluster=cluster).open().values_list("request", "id"))
@@ -288,9 +282,9 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
 
             rows = pass_bindings(cluster_id=cluster.pk, open_ids=open_ids, before=before or {},
                                  after=state.allocations, decisions=decisions, groups=groups, released=set(released),
-                                 tenants=set(paths), pass_seq=state.pass_seq, config_version=version, resized=resized)
+                                 tenants=tenants, pass_seq=state.pass_seq, config_version=version, resized=resized)
             Binding.objects.bulk_create(rows)
-        written = _sync_requests(cluster, state, groups, last, human, shrinks.rows(shrunk, state, groups))
+        written = _sync_requests(cluster, state, groups, last, shrinks.rows(shrunk, state, groups))
         record.state = snap.state_to_json(state)
         record.shrinks = shrunk.to_json()
         record.pass_seq = state.pass_seq
@@ -312,7 +306,7 @@ REQUEST_FIELDS = ["tenant_id", "namespace", "name", "demand", "state", "reason",
                   "lender_scope", "notes"]
 
 
-def _sync_requests(cluster, state, groups: dict, last: dict, human, overrides: dict) -> int:
+def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) -> int:
     """Each request's latest word: insert new rows, update changed ones, drop those whose pods are gone.
     ``overrides``: what the cycle adds to the engine's word (shrinks.rows).
 
@@ -329,13 +323,12 @@ def _sync_requests(cluster, state, groups: dict, last: dict, human, overrides: d
                   "state": st.state, "reason": st.reason, "notes": g["notes"]}
         d = last.get(key)
         if d is not None:
-            values.update(message=human(d.message), facts=_jsonable(d.facts))
+            values.update(message=d.message, facts=_jsonable(d.facts))
             if d.action == "ADMIT":
                 values["share"], values["lender_scope"], _ = share_of(d, g["demand"])
         extra = overrides.get(key)
         if extra:
             values.update(extra)
-            values["message"] = human(extra["message"])
         row = existing.get(key)
         if row is None:
             new.append(SchedulingRequest(cluster=cluster, key=key, **values))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.db.models import Q
 
 from scheduling.engine import explain
-from tenants.access import access_for
 from tenants.models import Tenant
 
 from . import snapshot as snap
 from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest, TenantSchedulingPolicy
+from .redact import Redactor
 
 
 def request_list(*, user):
@@ -26,22 +26,33 @@ def waiting_list(*, user, tenant: Tenant):
             .filter(~Q(state="Admitted") | shrunk).order_by("namespace", "name"))
 
 
+def waiting_reasons(*, user, tenant: Tenant, limit: int = 500) -> list[dict]:
+    """The tenant page's waiting pods, each with its one-line reason as the user may read it."""
+    names = Redactor(user)
+    return [{"key": r.key, "state": r.state, "reason": r.reason, "message": names.request_message(r)}
+            for r in waiting_list(user=user, tenant=tenant)[:limit]]
+
+
 def request_why(*, request: SchedulingRequest, user) -> dict:
-    """The engine's own account of the request, its latest message, and its recent decisions."""
-    record = EngineSnapshot.objects.filter(cluster_id=request.cluster_id).first()
+    """The engine's own account of the request, its latest message, and its recent decisions;
+    other tenants' requests and tenants they name read anonymously (redact.py)."""
+    names = Redactor(user)
+    cluster = request.cluster_id
+    record = EngineSnapshot.objects.filter(cluster_id=cluster).first()
     engine_view = explain.why(snap.state_from_json(record.state), request.key) if record else {}
-    decisions = SchedulingDecision.objects.visible_to(user).filter(request=request.key,
-                                                                   cluster_id=request.cluster_id)[:20]
+    decisions = SchedulingDecision.objects.visible_to(user).filter(request=request.key, cluster_id=cluster)[:20]
     return {"request": request.key, "tenant": request.tenant.full_slug, "state": request.state,
-            "reason": request.reason, "message": request.message, "notes": request.notes, "share": request.share,
-            "lender_scope": scope_name(request.lender_scope, user), "demand": request.demand, "engine": engine_view,
+            "reason": request.reason, "message": names.request_message(request), "notes": request.notes,
+            "share": request.share, "lender_scope": names.node(request.lender_scope), "demand": request.demand,
+            "engine": names.facts(cluster, engine_view),
             "decisions": [{"pass": d.pass_seq, "at": d.at, "action": d.action, "reason": d.reason,
-                           "message": d.message} for d in decisions]}
+                           "message": names.decision_message(d)} for d in decisions]}
 
 
 def tenant_share(*, tenant: Tenant, user) -> list[dict]:
     """Per cluster: owned, used, borrowed, lent out, reserved, pending by reason, and who borrows."""
     result = []
+    names = Redactor(user)
     node = snap.node_id(tenant.pk)
     for record in EngineSnapshot.objects.select_related("cluster").exclude(config=None):
         config = snap.config_from_json(record.config)
@@ -49,23 +60,30 @@ def tenant_share(*, tenant: Tenant, user) -> list[dict]:
             continue
         state = snap.state_from_json(record.state)
         status = explain.tenant_status(config, state, node)
-        borrowers = explain.who_is_borrowing_from(config, state, node)
+        borrowed_by: dict[str, dict[str, int]] = {}
+        for borrower, amounts in sorted(explain.who_is_borrowing_from(config, state, node).items()):
+            entry = borrowed_by.setdefault(names.node(borrower), {})  # other tenants add up as one
+            for resource, amount in amounts.items():
+                entry[resource] = entry.get(resource, 0) + amount
         result.append({"cluster": record.cluster.name, "config_version": record.config_version, **status,
-                       "node": tenant.full_slug,
-                       "borrowed_by": {scope_name(n, user): v for n, v in sorted(borrowers.items())},
+                       "node": tenant.full_slug, "borrowed_by": borrowed_by,
                        "who_is_borrowing_from": who_is_borrowing_from(tenant=tenant, cluster_id=record.cluster_id,
-                                                                      lent_out=status["lent_out"], user=user)})
+                                                                      lent_out=status["lent_out"], user=user,
+                                                                      names=names)})
     return result
 
 
-def who_is_borrowing_from(*, tenant: Tenant, cluster_id: int, lent_out: dict[str, int], user) -> list[dict]:
+def who_is_borrowing_from(*, tenant: Tenant, cluster_id: int, lent_out: dict[str, int], user,
+                          names: Redactor | None = None) -> list[dict]:
     """Borrowers holding capacity in a pool this tenant lends its idle share to, from open bindings.
 
     The engine tracks no pairwise lending (X4): a borrowed binding names the scope whose pool lent
     it. A borrower outside this tenant's subtree, borrowing under a scope that contains this tenant,
     is borrowing (in part) what this tenant leaves idle; per resource the amount shown is capped by
-    what the tenant lends out now, so a tenant using its whole share lends to nobody.
+    what the tenant lends out now, so a tenant using its whole share lends to nobody. Borrowers
+    and scopes the user may not see read "another tenant".
     """
+    names = names or Redactor(user)
     above = Tenant.objects.filter(path__in=tenant.ancestor_paths()).values_list("pk", flat=True)
     scopes = {snap.ROOT, snap.node_id(tenant.pk), *(snap.node_id(pk) for pk in above)}
     totals: dict[int, dict] = {}
@@ -82,21 +100,10 @@ def who_is_borrowing_from(*, tenant: Tenant, cluster_id: int, lent_out: dict[str
     for borrower, entry in sorted(totals.items()):
         amounts = {r: min(q, lent_out.get(r, 0)) for r, q in sorted(entry["borrowed"].items())}
         if any(amounts.values()):
-            result.append({"tenant": scope_name(snap.node_id(borrower), user), "borrowed": amounts,
-                           "lender_scope": sorted(scope_name(n, user) for n in entry["lender_scope"]),
+            result.append({"tenant": names.node(snap.node_id(borrower)), "borrowed": amounts,
+                           "lender_scope": sorted({names.node(n) for n in entry["lender_scope"]}),
                            "bindings": entry["bindings"]})
     return result
-
-
-def scope_name(node: str, user) -> str:
-    """An engine node id as a tenant path the user may see; other tenants stay anonymous."""
-    if not node or node == snap.ROOT:
-        return node and "the cluster"
-    pk = node.split("#", 1)[0].lstrip("t")
-    tenant = Tenant.objects.filter(pk=int(pk)).first() if pk.isdigit() else None
-    if tenant is None or not access_for(user).can_see(tenant):
-        return "another tenant"
-    return tenant.full_slug
 
 
 def tenant_required_checks(*, tenant: Tenant) -> list[str]:

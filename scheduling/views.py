@@ -16,11 +16,11 @@ class TenantSchedulingView(TenantScopedMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         user, tenant = self.request.user, self.tenant
-        requests = selectors.waiting_list(user=user, tenant=tenant)[:500]
         policy = tenant_policy_get(tenant=tenant)
         return {**super().get_context_data(**kwargs), "shares": [_bars(s) for s in
                                                                   selectors.tenant_share(tenant=tenant, user=user)],
-                "waiting": requests, "policy_is_default": policy.pk is None,
+                "waiting": selectors.waiting_reasons(user=user, tenant=tenant, limit=500),
+                "policy_is_default": policy.pk is None,
                 "policy": _policy_rows(policy, selectors.tenant_required_checks(tenant=tenant))}
 
 

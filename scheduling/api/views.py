@@ -16,16 +16,27 @@ from tenants.models import Tenant
 from .. import selectors
 from ..filtersets import BindingFilterSet
 from ..models import Binding, SchedulingRequest
+from ..redact import Redactor
+
+
+def _names(serializer) -> Redactor:
+    """One Redactor per response: it reads the tenants and namespaces once for the whole page."""
+    return serializer.context.setdefault("redactor", Redactor(serializer.context["request"].user))
 
 
 class SchedulingRequestSerializer(serializers.ModelSerializer):
     tenant_path = serializers.CharField(source="tenant.full_slug", read_only=True)
+    message = serializers.SerializerMethodField(help_text="The engine's latest word on it; other tenants' workloads "
+                                                "and tenants you may not see read \"another tenant\".")
 
     class Meta:
         model = SchedulingRequest
         fields = ["id", "key", "tenant", "tenant_path", "namespace", "name", "demand", "state", "reason", "message",
                   "notes", "share", "updated_at"]
         read_only_fields = fields
+
+    def get_message(self, obj) -> str:
+        return _names(self).request_message(obj)
 
 
 class SchedulingRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
@@ -67,10 +78,7 @@ class BindingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_lender_scope(self, obj) -> str:
-        names = self.context.setdefault("scope_names", {})  # one tenant lookup per scope per page, not per row
-        if obj.lender_scope not in names:
-            names[obj.lender_scope] = selectors.scope_name(obj.lender_scope, self.context["request"].user)
-        return names[obj.lender_scope]
+        return _names(self).node(obj.lender_scope)
 
     def get_closed_by(self, obj) -> int | None:
         return getattr(obj, "closed_by_id", None)

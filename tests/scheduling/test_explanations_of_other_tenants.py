@@ -1,0 +1,239 @@
+"""What a tenant reads of the engine's explanations names no other tenant (redact.py).
+
+The engine's decisions name other tenants' requests and tree nodes: a victim's EVICT names its
+preemptor, a preemptor's RESERVE names its victims, a SHRINK names who the gang was shrunk for.
+Here the real cycle makes those decisions in the sandbox, and every path that shows them is read
+as a member of each side, as a member of the parent tenant, and as an operator.
+
+    org            16 cpu    olga: member, inherited (sees both teams)
+    ├── azure       8 cpu    ava: member       namespace azure-apps
+    └── crimson     8 cpu    cole: member      namespace crimson-jobs (may borrow 4)
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import pytest
+
+from backends.kubernetes import Credentials, KubernetesBackend
+from scheduling.cycle import scheduling_cycle
+from scheduling.models import SchedulingDecision, SchedulingRequest
+from scheduling.redact import Redactor
+from tenants.models import Membership, Namespace, ResourcePlan, Role, Tenant
+from tenants.services.clusters import cluster_create
+from tests.scheduling.seed import cycle_until, deployment, gated, running, terminating
+from tests.servers.sandbox import wait_for
+
+pytestmark = pytest.mark.django_db
+WORKLOAD = "another tenant's workload"
+RAW_NODE = re.compile(r"(?<![\w\-/.])t\d+(#self)?(?![\w\-])")  # an engine node id left unread
+
+
+def _add(parent, slug):
+    tenant = Tenant(parent=parent, name=slug.title(), slug=slug, full_slug=f"{parent.full_slug}/{slug}" if parent
+                    else slug)
+    if parent is None:
+        return Tenant.objects.add_root(instance=tenant)
+    return Tenant.objects.add_child(Tenant.objects.get(pk=parent.pk), instance=tenant)
+
+
+@pytest.fixture
+def teams(sandbox_api, operator, make_user):
+    org = _add(None, "org")
+    azure, crimson = _add(org, "azure"), _add(org, "crimson")
+    ResourcePlan.objects.create(tenant=org, resource="cpu", owned=16000)
+    ResourcePlan.objects.create(tenant=azure, resource="cpu", owned=8000)
+    ResourcePlan.objects.create(tenant=crimson, resource="cpu", owned=8000, borrow_limit=4000)
+    url, token = sandbox_api.url, "sandbox-admin-token"
+    cluster = cluster_create(name="teams", api_url=url, actor=operator, token=token)
+    backend = KubernetesBackend(Credentials(api_url=url, token=token))
+    for tenant, ns in ((azure, "azure-apps"), (crimson, "crimson-jobs")):
+        Namespace.objects.create(tenant=tenant, cluster=cluster, name=ns)
+        backend.ensure_namespace(ns, labels={})
+    users = {name: make_user(name) for name in ("ava", "cole", "olga")}
+    for name, tenant in (("ava", azure), ("cole", crimson), ("olga", org)):
+        Membership.objects.create(tenant=tenant, user=users[name], role=Role.MEMBER, inherited=True)
+    return {"cluster": cluster, "backend": backend, "org": org, "azure": azure, "crimson": crimson, **users}
+
+
+@pytest.fixture
+def reclaimed(teams):
+    """crimson borrows 4 cpu of azure's idle share; azure wants it back: 4 of crimson's pods are
+    evicted (a long grace keeps them terminating while we look) and 4 of azure's wait for them."""
+    cluster, backend = teams["cluster"], teams["backend"]
+    backend.apply(deployment("crimson-batch", "crimson-jobs", 12, grace=60))
+    wait_for(lambda: gated(backend, "crimson-jobs") == 12, timeout=10)
+    cycle_until(cluster, lambda: running(backend, "crimson-jobs") == 12)
+    backend.apply(deployment("web", "azure-apps", 8))
+    cycle_until(cluster, lambda: terminating(backend, "crimson-jobs") == 4)
+    scheduling_cycle(cluster=cluster)
+    victim = SchedulingRequest.objects.filter(tenant=teams["crimson"], message__startswith="Evicting ").first()
+    waiting = SchedulingRequest.objects.filter(tenant=teams["azure"], state="Reserved").first()
+    assert victim is not None and waiting is not None
+    return {**teams, "victim": victim, "waiting": waiting}
+
+
+def pages(client, tenant: Tenant, request: SchedulingRequest) -> dict[str, str]:
+    """Every place a member of ``tenant`` reads scheduling explanations, as text."""
+    return {url: client.get(url).content.decode() for url in (
+        f"/api/v1/scheduling/requests/{request.pk}/why/", f"/api/v1/scheduling/requests/{request.pk}/",
+        "/api/v1/scheduling/requests/", f"/api/v1/tenants/{tenant.pk}/share/", "/api/v1/scheduling/bindings/",
+        f"/tenants/{tenant.pk}/scheduling/")}
+
+
+def assert_nothing_of(other: Tenant, backend, texts: dict[str, str]) -> None:
+    """No request id, pod name, namespace, tenant slug or name, or engine node id of ``other``."""
+    namespace = Namespace.objects.get(tenant=other).name
+    secrets = {other.slug, other.full_slug, other.name.lower(), namespace,
+               *(p.name for p in backend.list_pods(namespace))}
+    for url, text in texts.items():
+        for secret in secrets:
+            assert secret not in text.lower(), (url, secret)
+        assert not RAW_NODE.search(text), (url, RAW_NODE.search(text).group(0))
+
+
+def test_the_evicted_tenants_member_learns_nothing_of_the_preemptor(reclaimed, api):
+    victim, crimson = reclaimed["victim"], reclaimed["crimson"]
+    client = api(reclaimed["cole"])
+    why = client.get(f"/api/v1/scheduling/requests/{victim.pk}/why/").json()
+    assert why["message"] == (f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {WORKLOAD}: "
+                              "tenant org/crimson was borrowing.")
+    assert why["lender_scope"] == "another tenant"  # the pool it borrowed from is org's, which cole may not see
+    assert any(d["message"].endswith("by borrowing {'cpu': 1000} under another tenant.") for d in why["decisions"])
+    (listed,) = [r for r in client.get("/api/v1/scheduling/requests/", {"namespace": "crimson-jobs"}).json()["results"]
+                 if r["key"] == victim.key]
+    assert listed["message"] == why["message"]
+    assert_nothing_of(reclaimed["azure"], reclaimed["backend"], pages(client, crimson, victim))
+
+
+def test_the_preemptors_tenant_learns_nothing_of_its_victims(reclaimed, api):
+    waiting, azure = reclaimed["waiting"], reclaimed["azure"]
+    client = api(reclaimed["ava"])
+    why = client.get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
+    assert why["message"] == f"Reserved capacity for {waiting.key}; waiting for ['{WORKLOAD}'] to release."
+    assert why["engine"]["victims"] == [WORKLOAD] and why["engine"]["request"] == waiting.key
+    (share,) = client.get(f"/api/v1/tenants/{azure.pk}/share/").json()["clusters"]
+    assert share["who_is_borrowing_from"] == [{"tenant": "another tenant", "borrowed": {"cpu": 4000},
+                                               "lender_scope": ["another tenant"], "bindings": 4}]
+    assert set(share["borrowed_by"]) == {"another tenant"}
+    texts = pages(client, azure, waiting)
+    assert f"Reserved capacity for {waiting.key}; waiting for [&#x27;another tenant&#x27;s workload&#x27;]" in (
+        texts[f"/tenants/{azure.pk}/scheduling/"])
+    assert_nothing_of(reclaimed["crimson"], reclaimed["backend"], texts)
+
+
+@pytest.mark.parametrize("who", ["operator", "olga"])
+def test_operators_and_members_of_the_parent_read_both_sides(reclaimed, api, operator, who):
+    victim, waiting = reclaimed["victim"], reclaimed["waiting"]
+    client = api(operator if who == "operator" else reclaimed["olga"])
+    preemptor = SchedulingDecision.objects.get(action="EVICT", victim=victim.key).preemptor
+    assert preemptor.startswith("azure-apps/")
+    why = client.get(f"/api/v1/scheduling/requests/{victim.pk}/why/").json()
+    assert why["message"] == (f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {preemptor}: "
+                              "tenant org/crimson was borrowing.")
+    assert why["lender_scope"] == "org"
+    engine = client.get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()["engine"]
+    assert [v.split("/")[0] for v in engine["victims"]] == ["crimson-jobs"]
+    (share,) = client.get(f"/api/v1/tenants/{reclaimed['azure'].pk}/share/").json()["clusters"]
+    assert share["who_is_borrowing_from"] == [{"tenant": "org/crimson", "borrowed": {"cpu": 4000},
+                                               "lender_scope": ["org"], "bindings": 4}]
+    assert set(share["borrowed_by"]) == {"org/crimson"}
+
+
+def test_the_console_shows_a_decision_with_tenant_paths(reclaimed, client, operator):
+    """The decision log keeps the engine's node ids; the operators' console names them."""
+    evict = SchedulingDecision.objects.filter(action="EVICT", victim=reclaimed["victim"].key).get()
+    assert f"t{reclaimed['crimson'].pk} was borrowing" in evict.message
+    client.force_login(operator)
+    page = client.get(f"/admin/scheduling/schedulingdecision/{evict.pk}/change/").content.decode()
+    assert f"for {evict.preemptor}: tenant org/crimson was borrowing." in page
+
+
+def test_a_shrunk_gangs_tenant_learns_nothing_of_who_it_was_shrunk_for(teams, api):
+    """P4: crimson's elastic gang gives back the 4 cpu azure reclaims, one pod at a time."""
+    cluster, backend = teams["cluster"], teams["backend"]
+    backend.apply(deployment("web", "azure-apps", 4))
+    backend.apply(deployment("train", "crimson-jobs", 12, annotations={
+        "bluedock.io/gang": "train", "bluedock.io/gang-size": "12", "bluedock.io/gang-min": "8"}))
+    wait_for(lambda: gated(backend, "azure-apps") == 4 and gated(backend, "crimson-jobs") == 12, timeout=10)
+    cycle_until(cluster, lambda: running(backend, "azure-apps") == 4 and running(backend, "crimson-jobs") == 12)
+    backend.scale("apps/v1", "Deployment", "azure-apps", "web", 8)
+    cycle_until(cluster, lambda: terminating(backend, "crimson-jobs") == 4)
+    scheduling_cycle(cluster=cluster)
+    train = SchedulingRequest.objects.get(key="crimson-jobs/train")
+
+    why = api(teams["cole"]).get(f"/api/v1/scheduling/requests/{train.pk}/why/").json()
+    shrinks = [d["message"] for d in why["decisions"] if d["action"] == "SHRINK"]
+    assert shrinks and all(f"(EVICT_RECLAIM_OWNED) for {WORKLOAD} instead of evicting it" in m for m in shrinks)
+    assert f"{WORKLOAD} stays gated until they are gone." in shrinks[0]
+    assert_nothing_of(teams["azure"], backend, pages(api(teams["cole"]), teams["crimson"], train))
+    held = SchedulingRequest.objects.filter(tenant=teams["azure"], state="Reserved").first()
+    assert_nothing_of(teams["crimson"], backend, pages(api(teams["ava"]), teams["azure"], held))
+
+    preemptor = SchedulingDecision.objects.filter(action="SHRINK", request=train.key).first().preemptor
+    why = api(teams["olga"]).get(f"/api/v1/scheduling/requests/{train.pk}/why/").json()
+    assert any(f"for {preemptor} instead of evicting it" in d["message"] for d in why["decisions"])
+
+
+NAMES = [
+    # (what the engine or the cycle wrote, the ids its record names, what cole reads)
+    ("{azure_node}#self waits", (), "another tenant waits"),
+    ("{crimson_node}#self and {crimson_node}", (), "tenant org/crimson (its own namespaces) and tenant org/crimson"),
+    ("waiting for ['azure-apps/web-1', 'crimson-jobs/b-2']", (), f"waiting for ['{WORKLOAD}', 'crimson-jobs/b-2']"),
+    ("behind azure-apps/big train (StrictFIFO)", ("azure-apps/big train",), f"behind {WORKLOAD} (StrictFIFO)"),
+    ("behind gone-ns/web-1 (StrictFIFO)", ("gone-ns/web-1",), f"behind {WORKLOAD} (StrictFIFO)"),
+    ("checks run: example.com/license-check, azure.io/x", (), "checks run: example.com/license-check, azure.io/x"),
+    ("crimson-jobs/t1.x at root", (), "crimson-jobs/t1.x at root"),
+]
+
+
+@pytest.mark.parametrize(("written", "ids", "read"), NAMES, ids=[n[0][:30] for n in NAMES])
+def test_names_in_prose_are_read_whole(teams, written, ids, read):
+    """Ids the prose holds in tricky spots: a gang whose name has a space (known from the record's
+    facts), the id of a namespace that is gone, gate names with a slash, names that look like node
+    ids. The namespace named like a hidden tenant's domain (azure.io) is not a request id."""
+    cluster = teams["cluster"]
+    text = written.format(azure_node=f"t{teams['azure'].pk}", crimson_node=f"t{teams['crimson'].pk}")
+    assert Redactor(teams["cole"]).text(cluster.pk, text, ids=ids) == read
+
+
+def test_facts_keep_their_numbers_and_lose_other_tenants_names(teams):
+    """The shape the engine's ADMIT and PENDING facts have (explain.py), read by cole: the nodes
+    he may not see (org, azure) become "another tenant" without losing either's numbers."""
+    org, azure, crimson = (f"t{teams[t].pk}" for t in ("org", "azure", "crimson"))
+    facts = {"binding": {"node": org, "via": azure, "resource": "cpu", "available": 0, "needed": 1000},
+             "path": [crimson, org, "root"], "victims": ["azure-apps/web-1", "crimson-jobs/b-2"],
+             "per_node": {crimson: {"owned": {"cpu": 8000}}, org: {"owned": {"cpu": 16000}},
+                          azure: {"owned": {"cpu": 8000}}}}
+    assert Redactor(teams["cole"]).facts(teams["cluster"].pk, facts) == {
+        "binding": {"node": "another tenant", "via": "another tenant", "resource": "cpu", "available": 0,
+                    "needed": 1000},
+        "path": ["org/crimson", "another tenant", "the cluster"], "victims": [WORKLOAD, "crimson-jobs/b-2"],
+        "per_node": {"org/crimson": {"owned": {"cpu": 8000}}, "another tenant": {"owned": {"cpu": 16000}},
+                     "another tenant (2)": {"owned": {"cpu": 8000}}}}
+    assert Redactor(teams["olga"]).facts(teams["cluster"].pk, facts)["per_node"] == {
+        "org/crimson": {"owned": {"cpu": 8000}}, "org": {"owned": {"cpu": 16000}},
+        "org/azure": {"owned": {"cpu": 8000}}}
+
+
+def test_messages_recorded_before_read_the_same_way(teams):
+    """Rows written when the cycle still named every tenant by its path get the engine's ids back
+    (migration 0005), so they too are named for each reader."""
+    from django.apps import apps
+
+    migration = importlib.import_module("scheduling.migrations.0005_engine_ids_in_messages")
+    old = SchedulingDecision.objects.create(
+        cluster=teams["cluster"], tenant=teams["crimson"], pass_seq=1, config_version=1, action="PENDING",
+        reason="PENDING_LEND_LIMIT", request="crimson-jobs/b-1",
+        message="crimson-jobs/b-1: PENDING_LEND_LIMIT at tenant org/azure (its own namespaces) (cpu: 0 available, "
+                "1000 needed) under tenant org.")
+    migration.paths_to_engine_ids(apps, None)
+    old.refresh_from_db()
+    org, azure = teams["org"].pk, teams["azure"].pk
+    assert old.message == (f"crimson-jobs/b-1: PENDING_LEND_LIMIT at t{azure}#self (cpu: 0 available, 1000 needed) "
+                           f"under t{org}.")
+    assert Redactor(teams["cole"]).decision_message(old) == (
+        "crimson-jobs/b-1: PENDING_LEND_LIMIT at another tenant (cpu: 0 available, 1000 needed) under another "
+        "tenant.")
