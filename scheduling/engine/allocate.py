@@ -148,17 +148,18 @@ def accept_new(ctx: PassCtx, fresh: list[str] | None = None) -> None:
     # Most requests repeat a demand already seen to fit at every leaf (it is within the least
     # potential of them all): for those only the leaf itself is left to check.
     floor = _potential_floor(nominal)
-    fits_anywhere: set[tuple] = set()
-    is_leaf = tree.is_leaf
+    fits_anywhere: dict[tuple, list[int]] = {}  # a demand's items → its interned vector
+    is_leaf, index, status, vecs = tree.is_leaf, tree.index, ctx.status, ctx.vecs
     for rid in fresh:
         q = reqs[rid]
         demand = q.demand
-        items = tuple(demand.items())
-        if items in fits_anywhere:
-            leaf = tree.index.get(q.leaf)
+        items = q.demand_key
+        interned = fits_anywhere.get(items)
+        if interned is not None:
+            leaf = index.get(q.leaf)
             if leaf is not None and is_leaf[leaf]:
-                ctx.status[rid] = accepted
-                ctx.intern(rid, items)  # every accepted request's vector is needed: built from the items at hand
+                status[rid] = accepted
+                vecs[rid] = interned  # as ctx.intern would (every accepted request's vector is needed)
                 continue
         if not known >= demand.keys():
             unknown = [r for r in demand if r not in rindex]
@@ -175,7 +176,7 @@ def accept_new(ctx: PassCtx, fresh: list[str] | None = None) -> None:
             continue
         ctx.status[rid] = accepted
         if all(d <= f for d, f in zip(vec, floor, strict=True)):
-            fits_anywhere.add(items)
+            fits_anywhere[items] = vec
     rejects.sort(key=lambda t: reqs[t[0]].order[2])  # natural id order (cached id_key)
     for rid, reason, facts in rejects:
         _reject(ctx, rid, reason, facts)

@@ -47,7 +47,7 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     # The fit test and the binding constraint read only the planning view, the leaf and the
     # demand: requests of one shape at one leaf share them while ``version`` is unchanged (B2:
     # a full cluster judges every pending request against the same ledgers).
-    shape = ctx.shapes[rid]
+    shape = id(vec)  # vectors are interned: one per distinct demand (PassCtx.vec)
     fits = _root_refusal(ctx, leaf, vec, shape) if tree.plain else None
     fkey = (ctx.version, leaf, shape)
     if fits is None:
@@ -115,7 +115,7 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     return touched
 
 
-def _root_refusal(ctx: PassCtx, leaf: int, vec: list[int], shape: tuple) -> list | None:
+def _root_refusal(ctx: PassCtx, leaf: int, vec: list[int], shape: int) -> list | None:
     """In a plain tree the root's capacity is checked first (``Ledger.fit``): when it refuses,
     the fit result is the same at every leaf, and so is the binding wherever nothing on the
     leaf's path limits the resource (``Tree.open_below``).  Such an entry [fit, binding] is
@@ -206,7 +206,8 @@ def _binding_at(ctx, leaf, vec, x, need) -> Binding:
 
 def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, facts: dict,
            borrowing: tuple | None = None) -> None:
-    """Charge both ledgers.  ``borrowing`` = (node h, its balances after admission) for an
+    """Charge both ledgers.  ``borrowing`` = (node h, its balances after admission — None in a
+    plain tree, where they follow from the usage snapshot of the ADMIT decision) for an
     ADMITTED_BORROWING, whose facts (lender scope, borrowed amounts, DRS) are derived from it."""
     if ctx.dry:
         raise WouldProgress
@@ -252,6 +253,9 @@ def _admit_facts(tree, q: Request, vec: list[int], path: list[int], after: list[
     f = dict(facts)
     if borrowing is not None:
         h, nb = borrowing
+        if nb is None:  # a plain tree's admission: B(h) after it is SQ − usage, and usage is what was used
+            i = path.index(h) * R
+            nb = [s - u for s, u in zip(tree.sq[h], after[i:i + R], strict=True)]
         f.update(lender_scope=tree.ids[tree.parent[h]],
                  borrowed={res[r]: min(vec[r], -nb[r]) for r in range(tree.R) if vec[r] > 0 and nb[r] < 0},
                  drs_after=str(drs(tree, h, nb)))

@@ -105,6 +105,9 @@ class Request:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "order", (-self.priority, self.created_at, id_key(self.id)))
+        # The demand as a hashable key, for interning its vector in each pass (PassCtx.intern).
+        # An attribute, not a field: it is derived, and stays out of equality, repr and hashes.
+        object.__setattr__(self, "demand_key", tuple(self.demand.items()))
 
 
 def _fast(cls, fields: dict):

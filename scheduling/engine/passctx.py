@@ -47,9 +47,8 @@ class PassCtx:
         self.root_refusals: dict[tuple, list | None] = {}  # (version, shape) → evaluate._root_refusal's entry
         self.key_cache: dict[tuple, tuple] = {}  # tournament key prefixes, valid at key_version
         self.key_version = 0
-        self.shapes: dict[str, tuple] = {}  # request → its demand shape (see vec)
-        self._canon: dict[tuple, tuple] = {}
-        self._by_items: dict[tuple, tuple] = {}  # a demand mapping's items → its _canon entry
+        self._canon: dict[tuple, list[int]] = {}  # a shape → its one vector
+        self._by_items: dict[tuple, list[int]] = {}  # a demand mapping's items → its interned vector
         self.nonzero: dict[int, list] = {}  # id of an interned vector → its (resource, amount > 0) pairs
         self.judged: dict[str, int] = {}  # request → version at which it was last judged Pending
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
@@ -82,26 +81,21 @@ class PassCtx:
 
     def vec(self, rid: str) -> list[int]:
         """The demand vector of ``rid``.  Vectors are read-only and interned: requests of one
-        shape share one list, and ``shapes`` maps each request to that shape's tuple (B9)."""
+        shape share one list, so its ``id`` names the shape in per-pass memos (B2, B9)."""
         v = self.vecs.get(rid)
         if v is None:
-            v = self.intern(rid, tuple(self.requests[rid].demand.items()))
+            v = self.intern(rid, self.requests[rid].demand_key)
         return v
 
     def intern(self, rid: str, items: tuple) -> list[int]:
         """Record ``rid``'s demand vector, given its demand's items (see ``vec``).  Most demands
         repeat a few mappings: the items are looked up before a vector is built (B2: 100,000
         requests at scale XL)."""
-        canon = self._by_items.get(items)
-        if canon is None:
+        v = self._by_items.get(items)
+        if v is None:
             v = self.tree.vec(self.requests[rid].demand)
-            shape = tuple(v)
-            canon = self._canon.get(shape)
-            if canon is None:
-                canon = self._canon[shape] = (v, shape)
-            self._by_items[items] = canon
-        v = self.vecs[rid] = canon[0]
-        self.shapes[rid] = canon[1]
+            v = self._by_items[items] = self._canon.setdefault(tuple(v), v)
+        self.vecs[rid] = v
         return v
 
     def fork_planning_view(self) -> None:

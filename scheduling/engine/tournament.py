@@ -257,7 +257,7 @@ def _plain_admission(ctx: PassCtx, pk: _PlainKeys, key: list, paths: list):
             if not q.preemptible or q.reclaim_grace > grace[parent[h]] or (
                     prefers_preemption and tree.nodes[leaf].within_policy != "Never"):
                 return False
-            borrowing = (h, [s - u - d for s, u, d in zip(sq[h], usage[h], vec, strict=True)])
+            borrowing = (h, None)  # its balances after admission are read off the usage snapshot
         if ctx.dry:
             raise WouldProgress
         sim.charge(path, nz)
