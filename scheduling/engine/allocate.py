@@ -121,6 +121,7 @@ def _build_ledgers(ctx: PassCtx) -> None:
     for rid, st in ctx.status.items():
         if st.state != "Reserved":
             continue
+        ctx.reserved_at_start.append((st.plan_seq, rid))  # for _transfers, in plan order
         ctx.fork_planning_view()
         ctx.sim_is_actual = False
         for v in st.victims:
@@ -219,8 +220,7 @@ def _reject(ctx: PassCtx, rid: str, reason: Reason, facts: dict) -> None:
 
 
 def _transfers(ctx: PassCtx) -> None:
-    reserved = sorted((st.plan_seq, rid) for rid, st in ctx.status.items() if st.state == "Reserved")
-    for _, rid in reserved:
+    for _, rid in sorted(ctx.reserved_at_start):
         st = ctx.status[rid]
         if gates.is_gate_reservation(st):  # A4c: no victims, waits for its checks instead
             gates.transfer(ctx, rid)

@@ -52,6 +52,7 @@ class PassCtx:
         self.nonzero: dict[int, list] = {}  # id of an interned vector → its (resource, amount > 0) pairs
         self.judged: dict[str, int] = {}  # request → version at which it was last judged Pending
         self.dry = False  # set during the settling sweep: any progress raises WouldProgress
+        self.reserved_at_start: list[tuple[int, str]] = []  # (plan_seq, request) of the Reserved, by _build_ledgers
         self.settled = -1  # the version at which a tournament's tail sweep found nothing to progress
         self.opening = False  # the sweep before the first tournament: planning counts as progress
         self.victim_index: dict = {}  # victims.py: per-leaf candidate order and orphans, per pass

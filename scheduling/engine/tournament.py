@@ -42,14 +42,16 @@ def tournament(ctx: PassCtx) -> bool:
     waiting = [rid for rid, st in status.items() if st.state == "Pending"]
     waiting.sort(key=lambda rid: reqs[rid].order)
     queues: dict[int, list[str]] = {}
-    for rid in waiting:
+    ranks: dict[int, list[int]] = {}  # beside each queue, its requests' ranks in head order
+    for i, rid in enumerate(waiting):
         leaf = index[reqs[rid].leaf]
         w = queues.get(leaf)
         if w is None:
             queues[leaf] = [rid]
+            ranks[leaf] = [i]
         else:
             w.append(rid)
-    rank = {rid: i for i, rid in enumerate(waiting)} if plain else None
+            ranks[leaf].append(i)
     pos = dict.fromkeys(queues, 0)
     blocked: dict[int, str] = {}
     electors = _electors(tree)
@@ -81,7 +83,7 @@ def tournament(ctx: PassCtx) -> bool:
             qq = queues.get(x)
             nom = qq[pos[x]] if qq and pos[x] < len(qq) and x not in blocked else None
             if nom is not None and plain:
-                vec, r = vec_of(nom), rank[nom]
+                vec, r = vec_of(nom), ranks[x][pos[x]]
         else:
             gather, kids = electors[x]
             ks = gather(key)
@@ -126,7 +128,7 @@ def tournament(ctx: PassCtx) -> bool:
         if p < len(qq) and leaf not in blocked:
             nom = nominee[leaf] = qq[p]
             vec = nvec[leaf] = vec_of(nom)
-            key[leaf] = bk = prefix(leaf, vec, usage[leaf]) + rank[nom]
+            key[leaf] = prefix(leaf, vec, usage[leaf]) + ranks[leaf][p]
         else:
             nominee[leaf] = None
             key[leaf] = none
