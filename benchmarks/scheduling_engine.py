@@ -45,7 +45,7 @@ def timed(fn, repeat: int = 1):
 
 def sort_time(state) -> float:
     pending = [q for q in state.requests.values() if state.status[q.id].state in ("New", "Pending")]
-    dt, _ = timed(lambda: sorted(pending, key=lambda q: q.order), repeat=3)
+    dt, _ = timed(lambda: sorted(pending, key=lambda q: q.head_order), repeat=3)
     return dt
 
 

@@ -104,9 +104,14 @@ class Request:
     order: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "order", (-self.priority, self.created_at, id_key(self.id)))
+        order = (-self.priority, self.created_at, id_key(self.id))
+        object.__setattr__(self, "order", order)
+        # ``order`` flattened, for sorting whole queues (A2): Python's sort compares flat tuples of
+        # ints and strings with type-specialised comparisons, nested ones generically (B2: 100,000
+        # pending at scale XL).  Same order, since the id key comes last.  An attribute, not a
+        # field, like ``demand_key`` below: derived, out of equality, repr and hashes.
+        object.__setattr__(self, "head_order", (order[0], order[1], *order[2]))
         # The demand as a hashable key, for interning its vector in each pass (PassCtx.intern).
-        # An attribute, not a field: it is derived, and stays out of equality, repr and hashes.
         object.__setattr__(self, "demand_key", tuple(self.demand.items()))
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 
 from .evaluate import _evaluate, _pending, record_admission
 from .explain import Reason
@@ -39,18 +39,18 @@ def tournament(ctx: PassCtx) -> bool:
     plain = tree.plain
     # The pending requests in head order (A2: priority, creation, id); each leaf's queue keeps it.
     # A plain tree's keys end with the request's rank in this order instead of the order itself.
-    waiting = [rid for rid, st in status.items() if st.state == "Pending"]
-    waiting.sort(key=lambda rid: reqs[rid].order)
+    waiting = [reqs[rid] for rid, st in status.items() if st.state == "Pending"]
+    waiting.sort(key=_HEAD_ORDER)
     queues: dict[int, list[str]] = {}
     ranks: dict[int, list[int]] = {}  # beside each queue, its requests' ranks in head order
-    for i, rid in enumerate(waiting):
-        leaf = index[reqs[rid].leaf]
+    for i, q in enumerate(waiting):
+        leaf = index[q.leaf]
         w = queues.get(leaf)
         if w is None:
-            queues[leaf] = [rid]
+            queues[leaf] = [q.id]
             ranks[leaf] = [i]
         else:
-            w.append(rid)
+            w.append(q.id)
             ranks[leaf].append(i)
     pos = dict.fromkeys(queues, 0)
     blocked: dict[int, str] = {}
@@ -193,6 +193,7 @@ def tournament(ctx: PassCtx) -> bool:
     return progressed
 
 
+_HEAD_ORDER = attrgetter("head_order")
 _NONE = (2,)  # the tuple key of a child without a nominee: after every real key (within is 0 or 1)
 _TAIL_RUN = 64  # Pending verdicts in a row before the tournament checks for its tail
 _RANK_BITS = 48  # a plain key's lowest bits: the request's rank in head order
@@ -417,7 +418,7 @@ def would_progress(ctx: PassCtx) -> bool:
             else:
                 _evaluate(ctx, rid, leaf)
         for leaf in sorted(strict):
-            waiting = sorted(strict[leaf], key=lambda rid: reqs[rid].order)
+            waiting = sorted(strict[leaf], key=lambda rid: reqs[rid].head_order)
             for i, rid in enumerate(waiting):
                 _evaluate(ctx, rid, leaf)
                 if status[rid].state == "Pending":
