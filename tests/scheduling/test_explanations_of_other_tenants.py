@@ -13,6 +13,7 @@ as a member of each side, as a member of the parent tenant, and as an operator.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 
 import pytest
@@ -134,6 +135,8 @@ def test_operators_and_members_of_the_parent_read_both_sides(reclaimed, api, ope
     assert why["message"] == (f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {preemptor}: "
                               "tenant org/crimson was borrowing.")
     assert why["lender_scope"] == "org"
+    assert [(d["role"], d["message"]) for d in why["decisions"] if d["action"] == "EVICT"] == [
+        ("victim", why["message"])]
     engine = client.get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()["engine"]
     assert [v.split("/")[0] for v in engine["victims"]] == ["crimson-jobs"]
     (share,) = client.get(f"/api/v1/tenants/{reclaimed['azure'].pk}/share/").json()["clusters"]
@@ -175,6 +178,43 @@ def test_a_shrunk_gangs_tenant_learns_nothing_of_who_it_was_shrunk_for(teams, ap
     preemptor = SchedulingDecision.objects.filter(action="SHRINK", request=train.key).first().preemptor
     why = api(teams["olga"]).get(f"/api/v1/scheduling/requests/{train.pk}/why/").json()
     assert any(f"for {preemptor} instead of evicting it" in d["message"] for d in why["decisions"])
+
+
+def test_an_evicted_pods_why_lists_its_eviction_for_another_tenants_workload(reclaimed, api,
+                                                                           django_assert_max_num_queries):
+    victim = reclaimed["victim"]
+    client = api(reclaimed["cole"])
+    with django_assert_max_num_queries(8):  # session, user, memberships, request, snapshot, decisions, names (2)
+        why = client.get(f"/api/v1/scheduling/requests/{victim.pk}/why/").json()
+    (evict,) = [d for d in why["decisions"] if d["action"] == "EVICT"]
+    assert evict["role"] == "victim" and evict["reason"] == "EVICT_RECLAIM_OWNED"
+    assert evict["message"] == (f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {WORKLOAD}: "
+                                "tenant org/crimson was borrowing.")
+    # Its history, newest pass first: the eviction after the admission it ended.
+    actions = [d["action"] for d in why["decisions"]]
+    assert actions.index("EVICT") < actions.index("ADMIT")
+    assert [d["pass"] for d in why["decisions"]] == sorted((d["pass"] for d in why["decisions"]), reverse=True)
+    assert api(reclaimed["ava"]).get(f"/api/v1/scheduling/requests/{victim.pk}/why/").status_code == 404
+
+
+def test_the_preemptors_why_lists_the_evictions_made_for_it_with_the_victims_unnamed(reclaimed, api,
+                                                                                    django_assert_max_num_queries):
+    waiting = reclaimed["waiting"]
+    made_for_it = SchedulingDecision.objects.filter(action="EVICT", preemptor=waiting.key)
+    assert made_for_it.exists() and all(d.victim.startswith("crimson-jobs/") for d in made_for_it)
+    why = api(reclaimed["ava"]).get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
+    evictions = [d for d in why["decisions"] if d["action"] == "EVICT"]
+    assert [d["pass"] for d in evictions] == [d.pass_seq for d in made_for_it]
+    assert {(d["role"], d["message"]) for d in evictions} == {
+        ("preemptor", f"Evicting {WORKLOAD} (EVICT_RECLAIM_OWNED) for {waiting.key}: another tenant was borrowing.")}
+    assert_nothing_of(reclaimed["crimson"], reclaimed["backend"], {"why": json.dumps(why)})
+    # The parent's member reads the same rows with both sides named, at the same cost.
+    client = api(reclaimed["olga"])
+    with django_assert_max_num_queries(8):
+        why = client.get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
+    assert {d["message"] for d in why["decisions"] if d["action"] == "EVICT"} == {
+        f"Evicting {d.victim} (EVICT_RECLAIM_OWNED) for {waiting.key}: tenant org/crimson was borrowing."
+        for d in made_for_it}
 
 
 NAMES = [
