@@ -75,6 +75,11 @@ class SchedulingDecision(models.Model):
 
     class Meta:
         ordering = ["-pass_seq", "-id"]
+        # A request's why also lists the decisions it was the victim or the preemptor of. Few
+        # decisions have either (EVICT, SHRINK), so partial indexes cost a pass's bulk insert little.
+        indexes = [models.Index(fields=["victim"], condition=~models.Q(victim=""), name="scheduling_decision_victim"),
+                   models.Index(fields=["preemptor"], condition=~models.Q(preemptor=""),
+                                name="scheduling_decision_preemptor")]
 
     def __str__(self) -> str:
         return f"pass {self.pass_seq} {self.action} {self.request or self.victim} {self.reason}"

@@ -70,7 +70,9 @@ class Redactor:
     # ------------------------------------------------------------ records
 
     def request_message(self, row) -> str:
-        """A SchedulingRequest's latest word; its facts are those of the decision it came from."""
+        """A SchedulingRequest's latest word; its facts are those of the decision it came from, or
+        the cycle's own when the word is the cycle's (a shrink's, shrinks.rows): either way they
+        hold the request ids the message names."""
         return self.text(row.cluster_id, row.message, ids=[row.key, *_request_ids(row.facts)])
 
     def decision_message(self, d) -> str:

@@ -40,13 +40,36 @@ def request_why(*, request: SchedulingRequest, user) -> dict:
     cluster = request.cluster_id
     record = EngineSnapshot.objects.filter(cluster_id=cluster).first()
     engine_view = explain.why(snap.state_from_json(record.state), request.key) if record else {}
-    decisions = SchedulingDecision.objects.visible_to(user).filter(request=request.key, cluster_id=cluster)[:20]
     return {"request": request.key, "tenant": request.tenant.full_slug, "state": request.state,
             "reason": request.reason, "message": names.request_message(request), "notes": request.notes,
             "share": request.share, "lender_scope": names.node(request.lender_scope), "demand": request.demand,
             "engine": names.facts(cluster, engine_view),
             "decisions": [{"pass": d.pass_seq, "at": d.at, "action": d.action, "reason": d.reason,
-                           "message": names.decision_message(d)} for d in decisions]}
+                           "role": _role(d, request.key), "message": names.decision_message(d)}
+                          for d in request_decisions(request=request, names=names)]}
+
+
+def request_decisions(*, request: SchedulingRequest, names: Redactor, limit: int = 20) -> list[SchedulingDecision]:
+    """The request's latest decisions, newest pass first: those about it, as the request or as the
+    victim (the EVICT that ended it), and those made for it as the preemptor (the evictions and
+    shrinks of other pods that made room for it).
+
+    A decision is kept with the tenant of the request or victim it is about, so the rows about
+    the request are read through that tenant's visibility (a namespace's pods may have had another
+    tenant before). The rows made for it belong to their victims' tenants: they are shown because
+    the request itself is visible, and only through ``names``, which leaves the victims unnamed to
+    a reader who may not see them."""
+    key = request.key
+    about = names.access.visible_q("tenant") & (Q(request=key) | Q(victim=key))
+    return list(SchedulingDecision.objects.filter(about | Q(preemptor=key), cluster_id=request.cluster_id)[:limit])
+
+
+def _role(d: SchedulingDecision, key: str) -> str:
+    """What the request was in the decision: the victim (evicted, or a gang shrunk: the engine
+    records that one as the SHRINK's request), the preemptor, or the request decided about."""
+    if d.victim == key or (d.action == "SHRINK" and d.request == key):
+        return "victim"
+    return "preemptor" if d.preemptor == key else "request"
 
 
 def tenant_share(*, tenant: Tenant, user) -> list[dict]:

@@ -19,6 +19,11 @@ in the pass's transaction, before anything is enacted):
 Once the pods beyond n are gone, the gang's allocation is rounded down to the n whole pods it
 runs: the engine frees per resource the least that lets the preemptor in, which need not be a
 whole number of pods, and the gang's pods no longer hold the remainder.
+
+What the request rows say of a shrink names the gang and its preemptor by their request ids, as
+the engine's messages do, with the ids in the row's facts: each reader gets them named for them
+(redact.py), so the gang's tenant reads "another tenant's workload" where operators and members
+of a common parent read the preemptor's id.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from scheduling.engine.model import State
 
 from . import gangs
 from . import snapshot as snap
+from .redact import ANOTHER_WORKLOAD
 
 RULE_WORDS = {"EVICT_RECLAIM_OWNED": "owned reclaim", "EVICT_FAIR_SHARE": "fair sharing",
               "EVICT_BORROW_PREEMPT": "borrow preemption",
@@ -126,8 +132,7 @@ def record(ledger: Ledger, decisions, state: State, groups: dict, now: int, *, r
         if entry is None or entry["admitted_at"] != a.admitted_at:
             entry = ledger.gangs[g] = {"size": group["size"], "admitted_at": a.admitted_at, "per_pod": per,
                                        "pods": keep}
-        mine = q in groups and groups[q]["tenant"] == group["tenant"]
-        entry.update(pods=min(entry["pods"], keep), rule=d.reason, by=q if mine else "")
+        entry.update(pods=min(entry["pods"], keep), rule=d.reason, by=q)
         grace = state.requests[g].reclaim_grace
         ledger.holds.setdefault(q, {})[g] = {"pods": keep, "until": now + grace + release_slack}
         ledger.lifted.pop(q, None)
@@ -151,40 +156,42 @@ def to_evict(ledger: Ledger, groups: dict) -> list:
 
 def rows(ledger: Ledger, state: State, groups: dict) -> dict[str, dict]:
     """What the request rows say beyond the engine's word: a shrunk gang counts its pods, a held
-    preemptor is Reserved until the gang is down to size, a hold that ended says so."""
+    preemptor is Reserved until the gang is down to size, a hold that ended says so. Each message
+    comes with facts naming the request ids it holds, which is how readers get them redacted whole
+    (a gang's name may have spaces)."""
     out: dict[str, dict] = {}
     for g, entry in ledger.gangs.items():
         group = groups.get(g)
         if group is None:
             continue
         n, size, on = entry["pods"], entry["size"], len(placed(group))
-        how = f"by {RULE_WORDS.get(entry.get('rule'), entry.get('rule'))} for {entry.get('by') or 'another tenant'}"
+        # Rows recorded before the ledger kept every preemptor have "" (migration 0007 fills most in).
+        by = entry.get("by") or ANOTHER_WORKLOAD
+        how = f"by {RULE_WORDS.get(entry.get('rule'), entry.get('rule'))} for {by}"
         waiting = len(group["pods"]) - on
         rest = f"; {_pods(waiting, 'more pod waits', 'more pods wait')} gated." if waiting else "."
+        facts = {"request": g, "preemptor": entry.get("by", ""), "rule": entry.get("rule"), "pods": n, "size": size}
         if on > n:
             out[g] = {"message": f"Shrinking gang {g} to {n} of {size} pods {how}: "
-                                 f"{_pods(on - n, 'pod', 'pods')} beyond {n} being evicted{rest}"}
+                                 f"{_pods(on - n, 'pod', 'pods')} beyond {n} being evicted{rest}", "facts": facts}
         else:
-            out[g] = {"message": f"Running {len(_live(group))} of {size} pods: gang {g} was shrunk to {n} {how}{rest}"}
+            out[g] = {"message": f"Running {len(_live(group))} of {size} pods: gang {g} was shrunk to {n} {how}{rest}",
+                      "facts": facts}
     for q, by_gang in ledger.holds.items():
         g, hold = sorted(by_gang.items())[0]
         on = len(placed(groups[g])) if g in groups else 0
         out[q] = {"state": "Reserved", "reason": "PENDING_WAITING_FOR_VICTIMS",
-                  "message": f"Capacity reserved for {q}: its pods stay gated until {_gang(g, q, groups)} is down "
-                             f"to {hold['pods']} pods (it has {on}); the gang was shrunk for it."}
+                  "message": f"Capacity reserved for {q}: its pods stay gated until {g}, a gang shrunk for it, is "
+                             f"down to {hold['pods']} pods (it has {on}).",
+                  "facts": {"request": q, "victims": sorted(by_gang), "pods": hold["pods"]}}
     for q, (g, hold, gone) in ledger.lifted.items():
         if q in ledger.holds or getattr(state.status.get(q), "state", None) != "Admitted":
             continue
         why = (f"its pods beyond {hold['pods']} are gone" if gone
                else f"its pods beyond {hold['pods']} outlived their grace and the release slack")
-        out[q] = {"message": f"Admitted {q} on the capacity {_gang(g, q, groups)} gave up by shrinking: {why}."}
+        out[q] = {"message": f"Admitted {q} on the capacity {g} gave up by shrinking: {why}.",
+                  "facts": {"request": q, "victims": [g], "pods": hold["pods"]}}
     return out
-
-
-def _gang(g: str, q: str, groups: dict) -> str:
-    """The gang as the preemptor's tenant may read it: named only inside one tenant (isolation)."""
-    same = g in groups and q in groups and groups[g]["tenant"] == groups[q]["tenant"]
-    return f"gang {g}" if same else "a gang of another tenant"
 
 
 def _pods(n: int, one: str, many: str) -> str:

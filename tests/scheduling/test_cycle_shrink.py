@@ -48,7 +48,7 @@ def test_an_elastic_gang_gives_back_only_the_pods_its_lender_reclaims(sandbox_ap
     holding = SchedulingRequest.objects.filter(tenant=tenants["t1"], state="Reserved")
     assert holding.count() == 4
     waiting = holding.first()
-    assert "stay gated until a gang of another tenant is down to" in waiting.message
+    assert "stay gated until t2-apps/train, a gang shrunk for it, is down to " in waiting.message
 
     cycle_until(cluster, lambda: running(backend, "t1-apps") == 8)
     for _ in range(3):  # and it stays so: nothing more is evicted, the gang keeps 8
@@ -68,11 +68,11 @@ def test_an_elastic_gang_gives_back_only_the_pods_its_lender_reclaims(sandbox_ap
     assert gated(backend, "t2-apps") == 4
     train = SchedulingRequest.objects.get(key="t2-apps/train")
     assert train.state == "Admitted"
-    assert train.message == ("Running 8 of 12 pods: gang t2-apps/train was shrunk to 8 by owned reclaim for another "
-                             "tenant; 4 more pods wait gated.")
+    assert train.message == (f"Running 8 of 12 pods: gang t2-apps/train was shrunk to 8 by owned reclaim for "
+                             f"{shrinks.last().preemptor}; 4 more pods wait gated.")
     lifted = SchedulingRequest.objects.get(key=waiting.key)
-    assert lifted.state == "Admitted" and lifted.message.startswith(f"Admitted {lifted.key} on the capacity a gang of "
-                                                                    "another tenant gave up by shrinking: its pods")
+    assert lifted.state == "Admitted" and lifted.message.startswith(f"Admitted {lifted.key} on the capacity "
+                                                                    "t2-apps/train gave up by shrinking: its pods")
     why = api(operator).get(f"/api/v1/scheduling/requests/{train.pk}/why/").json()
     assert why["message"] == train.message and why["decisions"][0]["action"] == "SHRINK"
 
@@ -139,12 +139,12 @@ def test_a_shrink_by_part_of_a_pod_evicts_the_whole_pod_and_frees_the_rest_once_
         scheduling_cycle(cluster=cluster)
     assert running(backend, "t2-apps") == 11 and gated(backend, "t2-apps") == 1
     (shrink,) = SchedulingDecision.objects.filter(action="SHRINK")
-    assert shrink.facts["to"] == {"cpu": 11500}
+    assert shrink.facts["to"] == {"cpu": 11500} and shrink.preemptor.startswith("t1-apps/half-")
     assert used(api, operator, tenants["t2"]) == 11000 and used(api, operator, tenants["t1"]) == 4500
     assert [b.demand for b in Binding.objects.filter(event="open", request="t2-apps/train").order_by("id")] == [
         {"cpu": 12000}, {"cpu": 11500}, {"cpu": 11000}]
     assert SchedulingRequest.objects.get(key="t2-apps/train").message == (
-        "Running 11 of 12 pods: gang t2-apps/train was shrunk to 11 by owned reclaim for another tenant; "
+        f"Running 11 of 12 pods: gang t2-apps/train was shrunk to 11 by owned reclaim for {shrink.preemptor}; "
         "1 more pod waits gated.")
 
 
@@ -195,7 +195,8 @@ def test_the_page_shows_a_shrunk_gangs_waiting_pods_to_its_tenant_only(sandbox_a
     Membership.objects.create(tenant=tenants["t1"], user=tom, role="member")
     client.force_login(tia)
     page = client.get(f"/tenants/{tenants['t2'].pk}/scheduling/").content.decode()
-    assert "gang t2-apps/train was shrunk to 8 by owned reclaim for another tenant; 4 more pods wait gated." in page
+    assert ("gang t2-apps/train was shrunk to 8 by owned reclaim for another tenant&#x27;s workload; 4 more pods wait "
+            "gated.") in page
     train = SchedulingRequest.objects.get(key="t2-apps/train")
     assert api(tom).get(f"/api/v1/scheduling/requests/{train.pk}/why/").status_code == 404
     assert "t2-apps/train" not in api(tom).get("/api/v1/scheduling/requests/").content.decode()

@@ -13,13 +13,14 @@ as a member of each side, as a member of the parent tenant, and as an operator.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 
 import pytest
 
 from backends.kubernetes import Credentials, KubernetesBackend
 from scheduling.cycle import scheduling_cycle
-from scheduling.models import SchedulingDecision, SchedulingRequest
+from scheduling.models import EngineSnapshot, SchedulingDecision, SchedulingRequest
 from scheduling.redact import Redactor
 from tenants.models import Membership, Namespace, ResourcePlan, Role, Tenant
 from tenants.services.clusters import cluster_create
@@ -134,6 +135,8 @@ def test_operators_and_members_of_the_parent_read_both_sides(reclaimed, api, ope
     assert why["message"] == (f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {preemptor}: "
                               "tenant org/crimson was borrowing.")
     assert why["lender_scope"] == "org"
+    assert [(d["role"], d["message"]) for d in why["decisions"] if d["action"] == "EVICT"] == [
+        ("victim", why["message"])]
     engine = client.get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()["engine"]
     assert [v.split("/")[0] for v in engine["victims"]] == ["crimson-jobs"]
     (share,) = client.get(f"/api/v1/tenants/{reclaimed['azure'].pk}/share/").json()["clusters"]
@@ -151,8 +154,10 @@ def test_the_console_shows_a_decision_with_tenant_paths(reclaimed, client, opera
     assert f"for {evict.preemptor}: tenant org/crimson was borrowing." in page
 
 
-def test_a_shrunk_gangs_tenant_learns_nothing_of_who_it_was_shrunk_for(teams, api):
-    """P4: crimson's elastic gang gives back the 4 cpu azure reclaims, one pod at a time."""
+@pytest.fixture
+def shrunk(teams):
+    """P4: crimson's elastic gang gives back the 4 cpu azure reclaims, one pod at a time: it is
+    shrunk to 8 pods, the 4 beyond are terminating and azure's 4 new pods wait gated for them."""
     cluster, backend = teams["cluster"], teams["backend"]
     backend.apply(deployment("web", "azure-apps", 4))
     backend.apply(deployment("train", "crimson-jobs", 12, annotations={
@@ -163,18 +168,96 @@ def test_a_shrunk_gangs_tenant_learns_nothing_of_who_it_was_shrunk_for(teams, ap
     cycle_until(cluster, lambda: terminating(backend, "crimson-jobs") == 4)
     scheduling_cycle(cluster=cluster)
     train = SchedulingRequest.objects.get(key="crimson-jobs/train")
+    held = SchedulingRequest.objects.filter(tenant=teams["azure"], state="Reserved").order_by("key")
+    assert held.count() == 4
+    last = SchedulingDecision.objects.filter(action="SHRINK", request=train.key).order_by("-id").first()
+    return {**teams, "train": train, "held": list(held), "last_preemptor": last.preemptor}
 
-    why = api(teams["cole"]).get(f"/api/v1/scheduling/requests/{train.pk}/why/").json()
-    shrinks = [d["message"] for d in why["decisions"] if d["action"] == "SHRINK"]
-    assert shrinks and all(f"(EVICT_RECLAIM_OWNED) for {WORKLOAD} instead of evicting it" in m for m in shrinks)
-    assert f"{WORKLOAD} stays gated until they are gone." in shrinks[0]
-    assert_nothing_of(teams["azure"], backend, pages(api(teams["cole"]), teams["crimson"], train))
-    held = SchedulingRequest.objects.filter(tenant=teams["azure"], state="Reserved").first()
-    assert_nothing_of(teams["crimson"], backend, pages(api(teams["ava"]), teams["azure"], held))
 
-    preemptor = SchedulingDecision.objects.filter(action="SHRINK", request=train.key).first().preemptor
-    why = api(teams["olga"]).get(f"/api/v1/scheduling/requests/{train.pk}/why/").json()
+def test_a_shrunk_gangs_tenant_learns_nothing_of_who_it_was_shrunk_for(shrunk, api):
+    train, backend = shrunk["train"], shrunk["backend"]
+    why = api(shrunk["cole"]).get(f"/api/v1/scheduling/requests/{train.pk}/why/").json()
+    assert why["message"].startswith(f"Shrinking gang {train.key} to 8 of 12 pods by owned reclaim for {WORKLOAD}: "
+                                     "4 pods beyond 8 being evicted")  # then how many replacements wait, gated
+    shrinks = [d for d in why["decisions"] if d["action"] == "SHRINK"]
+    assert len(shrinks) == 4 and {d["role"] for d in shrinks} == {"victim"}
+    assert all(f"(EVICT_RECLAIM_OWNED) for {WORKLOAD} instead of evicting it" in d["message"] for d in shrinks)
+    assert f"{WORKLOAD} stays gated until they are gone." in shrinks[0]["message"]
+    assert_nothing_of(shrunk["azure"], backend, pages(api(shrunk["cole"]), shrunk["crimson"], train))
+
+
+def test_the_preemptors_tenant_reads_the_gang_it_waits_for_as_another_tenants_workload(shrunk, api):
+    backend = shrunk["backend"]
+    client = api(shrunk["ava"])
+    for held in shrunk["held"]:
+        why = client.get(f"/api/v1/scheduling/requests/{held.pk}/why/").json()
+        expected = (f"Capacity reserved for {held.key}: its pods stay gated until {WORKLOAD}, a gang shrunk for it, "
+                    "is down to {} pods (it has 12).")
+        assert why["message"] in {expected.format(n) for n in (8, 9, 10, 11)}  # each shrink frees one pod
+        (shrink,) = [d for d in why["decisions"] if d["action"] == "SHRINK"]
+        assert shrink["role"] == "preemptor" and shrink["message"].startswith(f"Shrinking {WORKLOAD} from ")
+        assert f"for {held.key} instead of evicting it: another tenant was borrowing." in shrink["message"]
+        assert_nothing_of(shrunk["crimson"], backend, pages(client, shrunk["azure"], held))
+    assert client.get(f"/api/v1/scheduling/requests/{shrunk['train'].pk}/why/").status_code == 404
+
+    # Once the gang is down to 8, the preemptors run; the gang stays unnamed in what they read.
+    cycle_until(shrunk["cluster"], lambda: running(backend, "azure-apps") == 8)
+    lifted = SchedulingRequest.objects.get(pk=shrunk["held"][0].pk)
+    why = client.get(f"/api/v1/scheduling/requests/{lifted.pk}/why/").json()
+    assert why["message"].startswith(f"Admitted {lifted.key} on the capacity {WORKLOAD} gave up by shrinking: ")
+
+
+@pytest.mark.parametrize("who", ["operator", "olga"])
+def test_operators_and_members_of_the_parent_read_the_shrunk_gang_and_its_preemptor_named(shrunk, api, operator,
+                                                                                          who):
+    client = api(operator if who == "operator" else shrunk["olga"])
+    train, preemptor = shrunk["train"], shrunk["last_preemptor"]
+    assert preemptor.startswith("azure-apps/web-")
+    why = client.get(f"/api/v1/scheduling/requests/{train.pk}/why/").json()
+    assert why["message"].startswith(f"Shrinking gang {train.key} to 8 of 12 pods by owned reclaim for {preemptor}: "
+                                     "4 pods beyond 8 being evicted")  # then how many replacements wait, gated
     assert any(f"for {preemptor} instead of evicting it" in d["message"] for d in why["decisions"])
+    for held in shrunk["held"]:
+        message = client.get(f"/api/v1/scheduling/requests/{held.pk}/why/").json()["message"]
+        assert message.startswith(f"Capacity reserved for {held.key}: its pods stay gated until {train.key}, a gang "
+                                  "shrunk for it, is down to ")
+
+
+def test_an_evicted_pods_why_lists_its_eviction_for_another_tenants_workload(reclaimed, api,
+                                                                           django_assert_max_num_queries):
+    victim = reclaimed["victim"]
+    client = api(reclaimed["cole"])
+    with django_assert_max_num_queries(8):  # session, user, memberships, request, snapshot, decisions, names (2)
+        why = client.get(f"/api/v1/scheduling/requests/{victim.pk}/why/").json()
+    (evict,) = [d for d in why["decisions"] if d["action"] == "EVICT"]
+    assert evict["role"] == "victim" and evict["reason"] == "EVICT_RECLAIM_OWNED"
+    assert evict["message"] == (f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {WORKLOAD}: "
+                                "tenant org/crimson was borrowing.")
+    # Its history, newest pass first: the eviction after the admission it ended.
+    actions = [d["action"] for d in why["decisions"]]
+    assert actions.index("EVICT") < actions.index("ADMIT")
+    assert [d["pass"] for d in why["decisions"]] == sorted((d["pass"] for d in why["decisions"]), reverse=True)
+    assert api(reclaimed["ava"]).get(f"/api/v1/scheduling/requests/{victim.pk}/why/").status_code == 404
+
+
+def test_the_preemptors_why_lists_the_evictions_made_for_it_with_the_victims_unnamed(reclaimed, api,
+                                                                                    django_assert_max_num_queries):
+    waiting = reclaimed["waiting"]
+    made_for_it = SchedulingDecision.objects.filter(action="EVICT", preemptor=waiting.key)
+    assert made_for_it.exists() and all(d.victim.startswith("crimson-jobs/") for d in made_for_it)
+    why = api(reclaimed["ava"]).get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
+    evictions = [d for d in why["decisions"] if d["action"] == "EVICT"]
+    assert [d["pass"] for d in evictions] == [d.pass_seq for d in made_for_it]
+    assert {(d["role"], d["message"]) for d in evictions} == {
+        ("preemptor", f"Evicting {WORKLOAD} (EVICT_RECLAIM_OWNED) for {waiting.key}: another tenant was borrowing.")}
+    assert_nothing_of(reclaimed["crimson"], reclaimed["backend"], {"why": json.dumps(why)})
+    # The parent's member reads the same rows with both sides named, at the same cost.
+    client = api(reclaimed["olga"])
+    with django_assert_max_num_queries(8):
+        why = client.get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
+    assert {d["message"] for d in why["decisions"] if d["action"] == "EVICT"} == {
+        f"Evicting {d.victim} (EVICT_RECLAIM_OWNED) for {waiting.key}: tenant org/crimson was borrowing."
+        for d in made_for_it}
 
 
 NAMES = [
@@ -237,3 +320,26 @@ def test_messages_recorded_before_read_the_same_way(teams):
     assert Redactor(teams["cole"]).decision_message(old) == (
         "crimson-jobs/b-1: PENDING_LEND_LIMIT at another tenant (cpu: 0 available, 1000 needed) under another "
         "tenant.")
+
+
+def test_shrinks_recorded_before_name_their_preemptor_again(teams):
+    """The shrink ledger kept "" for a preemptor of another tenant; migration 0007 takes it back
+    from the decision log (the gang's last SHRINK), so the gang's row names it to those who may
+    see it from the next pass on. A gang with no SHRINK left in the log stays unnamed."""
+    from django.apps import apps
+
+    migration = importlib.import_module("scheduling.migrations.0007_shrink_ledger_names_preemptors")
+    cluster = teams["cluster"]
+    for seq, preemptor in ((3, "azure-apps/web-1"), (4, "azure-apps/web-2")):
+        SchedulingDecision.objects.create(cluster=cluster, tenant=teams["crimson"], pass_seq=seq, config_version=1,
+                                          action="SHRINK", reason="EVICT_RECLAIM_OWNED", request="crimson-jobs/train",
+                                          preemptor=preemptor)
+    entry = {"size": 12, "admitted_at": 1, "per_pod": {"cpu": 1000}, "pods": 10, "rule": "EVICT_RECLAIM_OWNED"}
+    EngineSnapshot.objects.create(cluster=cluster, shrinks={"holds": {}, "gangs": {
+        "crimson-jobs/train": {**entry, "by": ""}, "crimson-jobs/mine": {**entry, "by": "crimson-jobs/urgent"},
+        "crimson-jobs/lost": {**entry, "by": ""}}})
+    migration.preemptors_from_the_decision_log(apps, None)
+    gangs = EngineSnapshot.objects.get(cluster=cluster).shrinks["gangs"]
+    assert {g: e["by"] for g, e in gangs.items()} == {
+        "crimson-jobs/train": "azure-apps/web-2", "crimson-jobs/mine": "crimson-jobs/urgent", "crimson-jobs/lost": ""}
+    assert gangs["crimson-jobs/train"] == {**entry, "by": "azure-apps/web-2"}
