@@ -28,14 +28,14 @@ from .validate import validate_config
 def decide(config: Config, state: State, now: int, *, with_hash: bool = True, audit=None) -> Plan:
     """One pass.  ``audit`` is a test hook that sees every preemption plan before it is
     committed (properties P8/P9); it must not mutate anything."""
-    tree = compile_tree(config, state.capacity)
-    digest = state_hash(state) if with_hash else ""
     # A pass allocates tens of thousands of short-lived objects next to a large long-lived state;
     # the cyclic collector would keep re-scanning that state (≈ 20 % of a pass) although a pass
     # creates no reference cycles.  Reference counting still frees everything as usual.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        tree = compile_tree(config, state.capacity)
+        digest = state_hash(state) if with_hash else ""
         fast = incremental.try_pass(tree, state, now, audit)
         if fast is not None:
             ctx, carry = fast
