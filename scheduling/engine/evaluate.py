@@ -9,6 +9,7 @@ touching anything.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 
 from . import gates, preempt
@@ -49,8 +50,8 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
     # a full cluster judges every pending request against the same ledgers).
     shape = id(vec)  # vectors are interned: one per distinct demand (PassCtx.vec)
     fits = _root_refusal(ctx, leaf, vec, shape) if tree.plain else None
-    fkey = (ctx.version, leaf, shape)
     if fits is None:
+        fkey = (ctx.version, leaf, shape)
         fits = ctx.fit_memo.get(fkey)
         if fits is None:
             fits = ctx.fit_memo[fkey] = [sim.fit(leaf, vec), None]
@@ -83,21 +84,21 @@ def _judge(ctx: PassCtx, rid: str, leaf: int) -> set[int]:
                 _admit(ctx, q, leaf, vec, Reason.ADMITTED_WITHIN_OWNED, {})
             return {leaf}
         return _share(ctx, q, leaf, vec, st)
-    node = tree.nodes[leaf]
-    if _no_preemption(ctx, node):  # what _plan_or_pending would do, without a memo key (B2, scale L)
+    if _preemption_free(tree)[leaf]:  # what _plan_or_pending would do, without a memo key (B2, scale L)
         binding = fits[1]
         if binding is None:
             x, r, kind = hit
             binding = fits[1] = _binding(ctx, leaf, vec, x, r, kind)
-        _pending(ctx, rid, BINDING_REASON[hit[2]], binding, _NO_DETAIL)
+        _pending(ctx, rid, BINDING_REASON[hit[2]], binding, _NO_DETAIL, st)
         return _NOTHING
+    node = tree.nodes[leaf]
     key = None
     if ctx.now - st.pending_since >= max(node.reclaim_delay, node.fairshare_delay):
         # Past every delay the verdict depends only on the request's shape (created_at only
         # matters for LowerOrNewerEqualPriority, the id never: a pending request holds nothing).
-        # fkey already holds the version, the leaf and the interned shape.
+        # The version, the leaf and the interned shape name the fit; the rest, the request.
         newer = q.created_at if node.within_policy == "LowerOrNewerEqualPriority" else None
-        key = (fkey, q.priority, q.preemptible, q.reclaim_grace, newer)
+        key = ((ctx.version, leaf, shape), q.priority, q.preemptible, q.reclaim_grace, newer)
         cached = ctx.memo.get(key)
         if cached is not None:
             _pending(ctx, rid, *cached)
@@ -158,6 +159,20 @@ def _no_preemption(ctx: PassCtx, node) -> bool:
     an empty outcome, so planning is skipped, as B2's no-preemption passes mostly do."""
     return (node.reclaim_policy == "Never" and node.within_policy == "Never" and node.borrow_preempt.policy == "Never"
             and not ctx.settings.fair_share_preemption)
+
+
+_PREEMPTION_FREE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _preemption_free(tree) -> list[bool]:
+    """``_no_preemption`` of every node, once per compiled tree (its config holds the settings)."""
+    out = _PREEMPTION_FREE.get(tree)
+    if out is None:
+        fair_share = tree.config.settings.fair_share_preemption
+        out = _PREEMPTION_FREE[tree] = [
+            n.reclaim_policy == "Never" and n.within_policy == "Never" and n.borrow_preempt.policy == "Never"
+            and not fair_share for n in tree.nodes]
+    return out
 
 
 def _before_planning(ctx: PassCtx) -> None:
@@ -268,10 +283,13 @@ def _admit_facts(tree, q: Request, vec: list[int], path: list[int], after: list[
     return f
 
 
-def _pending(ctx: PassCtx, rid: str, reason: Reason | str, binding: Binding | None, detail: dict) -> None:
+def _pending(ctx: PassCtx, rid: str, reason: Reason | str, binding: Binding | None, detail: dict,
+             st: Status | None = None) -> None:
     """Record the current reason; the PENDING decision is emitted at the end of the pass, and
-    only if the reason differs from the one the request entered the pass with (A10)."""
-    st = ctx.status[rid]
+    only if the reason differs from the one the request entered the pass with (A10).  ``st``:
+    the request's current status, when the caller has it at hand."""
+    if st is None:
+        st = ctx.status[rid]
     reason = str(reason)
     if detail:
         ctx.status[rid] = Status.new("Pending", reason, st.pending_since, binding, (), st.plan_seq,
