@@ -219,20 +219,28 @@ class Decision:
         """A decision whose ``build(*args)`` returns ``(facts, message)`` when either is first read
         (a function and its arguments rather than a closure: fewer objects per decision)."""
         d = object.__new__(cls)
-        object.__setattr__(d, "__dict__", {
-            "time": time, "action": action, "reason": reason, "request": request, "victim": victim,
-            "preemptor": preemptor, "modifiers": modifiers, "_build": build, "_args": args})
+        fields = {"time": time, "action": action, "reason": reason, "request": request, "_lazy": (build, args)}
+        # A field at its class default (no victim, no preemptor, no modifier) is read from the class:
+        # left out, most decisions keep CPython's smallest dict (B2, B9: 100,000 of them at XL).
+        if victim is not None:
+            fields["victim"] = victim
+        if preemptor is not None:
+            fields["preemptor"] = preemptor
+        if modifiers:
+            fields["modifiers"] = modifiers
+        object.__setattr__(d, "__dict__", fields)
         return d
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached for attributes missing from the instance: the two lazy fields.
+        # Only reached for attributes missing from the instance and its class: the two lazy fields.
         d = self.__dict__
-        build = d.get("_build")
-        if build is None or name not in ("facts", "message"):
+        lazy = d.get("_lazy")
+        if lazy is None or name not in ("facts", "message"):
             raise AttributeError(name)
-        facts, msg = build(*d["_args"])
+        build, args = lazy
+        facts, msg = build(*args)
         d.update(facts=facts, message=msg)
-        del d["_build"], d["_args"]
+        del d["_lazy"]
         return d[name]
 
     def __getstate__(self) -> dict:
