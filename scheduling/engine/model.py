@@ -119,7 +119,7 @@ def _fast(cls, fields: dict):
     """An instance of the frozen dataclass ``cls`` with exactly these fields, without the
     generated ``__init__`` (one ``object.__setattr__`` per field, ≈ 1 µs): the pass builds tens
     of thousands of Status and Allocation objects.  Same class, fields, equality, repr, hash and
-    pickling as the regular constructor; ``fields`` must name every field."""
+    pickling as the regular constructor; ``fields`` must name every field without a class default."""
     obj = object.__new__(cls)
     object.__setattr__(obj, "__dict__", fields)
     return obj
@@ -139,9 +139,9 @@ class Allocation:
 
     @classmethod
     def new(cls, request: str, leaf: str, demand: dict[str, int], admitted_at: int) -> Allocation:
-        """A Running allocation, as ``Allocation(request, leaf, demand, admitted_at)`` (fast)."""
-        return _fast(cls, {"request": request, "leaf": leaf, "demand": demand, "admitted_at": admitted_at,
-                           "terminating": False, "victim_of": None, "deadline": None})
+        """A Running allocation, as ``Allocation(request, leaf, demand, admitted_at)`` (fast).  The
+        other fields are at their class defaults, read from the class (see ``Decision.lazy``)."""
+        return _fast(cls, {"request": request, "leaf": leaf, "demand": demand, "admitted_at": admitted_at})
 
 
 @dataclass(frozen=True)
