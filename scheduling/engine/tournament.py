@@ -327,6 +327,7 @@ class _PlainKeys:
                 self.consts[c] = (tree.sq[c], factors, tier, within, infinite << _RANK_BITS)
                 self.within_bit[c] = within
         self.none = 1 << (widest + 1)
+        self.resources = range(tree.R)
         self.open_tree = all(all(row) for row in tree.open_below)
 
     def prefix(self, c: int, vec, usage_c: list[int]) -> int:
@@ -335,11 +336,14 @@ class _PlainKeys:
         within = 0
         top = 0
         inf = False
-        for s, u, d, f in zip(sq, usage_c, vec, factors, strict=True):
-            b = s - u - d  # demands of accepted requests are never negative (accept_new)
+        # Indexing, not zip(…, strict=True): the strict zip costs more than the loop body (B2).
+        for r in self.resources:
+            d = vec[r]
+            b = sq[r] - usage_c[r] - d  # demands of accepted requests are never negative (accept_new)
             if b < 0:
                 if d:
                     within = within_bit
+                f = factors[r]
                 if f is None:
                     inf = True
                 elif -b * f > top:
