@@ -31,40 +31,40 @@ from .tree import Tree
 
 
 def tournament(ctx: PassCtx) -> bool:
-    """One tournament over the Pending requests; True if anything was admitted or reserved."""
+    """One tournament over the Pending requests; True if anything was admitted or reserved.
+
+    While it runs, requests are named by their rank in head order (A2: priority, creation, id):
+    ``waiting[rank]`` is the request, ``where[rank]`` its leaf, and each leaf's queue lists its
+    ranks in order.  A plain tree's keys end with the rank, so they order exactly as A3's tuples
+    ending with the request's order do."""
     tree = ctx.tree
     reqs, status = ctx.requests, ctx.status
     n = len(tree.ids)
     index, is_leaf, root, parent, paths = tree.index, tree.is_leaf, tree.root, tree.parent, tree.path
     plain = tree.plain
-    # The pending requests in head order (A2: priority, creation, id); each leaf's queue keeps it.
-    # A plain tree's keys end with the request's rank in this order instead of the order itself.
     waiting = [reqs[rid] for rid, st in status.items() if st.state == "Pending"]
     waiting.sort(key=_HEAD_ORDER)
-    queues: dict[int, list[str]] = {}
-    ranks: dict[int, list[int]] = {}  # beside each queue, its requests' ranks in head order
-    for i, q in enumerate(waiting):
-        leaf = index[q.leaf]
-        w = queues.get(leaf)
-        if w is None:
-            queues[leaf] = [q.id]
-            ranks[leaf] = [i]
+    where = [index[q.leaf] for q in waiting]
+    queues: list[list[int] | None] = [None] * n
+    for rank, leaf in enumerate(where):
+        qq = queues[leaf]
+        if qq is None:
+            queues[leaf] = [rank]
         else:
-            w.append(q.id)
-            ranks[leaf].append(i)
-    pos = dict.fromkeys(queues, 0)
-    blocked: dict[int, str] = {}
+            qq.append(rank)
+    pos = [0] * n
+    blocked: dict[int, int] = {}  # StrictFIFO leaf → the rank of its pending head
     electors = _electors(tree)
     pk = _PlainKeys.of(tree) if plain else None
     none = pk.none if plain else _NONE  # the key of a node without a nominee: after every real key
-    nominee: list[str | None] = [None] * n
+    nominee: list[int | None] = [None] * n
     nvec: list = [None] * n  # the nominee's demand vector (plain trees)
     key: list = [none] * n
     cache = ctx.key_cache  # plain key prefixes by (node, vector), valid at ctx.key_version
     usage = ctx.sim.usage  # the planning view's rows: ctx.fork_planning_view keeps them live
     vec_of = ctx.vec
 
-    def plain_key(x: int, vec, r: int) -> int:
+    def plain_key(x: int, vec, rank: int) -> int:
         if ctx.key_version != ctx.version:
             cache.clear()
             ctx.key_version = ctx.version
@@ -72,18 +72,17 @@ def tournament(ctx: PassCtx) -> bool:
         pre = cache.get(ck)
         if pre is None:
             pre = cache[ck] = pk.prefix(x, vec, usage[x])
-        return pre + r
+        return pre + rank
 
     def compute(x: int, *, unless_same: bool = False) -> bool:
         """Re-elect x's nominee and re-key it; False (and nothing done) if ``unless_same`` and
         the nominee did not change — with unchanged balances its key cannot have changed.
         ``key[c]`` is ``none`` exactly when ``nominee[c]`` is None."""
-        r = -1
         if is_leaf[x]:
-            qq = queues.get(x)
-            nom = qq[pos[x]] if qq and pos[x] < len(qq) and x not in blocked else None
+            qq = queues[x]
+            nom = qq[pos[x]] if qq is not None and pos[x] < len(qq) and x not in blocked else None
             if nom is not None and plain:
-                vec, r = vec_of(nom), ranks[x][pos[x]]
+                vec = vec_of(waiting[nom].id)
         else:
             gather, kids = electors[x]
             ks = gather(key)
@@ -93,8 +92,6 @@ def tournament(ctx: PassCtx) -> bool:
             else:
                 c = kids[ks.index(bk)]
                 nom, vec = nominee[c], nvec[c]
-                if plain:
-                    r = bk & _RANK_MASK
         if unless_same and nom == nominee[x]:
             return False
         nominee[x] = nom
@@ -103,9 +100,9 @@ def tournament(ctx: PassCtx) -> bool:
         elif plain:
             nvec[x] = vec
             if x != root:
-                key[x] = plain_key(x, vec, r)
+                key[x] = plain_key(x, vec, nom)
         elif x != root:
-            key[x] = _level_key(ctx, x, nom)
+            key[x] = _level_key(ctx, x, waiting[nom].id)
         return True
 
     def advance(leaf: int) -> None:
@@ -127,8 +124,8 @@ def tournament(ctx: PassCtx) -> bool:
         p = pos[leaf]
         if p < len(qq) and leaf not in blocked:
             nom = nominee[leaf] = qq[p]
-            vec = nvec[leaf] = vec_of(nom)
-            key[leaf] = prefix(leaf, vec, usage[leaf]) + ranks[leaf][p]
+            vec = nvec[leaf] = vec_of(waiting[nom].id)
+            key[leaf] = prefix(leaf, vec, usage[leaf]) + nom
         else:
             nominee[leaf] = None
             key[leaf] = none
@@ -142,10 +139,10 @@ def tournament(ctx: PassCtx) -> bool:
                 key[x] = none
             else:
                 c = kids[ks.index(bk)]
-                nominee[x] = nominee[c]
+                nom = nominee[x] = nominee[c]
                 vec = nvec[x] = nvec[c]
                 if x != root:
-                    key[x] = prefix(x, vec, usage[x]) + (bk & _RANK_MASK)
+                    key[x] = prefix(x, vec, usage[x]) + nom
             x = parent[x]
 
     for x in sorted(range(n), key=lambda i: -tree.depth[i]):
@@ -159,20 +156,20 @@ def tournament(ctx: PassCtx) -> bool:
     # twice as long, so failed checks cost O(P log P) at worst (B2: most of scale XL's tail).
     progressed = False
     run, check_after = 0, _TAIL_RUN
-    while nominee[root] is not None:
-        rid = nominee[root]
-        q = reqs[rid]
-        leaf = index[q.leaf]
+    while (head := nominee[root]) is not None:
+        q = waiting[head]
+        leaf = where[head]
         if plain and admit_head(q, leaf, nvec[root]):
             progressed = True
             run = 0
             pos[leaf] += 1
             rekey_path(leaf)
             continue
+        rid = q.id
         touched = _evaluate(ctx, rid, leaf)
         pos[leaf] += 1
         if status[rid].state == "Pending" and tree.nodes[leaf].queueing == "StrictFIFO":
-            blocked[leaf] = rid
+            blocked[leaf] = head
         if touched:
             progressed = True
             run = 0
@@ -188,8 +185,8 @@ def tournament(ctx: PassCtx) -> bool:
             run, check_after = 0, check_after * 2
         advance(leaf)
     for leaf, by in sorted(blocked.items()):
-        for rid in queues[leaf][pos[leaf]:]:
-            block(ctx, rid, by)
+        for rank in queues[leaf][pos[leaf]:]:
+            block(ctx, waiting[rank].id, waiting[by].id)
     return progressed
 
 
@@ -197,7 +194,6 @@ _HEAD_ORDER = attrgetter("head_order")
 _NONE = (2,)  # the tuple key of a child without a nominee: after every real key (within is 0 or 1)
 _TAIL_RUN = 64  # Pending verdicts in a row before the tournament checks for its tail
 _RANK_BITS = 48  # a plain key's lowest bits: the request's rank in head order
-_RANK_MASK = (1 << _RANK_BITS) - 1
 
 
 def _plain_admission(ctx: PassCtx, pk: _PlainKeys, key: list, paths: list):
