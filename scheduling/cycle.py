@@ -145,15 +145,19 @@ def _pass(cluster: Cluster, now: int) -> dict:
     shrunk = shrinks.Ledger.from_json(record.shrinks)
     state = shrinks.settle(shrunk, state, groups, now)
     clock.lap("observe")
-    plan = engine.decide(config, state, now)
-    decisions = [*decisions_before, *plan.decisions]
-    shrinks.record(shrunk, plan.decisions, plan.state, groups, now, resources=config.resources,
-                   release_slack=config.settings.release_slack)
-    tenant_of = {key: g["tenant"] for key, g in groups.items()}
-    clock.lap("decide")
-    rows = _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
-                   groups=groups, before=before, released=released, shrunk=shrunk)
-    clock.lap("record")
+    # The pass and the persistence of its explained decisions, with the cyclic collector paused
+    # (engine.collector_paused): explaining thousands of decisions builds as many long-lived
+    # objects again, and the collector would otherwise keep re-scanning the whole state.
+    with engine.collector_paused():
+        plan = engine.decide(config, state, now)
+        decisions = [*decisions_before, *plan.decisions]
+        shrinks.record(shrunk, plan.decisions, plan.state, groups, now, resources=config.resources,
+                       release_slack=config.settings.release_slack)
+        tenant_of = {key: g["tenant"] for key, g in groups.items()}
+        clock.lap("decide")
+        rows = _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
+                       groups=groups, before=before, released=released, shrunk=shrunk)
+        clock.lap("record")
     enacted = _enact(backend, plan.state, groups, shrunk)
     clock.lap("enact")
     return {"decisions": len(decisions), "enacted": enacted, "requests": len(plan.state.requests), "rows": rows,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 from . import incremental, quota_preemption
@@ -28,12 +29,7 @@ from .validate import validate_config
 def decide(config: Config, state: State, now: int, *, with_hash: bool = True, audit=None) -> Plan:
     """One pass.  ``audit`` is a test hook that sees every preemption plan before it is
     committed (properties P8/P9); it must not mutate anything."""
-    # A pass allocates tens of thousands of short-lived objects next to a large long-lived state;
-    # the cyclic collector would keep re-scanning that state (≈ 20 % of a pass) although a pass
-    # creates no reference cycles.  Reference counting still frees everything as usual.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         tree = compile_tree(config, state.capacity)
         digest = state_hash(state) if with_hash else ""
         fast = incremental.try_pass(tree, state, now, audit)
@@ -43,10 +39,6 @@ def decide(config: Config, state: State, now: int, *, with_hash: bool = True, au
             ctx, carry = PassCtx(tree, state, now, audit), None
             run_pass(ctx)
         over_max_since = quota_preemption.run(ctx, state)  # D2, after the pass (quota_preemption.py)
-    finally:
-        if was_enabled:
-            _age_survivors()
-            gc.enable()
     if over_max_since:
         carry = None  # a running clock makes the next verdict time-dependent: no incremental pass
     window = config.settings.fs_budget_window
@@ -64,17 +56,30 @@ def decide(config: Config, state: State, now: int, *, with_hash: bool = True, au
     return Plan(decisions=tuple(ctx.decisions), state=new_state, config_version=config.version, state_hash=digest)
 
 
-def _age_survivors() -> None:
-    """Hand what the pass built to the collector's oldest generation without scanning it.
+@contextmanager
+def collector_paused():
+    """Run a pass (or a pass and the persistence of its decisions) with the cyclic collector off.
 
-    What survives a pass is the next State (statuses, allocations, decisions): long-lived by
-    design, and free of reference cycles.  Re-enabled as is, the collector would scan all of it
-    as young objects at the next allocation — one scan of ≈ 100,000 objects at scale M, about a
-    tenth of the pass (B2).  ``freeze`` + ``unfreeze`` splice the young generations into the
-    oldest in O(1) (CPython's documented way to exempt a warmed-up heap), where full collections
-    still look at them as they do at every other long-lived object."""
-    gc.freeze()
-    gc.unfreeze()
+    A pass allocates tens of thousands of objects next to a large long-lived state, and explaining
+    its decisions as many again; the collector would keep re-scanning that state (≈ 20 % of a
+    pass, and more than the explanations themselves: benchmarks B2, B11) although neither
+    creates reference cycles.  Reference counting still frees everything as usual.
+
+    On the way out, what survived is handed to the collector's oldest generation without being
+    scanned: it is the next State and its decisions, long-lived by design.  Re-enabled as is, the
+    collector would scan all of it as young objects at the next allocation.  ``freeze`` +
+    ``unfreeze`` splice the young generations into the oldest in O(1) (CPython's documented way to
+    exempt a warmed-up heap); full collections still look at them as at every other long-lived
+    object, and would find any cycle made meanwhile.  Nested uses only pause once."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.freeze()
+            gc.unfreeze()
+            gc.enable()
 
 
 def state_hash(state: State) -> str:

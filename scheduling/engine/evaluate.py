@@ -264,6 +264,10 @@ def record_admission(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason
 
 def _admit_facts(tree, q: Request, vec: list[int], path: list[int], after: list[int], facts: dict,
                  borrowing: tuple | None) -> dict:
+    """The facts of an ADMIT: leaf, path and, per path node, owned and used before/after for the
+    resources the request asked for (as in the specification's decision record: the others took
+    no part in the admission); for a borrowing admission, the lender scope, the amounts borrowed
+    and the DRS after.  The cycle explains every decision of every pass (benchmark B11)."""
     res, R = tree.config.resources, tree.R
     f = dict(facts)
     if borrowing is not None:
@@ -272,14 +276,19 @@ def _admit_facts(tree, q: Request, vec: list[int], path: list[int], after: list[
             i = path.index(h) * R
             nb = [s - u for s, u in zip(tree.sq[h], after[i:i + R], strict=True)]
         f.update(lender_scope=tree.ids[tree.parent[h]],
-                 borrowed={res[r]: min(vec[r], -nb[r]) for r in range(tree.R) if vec[r] > 0 and nb[r] < 0},
+                 borrowed={res[r]: min(vec[r], -nb[r]) for r in range(R) if vec[r] > 0 and nb[r] < 0},
                  drs_after=str(drs(tree, h, nb)))
-    ids = tree.ids
-    f.update(leaf=q.leaf, path=[ids[x] for x in path], per_node={
-        ids[x]: {"owned": dict(zip(res, tree.owned[x], strict=True)),
-                 "used_before": {r: u - d for r, u, d in zip(res, used, vec, strict=True)},
-                 "used_after": dict(zip(res, used, strict=True))}
-        for x, used in zip(path, (after[i:i + R] for i in range(0, len(after), R)), strict=True)})
+    ids, owned = tree.ids, tree.owned
+    asked = [(r, res[r], d) for r, d in enumerate(vec) if d > 0]
+    per_node = {}
+    base = 0  # the node's row in the snapshot: node after node, R values each
+    for x in path:
+        own = owned[x]
+        per_node[ids[x]] = {"owned": {name: own[r] for r, name, _ in asked},
+                            "used_before": {name: after[base + r] - d for r, name, d in asked},
+                            "used_after": {name: after[base + r] for r, name, _ in asked}}
+        base += R
+    f.update(leaf=q.leaf, path=[ids[x] for x in path], per_node=per_node)
     return f
 
 
