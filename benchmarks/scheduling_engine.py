@@ -82,7 +82,7 @@ def row(label: str, seconds: float, base: float, extra: str = "") -> None:
 
 def bench_scale(name: str) -> None:
     leaves, depth, pending, running = SCALES[name]
-    repeat = 3 if pending <= 10_000 else 1
+    repeat = 5 if pending <= 10_000 else 2
     print(f"\n{name}: {leaves} leaves, depth {depth}, {pending} pending, {running} running, 5 resources")
     config = make_config(leaves, depth, preemption=False)
     state = make_state(config, running=running, pending=pending)
@@ -92,10 +92,15 @@ def bench_scale(name: str) -> None:
     # the compile is timed on its own and kept out of the pass times below.
     compiled, _ = timed(lambda: compile_tree(config, state.capacity))
     row("tree compile (once per config)", compiled, base)
-    full, plan = timed(lambda: decide(config, state, 0, with_hash=False), repeat)
+    times, plan = [], None
+    for _ in range(repeat):  # the spec's target is a p95: the slowest run is printed too
+        t, plan = timed(lambda: decide(config, state, 0, with_hash=False))
+        times.append(t)
+    full = min(times)
     n = len(plan.decisions)
     admitted = sum(1 for d in plan.decisions if d.action == "ADMIT")
-    row("full pass (B2, no preemption)", full, base, f"target {TARGETS[name]} ms; {n} decisions, {admitted} admits")
+    row("full pass (B2, no preemption)", full, base,
+        f"target {TARGETS[name]} ms; slowest of {repeat} {max(times) * 1000:.1f} ms; {n} decisions, {admitted} admits")
     print(f"  {'decisions/s in the full pass':<34} {n / full:>10.0f}")
     after = submit(plan.state, [Request(id="one-more", leaf=leaf_ids(config)[0], demand={"cpu": 500, "pods": 1},
                                         created_at=1)])
