@@ -264,10 +264,11 @@ def record_admission(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason
 
 def _admit_facts(tree, q: Request, vec: list[int], path: list[int], after: list[int], facts: dict,
                  borrowing: tuple | None) -> dict:
-    """The facts of an ADMIT: leaf, path and, per path node, owned and used before/after for the
-    resources the request asked for (as in the specification's decision record: the others took
-    no part in the admission); for a borrowing admission, the lender scope, the amounts borrowed
-    and the DRS after.  The cycle explains every decision of every pass (benchmark B11)."""
+    """The facts of an ADMIT: leaf, path and, per path node below the root, owned and used
+    before/after for the resources the request asked for (as in the specification's decision
+    record: the others took no part in the admission, and the root's numbers are the cluster's,
+    told by its capacity); for a borrowing admission, the lender scope, the amounts borrowed and
+    the DRS after.  The cycle explains every decision of every pass (benchmark B11)."""
     res, R = tree.config.resources, tree.R
     f = dict(facts)
     if borrowing is not None:
@@ -282,7 +283,7 @@ def _admit_facts(tree, q: Request, vec: list[int], path: list[int], after: list[
     asked = [(r, res[r], d) for r, d in enumerate(vec) if d > 0]
     per_node = {}
     base = 0  # the node's row in the snapshot: node after node, R values each
-    for x in path:
+    for x in path[:-1]:  # the path ends at the root
         own = owned[x]
         per_node[ids[x]] = {"owned": {name: own[r] for r, name, _ in asked},
                             "used_before": {name: after[base + r] - d for r, name, d in asked},
