@@ -10,9 +10,9 @@ Two ledgers are kept while a pass runs:
   only ever go to their preemptor (P5 reservation transfer, H6) and later preemptors plan on top
   of earlier plans (P5b).
 
-Selection is a tournament from the root down (A3) with cached per-node winners: an admission at a
-leaf only changes balances on that leaf's path, and a child's tournament key depends only on its
-own subtree, so only the touched paths are re-keyed.
+A pass: expiries, ledgers, acceptance of new requests (V5), reservation transfers (P5), then
+tournaments (tournament.py) until a dry sweep finds nothing that could still progress, and the
+PENDING decisions whose reason changed.
 """
 
 from __future__ import annotations
