@@ -257,7 +257,7 @@ def record_admission(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason
     # One flat list (node after node, R values each) rather than a tuple per node.
     after = []
     used = ctx.actual.used
-    for x in path:
+    for x in path[:-1]:  # the explanation stops below the root (_admit_facts)
         after += used[x]
     ctx.emit_admit(rid, reason, _admit_facts, (tree, q, vec, path, after, facts, borrowing))
 
