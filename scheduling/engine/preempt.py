@@ -43,6 +43,42 @@ class Outcome:
 
 def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
          only_within: bool = False, target_within_owned: bool = False) -> Outcome:
+    """The plan for ``q``, or why there is none.  Outcomes without victims are shared by the
+    requests that would be planned identically (``_same_plan_key``) until the planning view
+    changes: a full cluster plans the same few shapes at every leaf over and over (B10)."""
+    key = _same_plan_key(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
+    if key is None:
+        return _plan(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
+    memo = ctx.victim_index.get("plans")
+    if memo is None or memo[0] != ctx.version:
+        memo = ctx.victim_index["plans"] = (ctx.version, {})
+    got = memo[1].get(key)
+    if got is not None:
+        return Outcome(reason=got.reason, detail=dict(got.detail))
+    out = _plan(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
+    if not out.victims:
+        memo[1][key] = Outcome(reason=out.reason, detail=dict(out.detail))
+    return out
+
+
+def _same_plan_key(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, only_within: bool,
+                   target_within_owned: bool) -> tuple | None:
+    """What a plan reads of its request, at one planning-view version (``ctx.version``; ``now``
+    is fixed for the pass): the leaf, the demand, the priority (P-W, P-B), the round's flags;
+    ``pending_since`` only while a delay still runs (it then dates the delay tags); creation and
+    id only under LowerOrNewerEqualPriority (P-W).  Not the grace, gates or preemptibility (the
+    caller passes ``target_within_owned``), which the verdict memo of evaluate.py keys on.
+    None: not shared — ``q`` holds an allocation, which ``Candidates`` must skip by its id."""
+    if q.id in ctx.allocations:
+        return None
+    node = ctx.tree.nodes[leaf]
+    delayed = ctx.now - pending_since < max(node.reclaim_delay, node.fairshare_delay)
+    newer = q.order if node.within_policy == "LowerOrNewerEqualPriority" else None
+    return (leaf, tuple(vec), q.priority, only_within, target_within_owned, pending_since if delayed else None, newer)
+
+
+def _plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, only_within: bool,
+          target_within_owned: bool) -> Outcome:
     tree = ctx.tree
     node = tree.nodes[leaf]
     s = ctx.settings
