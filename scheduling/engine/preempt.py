@@ -139,6 +139,15 @@ def _blocked(taken: list[Candidate], node, pending_since: int) -> Outcome:
 def _advantage(ctx, leaf, vec, need) -> int | None:
     """a(q): lowest node on the path (root excluded) with B ≥ 0 after adding q (§10.5)."""
     tree = ctx.tree
+    if tree.plain:  # B(x) after adding q is SQ − usage − demand at every path node
+        usage, sq = ctx.sim.usage, tree.sq
+        for x in tree.path[leaf]:
+            if x == tree.root:
+                return None
+            ux, sqx = usage[x], sq[x]
+            if all(sqx[r] - ux[r] - vec[r] >= 0 for r in need):
+                return x
+        return None
     probe = ctx.sim.probe(leaf, vec)
     for i, x in enumerate(tree.path[leaf]):
         if x == tree.root:

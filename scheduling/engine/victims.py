@@ -120,10 +120,15 @@ def _borrowing_children(ctx, A: int, need: tuple[int, ...]) -> list[tuple]:
     each as (node, DRS, DRS as a reduced (numerator, denominator), order) where ``order`` sorts
     by DRS descending — by its float first, which is monotone, then exactly — so that grouping
     and ordering a plan's candidates needs no Fraction arithmetic.  The same list object is
-    returned while no child's usage changed (``_level_impossible`` relies on it)."""
+    returned while no child's usage changed (``_level_impossible`` relies on it).
+
+    Only read for the state a plan starts from (``Candidates``: groups, ``hopeless``,
+    ``strict_futile``), which is the view's: within one version the answer is not re-checked."""
     cache = ctx.victim_index.setdefault("children", {})
     key = (A, need)
     got = cache.get(key)
+    if got is not None and got[2] == ctx.version:
+        return got[1]
     kids, usage = ctx.tree.children[A], ctx.sim.usage
     if got is None or any(usage[c] != u for c, u in zip(kids, got[0], strict=True)):
         out = []
@@ -133,7 +138,8 @@ def _borrowing_children(ctx, A: int, need: tuple[int, ...]) -> list[tuple]:
                 d = drs_value(k)
                 exact = (d, 1) if d.__class__ is int else (d.numerator, d.denominator)
                 out.append((c, d, exact, (-float(d), -d)))
-        got = cache[key] = ([usage[c][:] for c in kids], out)
+        got = ([usage[c][:] for c in kids], out)
+    cache[key] = (got[0], got[1], ctx.version)
     return got[1]
 
 
@@ -390,6 +396,18 @@ def _leaf_order(ctx, lv: int) -> tuple[list[str], list[tuple]]:
     return out, keys
 
 
+def _least_priority(ctx, lv: int) -> int | float:
+    """The least priority among the allocations of leaf ``lv`` (terminating ones included), kept
+    for the pass as ``_leaf_order`` is: ``by_leaf`` only grows while plans are made."""
+    cache = ctx.victim_index.setdefault("least_priority", {})
+    ids = ctx.by_leaf.get(lv) or ()
+    hit = cache.get(lv)
+    if hit is None or hit[0] != len(ids):
+        reqs = ctx.requests
+        hit = cache[lv] = (len(ids), min((reqs[a].priority for a in ids), default=INF))
+    return hit[1]
+
+
 def _next_free(ctx, order: list[str], j: int, min_runtime: int | None) -> int:
     """The first index from ``j`` of an allocation that is neither terminating (orphans were
     classified up front) nor excluded (this pass's victims are taken); with ``min_runtime``
@@ -491,22 +509,31 @@ class Candidates:
         self._segments: list[_Segment] | None = None
         self._drs: dict[int, object] = {}  # DRS of each a_v (a Fraction, or 0)
         self._within = within_ok and bool(ctx.by_leaf.get(leaf))  # a P-W group
-        self._levels: list[tuple[int, int, tuple[str, ...]]] = []  # (A, a_q, classes)
         self._need_t = tuple(need)
         self.dead_at_start: dict = {}  # preempt._dead_groups: group verdicts before any take
-        if elsewhere:
-            path = tree.path[leaf]
-            for i in range(1, len(path)):
-                A = path[i]
-                r_ok = self.reclaim_ok and adv is not None and tree.depth[adv] > tree.depth[A]
-                other = self.bp_ok or self.fs_ok
-                classes = []
-                if r_ok:
-                    classes.append("R")
-                if other and (not r_ok or node.reclaim_policy != "Any"):
-                    classes.append("B" if self.bp_ok else "F")
-                if classes:
-                    self._levels.append((A, path[i - 1], tuple(classes)))
+        # (A, a_q, classes) per level of q's path where some class applies: fixed for the pass
+        # by the leaf and the advantage node.
+        known = ctx.victim_index.setdefault("levels", {})
+        self._levels: tuple[tuple[int, int, tuple[str, ...]], ...] = known.get((leaf, adv, elsewhere))
+        if self._levels is None:
+            self._levels = known[leaf, adv, elsewhere] = self._classes_per_level() if elsewhere else ()
+
+    def _classes_per_level(self) -> tuple:
+        tree, node, adv = self.ctx.tree, self.node, self.adv
+        path = tree.path[self.leaf]
+        levels = []
+        for i in range(1, len(path)):
+            A = path[i]
+            r_ok = self.reclaim_ok and adv is not None and tree.depth[adv] > tree.depth[A]
+            other = self.bp_ok or self.fs_ok
+            classes = []
+            if r_ok:
+                classes.append("R")
+            if other and (not r_ok or node.reclaim_policy != "Any"):
+                classes.append("B" if self.bp_ok else "F")
+            if classes:
+                levels.append((A, path[i - 1], tuple(classes)))
+        return tuple(levels)
 
     @property
     def segments(self) -> list[_Segment]:
@@ -554,11 +581,8 @@ class Candidates:
         Level by level, before any group is made: whether every fair-share member below a level
         is impossible depends only on the view, the level, a_q and q's shape, so the plans of
         one pass share it.  (False is always a safe answer: the walk then finds nothing.)"""
-        ctx, q, leaf = self.ctx, self.q, self.leaf
-        if ctx.settings.fs_epsilon < 0:
-            return False
-        if self._within and (self.node.within_policy != "LowerPriority" or any(
-                ctx.requests[a].priority < q.priority for a in ctx.by_leaf.get(leaf) or ())):
+        ctx, leaf = self.ctx, self.leaf
+        if ctx.settings.fs_epsilon < 0 or self._within_possible():
             return False
         return all(_level_impossible(ctx, leaf, vec, self._need_t, A, a_q, classes) for A, a_q, classes in self._levels)
 
@@ -568,13 +592,17 @@ class Candidates:
         ``hopeless``, level by level before any group is made, a member also counting as dead
         when all its candidates are tagged (``_make``) or, for P-F, over the budget even for the
         pass's least demand.  Orphans (walked one by one) make it False."""
-        ctx, q, leaf = self.ctx, self.q, self.leaf
-        if ctx.settings.fs_epsilon < 0 or _free_orphans(ctx):
-            return False
-        if self._within and (self.node.within_policy != "LowerPriority" or any(
-                ctx.requests[a].priority < q.priority for a in ctx.by_leaf.get(leaf) or ())):
+        ctx = self.ctx
+        if ctx.settings.fs_epsilon < 0 or _free_orphans(ctx) or self._within_possible():
             return False
         return all(_level_dead(ctx, self, vec, A, a_q, classes) for A, a_q, classes in self._levels)
+
+    def _within_possible(self) -> bool:
+        """A P-W candidate may exist: q's leaf holds an allocation and (under LowerPriority)
+        one of them has a lower priority than q."""
+        if not self._within:
+            return False
+        return self.node.within_policy != "LowerPriority" or _least_priority(self.ctx, self.leaf) < self.q.priority
 
     # ------------------------------------------------------------ iteration
 
