@@ -289,11 +289,22 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
     budget_used = list(ctx.fs_used)
     stop = None
     # Candidates of one leaf with equal demand and class share their validity until the
-    # simulated state changes (the next take), so the verdict is memoised between takes.
-    memo: dict = {}
+    # simulated state changes (the next take), so the verdict is memoised between takes — and,
+    # before the first take, between the rounds of one strategy (``_valid`` does not depend on
+    # the round being relaxed).
+    memo: dict = cands.valid_at_start.setdefault(strat, {})
+    budget = ctx.fs_budget
     dead = _dead_groups(ctx, leaf, vec, strat, relaxed, budget_used, cands, taken)
     for seg, i, c in cands.walk(dead, not relaxed, taken):
         if not relaxed and c.tags:
+            continue
+        over = budget is not None and c.cls == "F" and any(
+            u + d > b for u, d, b in zip(budget_used, c.vec, budget, strict=True))
+        if over and not relaxed:
+            # Skipped unjudged: a strict round takes no candidate over the budget.  Whether it
+            # was valid only matters through ``valid_seen``, and the relaxed round of the same
+            # strategy, which follows (budget set, P-F present), walks it too from the same
+            # start and sees it valid or has taken a valid candidate before it.
             continue
         # Only fair share compares quantities; the other classes depend on which resources v
         # uses (chain), not how much.
@@ -304,17 +315,14 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
         if not ok:
             continue
         valid_seen = True
-        if c.cls == "F" and ctx.fs_budget is not None:
-            over = any(budget_used[r] + c.vec[r] > ctx.fs_budget[r] for r in range(ctx.tree.R))
-            if over and not relaxed:
-                continue
-            if over:
-                c.tags["budget"] = 0
+        if over:
+            c.tags["budget"] = 0
+        if budget is not None and c.cls == "F":
             for r in range(ctx.tree.R):
                 budget_used[r] += c.vec[r]
         sim.remove(c.leaf, c.vec)
         taken.append(c)
-        memo.clear()
+        memo = {}
         if _satisfied(ctx, leaf, vec, need, target_within_owned):
             stop = (seg, i)
             break

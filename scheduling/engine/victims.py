@@ -219,6 +219,39 @@ def _first(t: tuple):
     return t[0]
 
 
+def _skeleton(ctx, leaf: int, levels: tuple, need: tuple[int, ...], within: bool) -> tuple[list[tuple], dict]:
+    """The groups of a plan's candidate stream, in order, as (key, members), and the DRS of
+    each a_v: by (class, exact DRS), sorted by (class, DRS descending), members (a_v, A, cls).
+    They follow from the levels (``Candidates``) and each level's borrowing children, so plans
+    at one leaf share them while those lists are the same objects (``_borrowing_children``);
+    the caller never changes them."""
+    lists = tuple(_borrowing_children(ctx, A, need) for A, _, _ in levels)
+    cache = ctx.victim_index.setdefault("skeleton", {})
+    known = (leaf, levels, need, within)
+    got = cache.get(known)
+    if got is not None and all(a is b for a, b in zip(got[0], lists, strict=True)):
+        return got[1], got[2]
+    # Groups by (class, exact DRS): (sort key, segment key (class, −DRS), members).
+    groups: dict[tuple, tuple] = {}
+    drs: dict[int, object] = {}
+    if within:
+        groups[(RANK["W"], 0, 1)] = ((RANK["W"], -0.0, 0), (RANK["W"], 0), [(leaf, leaf, "W")])
+    for (A, a_q, classes), children in zip(levels, lists, strict=True):
+        for c, d, exact, order in children:
+            if c == a_q:
+                continue
+            drs[c] = d
+            for cls in classes:
+                rank = RANK[cls]
+                g = groups.get((rank, *exact))
+                if g is None:
+                    g = groups[rank, *exact] = ((rank, *order), (rank, order[1]), [])
+                g[2].append((c, A, cls))
+    ordered = [(key, members) for _, key, members in sorted(groups.values(), key=_first)]
+    cache[known] = (lists, ordered, drs)
+    return ordered, drs
+
+
 def _level_impossible(ctx, leaf: int, vec: list[int], need: tuple[int, ...], A: int, a_q: int,
                       classes: tuple[str, ...]) -> bool:
     """No member below ``A`` (its borrowing children but a_q) can hold a valid candidate: there
@@ -408,6 +441,19 @@ def _least_priority(ctx, lv: int) -> int | float:
     return hit[1]
 
 
+def _divergence(ctx, leaf: int, lv: int) -> tuple[int, int, int]:
+    """(A, a_v, a_q) for an allocation at leaf ``lv`` and a request at ``leaf`` (another leaf):
+    their lowest common ancestor and its children towards each.  Fixed by the tree: kept for
+    the pass, as orphans are met by plan after plan."""
+    cache = ctx.victim_index.setdefault("divergence", {})
+    got = cache.get((leaf, lv))
+    if got is None:
+        tree = ctx.tree
+        A = tree.lca(leaf, lv)
+        got = cache[leaf, lv] = (A, tree.child_towards(A, lv), tree.child_towards(A, leaf))
+    return got
+
+
 def _next_free(ctx, order: list[str], j: int, min_runtime: int | None) -> int:
     """The first index from ``j`` of an allocation that is neither terminating (orphans were
     classified up front) nor excluded (this pass's victims are taken); with ``min_runtime``
@@ -505,12 +551,16 @@ class Candidates:
         within_ok = node.within_policy != "Never"
         elsewhere = not only_within and (adv is not None or self.bp_ok or self.fs_ok)
         # The stream in segments: the orphans, then one per group (class, DRS of a_v) of members
-        # (a_v, A, cls), each group's candidates merged from its leaves when first needed.
-        self._segments: list[_Segment] | None = None
-        self._drs: dict[int, object] = {}  # DRS of each a_v (a Fraction, or 0)
+        # (a_v, A, cls), each group's segment made when first reached and its candidates merged
+        # from its leaves when first needed.
+        self._orphan_segment: _Segment | None = None
+        self._groups: list[tuple] = []  # (key, members), shared with the plans of the view (_skeleton)
+        self._group_segments: list[_Segment | None] = []
+        self._drs: dict[int, object] = {}  # DRS of each a_v (a Fraction, or 0); shared, read only
         self._within = within_ok and bool(ctx.by_leaf.get(leaf))  # a P-W group
         self._need_t = tuple(need)
         self.dead_at_start: dict = {}  # preempt._dead_groups: group verdicts before any take
+        self.valid_at_start: dict = {}  # preempt._greedy: validity before any take, per strategy
         # (A, a_q, classes) per level of q's path where some class applies: fixed for the pass
         # by the leaf and the advantage node.
         known = ctx.victim_index.setdefault("levels", {})
@@ -537,31 +587,33 @@ class Candidates:
 
     @property
     def segments(self) -> list[_Segment]:
-        if self._segments is None:
+        """The orphans' segment, then every group's (all made)."""
+        return [self._orphans_first(), *(self._segment(i) for i in range(len(self._groups)))]
+
+    def _orphans_first(self) -> _Segment:
+        """The orphans' segment; the first use also settles the groups (``_build``)."""
+        if self._orphan_segment is None:
             self._build()
-        return self._segments
+        return self._orphan_segment
+
+    def _segment(self, i: int) -> _Segment:
+        seg = self._group_segments[i]
+        if seg is None:
+            key, members = self._groups[i]
+            seg = self._group_segments[i] = _Segment(key, members, self)
+        return seg
+
+    def _each_group_segment(self):
+        self._orphans_first()
+        for i in range(len(self._groups)):
+            yield self._segment(i)
 
     def _build(self) -> None:
-        ctx, leaf = self.ctx, self.leaf
-        self._segments = [_Segment(None, (), self)]
+        self._orphan_segment = _Segment(None, (), self)
         if not self._within and not self._levels:
             return  # no class can apply: skip everything (benchmark B2 passes without preemption)
-        # Groups by (class, exact DRS): (sort key, segment key (class, −DRS), members).
-        groups: dict[tuple, tuple] = {}
-        if self._within:
-            groups[(RANK["W"], 0, 1)] = ((RANK["W"], -0.0, 0), (RANK["W"], 0), [(leaf, leaf, "W")])
-        for A, a_q, classes in self._levels:
-            for c, d, exact, order in _borrowing_children(ctx, A, self._need_t):
-                if c == a_q:
-                    continue
-                self._drs[c] = d
-                for cls in classes:
-                    rank = RANK[cls]
-                    g = groups.get((rank, *exact))
-                    if g is None:
-                        g = groups[rank, *exact] = ((rank, *order), (rank, order[1]), [])
-                    g[2].append((c, A, cls))
-        self._segments += [_Segment(key, members, self) for _, key, members in sorted(groups.values(), key=_first)]
+        self._groups, self._drs = _skeleton(self.ctx, self.leaf, self._levels, self._need_t, self._within)
+        self._group_segments = [None] * len(self._groups)
         self._orphans()
 
     def hopeless(self, vec: list[int]) -> bool:
@@ -616,10 +668,15 @@ class Candidates:
         skips the rest of the group without reading its allocations (the caller vouches that
         none of them could be taken, so the state it judged stays).  ``untagged``: the groups'
         candidates that carry no tag only (orphans all, as they are few)."""
-        for seg in self.segments:
-            grouped = dead is not None and seg.key is not None
-            if grouped and dead(seg.key, seg.members):
-                continue
+        orphans = self._orphans_first()
+        for i in range(-1, len(self._groups)):
+            if i < 0:
+                seg, grouped = orphans, False
+            else:
+                grouped = dead is not None
+                if grouped and dead(*self._groups[i]):
+                    continue
+                seg = self._segment(i)
             if untagged:
                 seg = seg.untagged()
             items = seg.items
@@ -634,7 +691,7 @@ class Candidates:
                 j += 1
 
     def __bool__(self) -> bool:
-        return any(seg.nonempty() for seg in self.segments)
+        return self._orphans_first().nonempty() or any(seg.nonempty() for seg in self._each_group_segment())
 
     def everything(self) -> list[Candidate]:
         out: list[Candidate] = []
@@ -648,10 +705,10 @@ class Candidates:
         """``any(c.tags for c in self.everything())``, opening no more groups than it must: a
         P-R candidate is tagged only while the reclaim delay runs, P-F and P-B ones while the
         fair-share delay runs or when fenced or (P-F) protected, P-W ones never (``_make``)."""
-        if any(c.tags for c in self.segments[0].items):
+        if any(c.tags for c in self._orphans_first().items):
             return True
         tree, fence = self.ctx.tree, self.fence
-        for seg in self.segments[1:]:
+        for seg in self._each_group_segment():
             rank = seg.key[0]
             if rank == RANK["W"]:
                 continue
@@ -673,17 +730,17 @@ class Candidates:
     def classes(self) -> set[str]:
         """``{c.cls for c in self.everything()}``, opening each group only up to its first
         candidate (a group holds candidates of its own class only)."""
-        out = {c.cls for c in self.segments[0].items}
-        out.update(_CLASS[seg.key[0]] for seg in self.segments[1:] if seg.nonempty())
+        out = {c.cls for c in self._orphans_first().items}
+        out.update(_CLASS[seg.key[0]] for seg in self._each_group_segment() if seg.nonempty())
         return out
 
     def has_class(self, cls: str) -> bool:
         """Whether any candidate is of class ``cls`` (a group holds candidates of its class only,
         so this opens at most the first non-empty group of that class)."""
-        if any(c.cls == cls for c in self.segments[0].items):
+        if any(c.cls == cls for c in self._orphans_first().items):
             return True
         rank = RANK[cls]
-        return any(seg.key[0] == rank and seg.nonempty() for seg in self.segments[1:])
+        return any(seg.key[0] == rank and seg.nonempty() for seg in self._each_group_segment())
 
     # ------------------------------------------------------------ groups
 
@@ -799,19 +856,34 @@ class Candidates:
             else:
                 # a_v is registered only below an ancestor where some class applies; the class
                 # _make picks is then always one of that ancestor's classes.
-                A = tree.lca(self.leaf, lv)
-                a_v = tree.child_towards(A, lv)
-                ok = a_v in self._drs and lv in self._leaves_under(a_v)
-                c = self._make(a, lv, A, tree.child_towards(A, self.leaf), a_v) if ok else None
+                A, a_v, a_q = _divergence(ctx, self.leaf, lv)
+                ok = a_v in self._drs and self._on_chain(lv, a_v)
+                c = self._make(a, lv, A, a_q, a_v) if ok else None
             if c is None:
                 continue
             c.band = (0, RANK[c.cls], self._drs.get(c.a_v, 0), self._aged(c))
             out.append(c)
-        reqs = ctx.requests
-        out.sort(key=lambda c: reqs[c.alloc.request].order[2], reverse=True)
-        out.sort(key=lambda c: (RANK[c.cls], -self._drs.get(c.a_v, 0), self._aged(c), -c.alloc.admitted_at,
-                                -reqs[c.alloc.request].created_at))
-        self._segments[0].items.extend(out)
+        if len(out) > 1:
+            reqs = ctx.requests
+            out.sort(key=lambda c: reqs[c.alloc.request].order[2], reverse=True)
+            out.sort(key=lambda c: (RANK[c.cls], -self._drs.get(c.a_v, 0), self._aged(c), -c.alloc.admitted_at,
+                                    -reqs[c.alloc.request].created_at))
+        self._orphan_segment.items.extend(out)
+
+    def _on_chain(self, lv: int, a_v: int) -> bool:
+        """``lv in self._leaves_under(a_v)`` for the leaf of an allocation, without listing the
+        others: every node from ``lv`` up to ``a_v`` (excluded) borrows a resource q needs, on
+        the state the plan started from."""
+        if self.removed:
+            return lv in self._leaves_under(a_v)
+        sq, usage, need, parent = self.ctx.tree.sq, self.ctx.sim.usage, self.need, self.ctx.tree.parent
+        x = lv
+        while x != a_v:
+            sqx, ux = sq[x], usage[x]
+            if not any(sqx[r] < ux[r] for r in need):
+                return False
+            x = parent[x]
+        return bool(self.ctx.by_leaf.get(lv))
 
     def _aged(self, c: Candidate) -> int:
         p = self.ctx.requests[c.alloc.request].priority
