@@ -223,6 +223,14 @@ def _dead_groups(ctx, leaf: int, vec: list[int], strat: tuple, relaxed: bool, bu
     # Before the first take every round of the plan starts from the same state: the verdicts
     # of its groups are shared between rounds of the same kind (strict or not, strategies).
     start = cands.dead_at_start
+    # Whether a member can hold a fair-share candidate at all depends on the view, a_q and q's
+    # shape (and, with lend limits, q's leaf): in the state every plan starts from, plans of one
+    # version share the answer (in a sweep, those of every leaf below one a_q).
+    shape = tuple(vec) if tree.plain else (leaf, tuple(vec))
+    shared = ctx.victim_index.get("impossible")
+    if shared is None or shared[0] != ctx.version:
+        shared = ctx.victim_index["impossible"] = (ctx.version, {})
+    shared = shared[1]
     over = [None, -1]  # the budget is spent even for the least demand; as of len(taken)
 
     def spent() -> bool:
@@ -251,11 +259,20 @@ def _dead_groups(ctx, leaf: int, vec: list[int], strat: tuple, relaxed: bool, bu
         for a_v, A, _ in members:
             if not relaxed and tagged(a_v, A, True):
                 continue
-            dq = view_dq(ctx, leaf, vec, path[depth[leaf] - depth[A] - 1])
-            balance, cur = view_node(ctx, a_v)
-            if not fair_share_impossible(ctx, dq, cur, a_v, balance, s2a, s2b):
+            if not impossible(a_v, path[depth[leaf] - depth[A] - 1]):
                 return False
         return True
+
+    def impossible(a_v: int, a_q: int) -> bool:
+        k = (a_v, a_q, shape, s2a, s2b)
+        got = None if taken else shared.get(k)
+        if got is None:
+            dq = view_dq(ctx, leaf, vec, a_q)
+            balance, cur = view_node(ctx, a_v)
+            got = fair_share_impossible(ctx, dq, cur, a_v, balance, s2a, s2b)
+            if not taken:
+                shared[k] = got
+        return got
 
     def dead(key, members) -> bool:
         if taken:

@@ -219,9 +219,10 @@ def _first(t: tuple):
     return t[0]
 
 
-def _skeleton(ctx, leaf: int, levels: tuple, need: tuple[int, ...], within: bool) -> tuple[list[tuple], dict]:
+def _skeleton(ctx, leaf: int, levels: tuple, need: tuple[int, ...], within: bool) -> tuple[list[tuple], dict, dict]:
     """The groups of a plan's candidate stream, in order, as (key, members), and the DRS of
-    each a_v: by (class, exact DRS), sorted by (class, DRS descending), members (a_v, A, cls).
+    each a_v, as a value and as a descending sort key: by (class, exact DRS), sorted by (class,
+    DRS descending), members (a_v, A, cls).
     They follow from the levels (``Candidates``) and each level's borrowing children, so plans
     at one leaf share them while those lists are the same objects (``_borrowing_children``);
     the caller never changes them."""
@@ -230,10 +231,11 @@ def _skeleton(ctx, leaf: int, levels: tuple, need: tuple[int, ...], within: bool
     known = (leaf, levels, need, within)
     got = cache.get(known)
     if got is not None and all(a is b for a, b in zip(got[0], lists, strict=True)):
-        return got[1], got[2]
+        return got[1:]
     # Groups by (class, exact DRS): (sort key, segment key (class, −DRS), members).
     groups: dict[tuple, tuple] = {}
     drs: dict[int, object] = {}
+    descending: dict[int, tuple] = {}
     if within:
         groups[(RANK["W"], 0, 1)] = ((RANK["W"], -0.0, 0), (RANK["W"], 0), [(leaf, leaf, "W")])
     for (A, a_q, classes), children in zip(levels, lists, strict=True):
@@ -241,6 +243,7 @@ def _skeleton(ctx, leaf: int, levels: tuple, need: tuple[int, ...], within: bool
             if c == a_q:
                 continue
             drs[c] = d
+            descending[c] = order
             for cls in classes:
                 rank = RANK[cls]
                 g = groups.get((rank, *exact))
@@ -248,8 +251,8 @@ def _skeleton(ctx, leaf: int, levels: tuple, need: tuple[int, ...], within: bool
                     g = groups[rank, *exact] = ((rank, *order), (rank, order[1]), [])
                 g[2].append((c, A, cls))
     ordered = [(key, members) for _, key, members in sorted(groups.values(), key=_first)]
-    cache[known] = (lists, ordered, drs)
-    return ordered, drs
+    cache[known] = (lists, ordered, drs, descending)
+    return ordered, drs, descending
 
 
 def _level_impossible(ctx, leaf: int, vec: list[int], need: tuple[int, ...], A: int, a_q: int,
@@ -557,6 +560,7 @@ class Candidates:
         self._groups: list[tuple] = []  # (key, members), shared with the plans of the view (_skeleton)
         self._group_segments: list[_Segment | None] = []
         self._drs: dict[int, object] = {}  # DRS of each a_v (a Fraction, or 0); shared, read only
+        self._drs_descending: dict[int, tuple] = {}  # a_v → its DRS as a descending key; shared
         self._within = within_ok and bool(ctx.by_leaf.get(leaf))  # a P-W group
         self._need_t = tuple(need)
         self.dead_at_start: dict = {}  # preempt._dead_groups: group verdicts before any take
@@ -612,7 +616,8 @@ class Candidates:
         self._orphan_segment = _Segment(None, (), self)
         if not self._within and not self._levels:
             return  # no class can apply: skip everything (benchmark B2 passes without preemption)
-        self._groups, self._drs = _skeleton(self.ctx, self.leaf, self._levels, self._need_t, self._within)
+        self._groups, self._drs, self._drs_descending = _skeleton(self.ctx, self.leaf, self._levels, self._need_t,
+                                                                  self._within)
         self._group_segments = [None] * len(self._groups)
         self._orphans()
 
@@ -864,11 +869,22 @@ class Candidates:
             c.band = (0, RANK[c.cls], self._drs.get(c.a_v, 0), self._aged(c))
             out.append(c)
         if len(out) > 1:
-            reqs = ctx.requests
-            out.sort(key=lambda c: reqs[c.alloc.request].order[2], reverse=True)
-            out.sort(key=lambda c: (RANK[c.cls], -self._drs.get(c.a_v, 0), self._aged(c), -c.alloc.admitted_at,
-                                    -reqs[c.alloc.request].created_at))
+            # (class, DRS of a_v desc, aged priority, admitted desc, created desc, id desc); the
+            # DRS descending as _borrowing_children orders it (its float, then exactly).
+            descending, unordered = self._drs_descending, (-0.0, 0)
+            out.sort(key=lambda c: (RANK[c.cls], descending.get(c.a_v, unordered), *self._orphan_key(c.alloc)))
         self._orphan_segment.items.extend(out)
+
+    def _orphan_key(self, a: Allocation) -> tuple:
+        """What orders an orphan after its class and a_v: (aged priority, admitted desc, created
+        desc, id desc), fixed for the pass."""
+        keys = self.ctx.victim_index.setdefault("orphan_keys", {})
+        got = keys.get(a.request)
+        if got is None:
+            rq = self.ctx.requests[a.request]
+            p = rq.priority + self.beta * self.ctx.times_preempted(a.request) if self.beta else rq.priority
+            got = keys[a.request] = (p, -a.admitted_at, -rq.created_at, _Desc(rq.order[2]))
+        return got
 
     def _on_chain(self, lv: int, a_v: int) -> bool:
         """``lv in self._leaves_under(a_v)`` for the leaf of an allocation, without listing the
@@ -899,7 +915,8 @@ class Candidates:
         vreq = ctx.requests[a.request]
         if not vreq.preemptible:
             return None
-        vvec = ctx.vec(a.request) if a.demand == vreq.demand else ctx.tree.vec(a.demand)  # shrunk (P4)
+        shrunk = a.demand is not vreq.demand and a.demand != vreq.demand  # P4
+        vvec = ctx.tree.vec(a.demand) if shrunk else ctx.vec(a.request)
         if not any(vvec[r] > 0 for r in need):
             return None
         c = Candidate(a, lv, vvec, "", A, a_q, a_v)
