@@ -641,7 +641,9 @@ class Candidates:
         ctx, leaf = self.ctx, self.leaf
         if ctx.settings.fs_epsilon < 0 or self._within_possible():
             return False
-        return all(_level_impossible(ctx, leaf, vec, self._need_t, A, a_q, classes) for A, a_q, classes in self._levels)
+        # Top level first: its answer is shared by the most leaves (every one below its a_q).
+        return all(_level_impossible(ctx, leaf, vec, self._need_t, A, a_q, classes)
+                   for A, a_q, classes in reversed(self._levels))
 
     def strict_futile(self, vec: list[int]) -> bool:
         """True only if no strict round (protections kept) can take a candidate: then each walks
@@ -652,7 +654,7 @@ class Candidates:
         ctx = self.ctx
         if ctx.settings.fs_epsilon < 0 or _free_orphans(ctx) or self._within_possible():
             return False
-        return all(_level_dead(ctx, self, vec, A, a_q, classes) for A, a_q, classes in self._levels)
+        return all(_level_dead(ctx, self, vec, A, a_q, classes) for A, a_q, classes in reversed(self._levels))
 
     def _within_possible(self) -> bool:
         """A P-W candidate may exist: q's leaf holds an allocation and (under LowerPriority)
