@@ -43,6 +43,42 @@ class Outcome:
 
 def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
          only_within: bool = False, target_within_owned: bool = False) -> Outcome:
+    """The plan for ``q``, or why there is none.  Outcomes without victims are shared by the
+    requests that would be planned identically (``_same_plan_key``) until the planning view
+    changes: a full cluster plans the same few shapes at every leaf over and over (B10)."""
+    key = _same_plan_key(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
+    if key is None:
+        return _plan(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
+    memo = ctx.victim_index.get("plans")
+    if memo is None or memo[0] != ctx.version:
+        memo = ctx.victim_index["plans"] = (ctx.version, {})
+    got = memo[1].get(key)
+    if got is not None:
+        return Outcome(reason=got.reason, detail=dict(got.detail))
+    out = _plan(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
+    if not out.victims:
+        memo[1][key] = Outcome(reason=out.reason, detail=dict(out.detail))
+    return out
+
+
+def _same_plan_key(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, only_within: bool,
+                   target_within_owned: bool) -> tuple | None:
+    """What a plan reads of its request, at one planning-view version (``ctx.version``; ``now``
+    is fixed for the pass): the leaf, the demand, the priority (P-W, P-B), the round's flags;
+    ``pending_since`` only while a delay still runs (it then dates the delay tags); creation and
+    id only under LowerOrNewerEqualPriority (P-W).  Not the grace, gates or preemptibility (the
+    caller passes ``target_within_owned``), which the verdict memo of evaluate.py keys on.
+    None: not shared — ``q`` holds an allocation, which ``Candidates`` must skip by its id."""
+    if q.id in ctx.allocations:
+        return None
+    node = ctx.tree.nodes[leaf]
+    delayed = ctx.now - pending_since < max(node.reclaim_delay, node.fairshare_delay)
+    newer = q.order if node.within_policy == "LowerOrNewerEqualPriority" else None
+    return (leaf, tuple(vec), q.priority, only_within, target_within_owned, pending_since if delayed else None, newer)
+
+
+def _plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, only_within: bool,
+          target_within_owned: bool) -> Outcome:
     tree = ctx.tree
     node = tree.nodes[leaf]
     s = ctx.settings
@@ -103,6 +139,15 @@ def _blocked(taken: list[Candidate], node, pending_since: int) -> Outcome:
 def _advantage(ctx, leaf, vec, need) -> int | None:
     """a(q): lowest node on the path (root excluded) with B ≥ 0 after adding q (§10.5)."""
     tree = ctx.tree
+    if tree.plain:  # B(x) after adding q is SQ − usage − demand at every path node
+        usage, sq = ctx.sim.usage, tree.sq
+        for x in tree.path[leaf]:
+            if x == tree.root:
+                return None
+            ux, sqx = usage[x], sq[x]
+            if all(sqx[r] - ux[r] - vec[r] >= 0 for r in need):
+                return x
+        return None
     probe = ctx.sim.probe(leaf, vec)
     for i, x in enumerate(tree.path[leaf]):
         if x == tree.root:
@@ -178,6 +223,14 @@ def _dead_groups(ctx, leaf: int, vec: list[int], strat: tuple, relaxed: bool, bu
     # Before the first take every round of the plan starts from the same state: the verdicts
     # of its groups are shared between rounds of the same kind (strict or not, strategies).
     start = cands.dead_at_start
+    # Whether a member can hold a fair-share candidate at all depends on the view, a_q and q's
+    # shape (and, with lend limits, q's leaf): in the state every plan starts from, plans of one
+    # version share the answer (in a sweep, those of every leaf below one a_q).
+    shape = tuple(vec) if tree.plain else (leaf, tuple(vec))
+    shared = ctx.victim_index.get("impossible")
+    if shared is None or shared[0] != ctx.version:
+        shared = ctx.victim_index["impossible"] = (ctx.version, {})
+    shared = shared[1]
     over = [None, -1]  # the budget is spent even for the least demand; as of len(taken)
 
     def spent() -> bool:
@@ -206,11 +259,20 @@ def _dead_groups(ctx, leaf: int, vec: list[int], strat: tuple, relaxed: bool, bu
         for a_v, A, _ in members:
             if not relaxed and tagged(a_v, A, True):
                 continue
-            dq = view_dq(ctx, leaf, vec, path[depth[leaf] - depth[A] - 1])
-            balance, cur = view_node(ctx, a_v)
-            if not fair_share_impossible(ctx, dq, cur, a_v, balance, s2a, s2b):
+            if not impossible(a_v, path[depth[leaf] - depth[A] - 1]):
                 return False
         return True
+
+    def impossible(a_v: int, a_q: int) -> bool:
+        k = (a_v, a_q, shape, s2a, s2b)
+        got = None if taken else shared.get(k)
+        if got is None:
+            dq = view_dq(ctx, leaf, vec, a_q)
+            balance, cur = view_node(ctx, a_v)
+            got = fair_share_impossible(ctx, dq, cur, a_v, balance, s2a, s2b)
+            if not taken:
+                shared[k] = got
+        return got
 
     def dead(key, members) -> bool:
         if taken:
@@ -244,11 +306,22 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
     budget_used = list(ctx.fs_used)
     stop = None
     # Candidates of one leaf with equal demand and class share their validity until the
-    # simulated state changes (the next take), so the verdict is memoised between takes.
-    memo: dict = {}
+    # simulated state changes (the next take), so the verdict is memoised between takes — and,
+    # before the first take, between the rounds of one strategy (``_valid`` does not depend on
+    # the round being relaxed).
+    memo: dict = cands.valid_at_start.setdefault(strat, {})
+    budget = ctx.fs_budget
     dead = _dead_groups(ctx, leaf, vec, strat, relaxed, budget_used, cands, taken)
     for seg, i, c in cands.walk(dead, not relaxed, taken):
         if not relaxed and c.tags:
+            continue
+        over = budget is not None and c.cls == "F" and any(
+            u + d > b for u, d, b in zip(budget_used, c.vec, budget, strict=True))
+        if over and not relaxed:
+            # Skipped unjudged: a strict round takes no candidate over the budget.  Whether it
+            # was valid only matters through ``valid_seen``, and the relaxed round of the same
+            # strategy, which follows (budget set, P-F present), walks it too from the same
+            # start and sees it valid or has taken a valid candidate before it.
             continue
         # Only fair share compares quantities; the other classes depend on which resources v
         # uses (chain), not how much.
@@ -259,17 +332,14 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
         if not ok:
             continue
         valid_seen = True
-        if c.cls == "F" and ctx.fs_budget is not None:
-            over = any(budget_used[r] + c.vec[r] > ctx.fs_budget[r] for r in range(ctx.tree.R))
-            if over and not relaxed:
-                continue
-            if over:
-                c.tags["budget"] = 0
+        if over:
+            c.tags["budget"] = 0
+        if budget is not None and c.cls == "F":
             for r in range(ctx.tree.R):
                 budget_used[r] += c.vec[r]
         sim.remove(c.leaf, c.vec)
         taken.append(c)
-        memo.clear()
+        memo = {}
         if _satisfied(ctx, leaf, vec, need, target_within_owned):
             stop = (seg, i)
             break

@@ -120,10 +120,15 @@ def _borrowing_children(ctx, A: int, need: tuple[int, ...]) -> list[tuple]:
     each as (node, DRS, DRS as a reduced (numerator, denominator), order) where ``order`` sorts
     by DRS descending — by its float first, which is monotone, then exactly — so that grouping
     and ordering a plan's candidates needs no Fraction arithmetic.  The same list object is
-    returned while no child's usage changed (``_level_impossible`` relies on it)."""
+    returned while no child's usage changed (``_level_impossible`` relies on it).
+
+    Only read for the state a plan starts from (``Candidates``: groups, ``hopeless``,
+    ``strict_futile``), which is the view's: within one version the answer is not re-checked."""
     cache = ctx.victim_index.setdefault("children", {})
     key = (A, need)
     got = cache.get(key)
+    if got is not None and got[2] == ctx.version:
+        return got[1]
     kids, usage = ctx.tree.children[A], ctx.sim.usage
     if got is None or any(usage[c] != u for c, u in zip(kids, got[0], strict=True)):
         out = []
@@ -133,7 +138,8 @@ def _borrowing_children(ctx, A: int, need: tuple[int, ...]) -> list[tuple]:
                 d = drs_value(k)
                 exact = (d, 1) if d.__class__ is int else (d.numerator, d.denominator)
                 out.append((c, d, exact, (-float(d), -d)))
-        got = cache[key] = ([usage[c][:] for c in kids], out)
+        got = ([usage[c][:] for c in kids], out)
+    cache[key] = (got[0], got[1], ctx.version)
     return got[1]
 
 
@@ -211,6 +217,42 @@ def fair_share_impossible(ctx, dq: tuple[int, int], cur: tuple[int, int], a_v: i
 
 def _first(t: tuple):
     return t[0]
+
+
+def _skeleton(ctx, leaf: int, levels: tuple, need: tuple[int, ...], within: bool) -> tuple[list[tuple], dict, dict]:
+    """The groups of a plan's candidate stream, in order, as (key, members), and the DRS of
+    each a_v, as a value and as a descending sort key: by (class, exact DRS), sorted by (class,
+    DRS descending), members (a_v, A, cls).
+    They follow from the levels (``Candidates``) and each level's borrowing children, so plans
+    at one leaf share them while those lists are the same objects (``_borrowing_children``);
+    the caller never changes them."""
+    lists = tuple(_borrowing_children(ctx, A, need) for A, _, _ in levels)
+    cache = ctx.victim_index.setdefault("skeleton", {})
+    known = (leaf, levels, need, within)
+    got = cache.get(known)
+    if got is not None and all(a is b for a, b in zip(got[0], lists, strict=True)):
+        return got[1:]
+    # Groups by (class, exact DRS): (sort key, segment key (class, −DRS), members).
+    groups: dict[tuple, tuple] = {}
+    drs: dict[int, object] = {}
+    descending: dict[int, tuple] = {}
+    if within:
+        groups[(RANK["W"], 0, 1)] = ((RANK["W"], -0.0, 0), (RANK["W"], 0), [(leaf, leaf, "W")])
+    for (A, a_q, classes), children in zip(levels, lists, strict=True):
+        for c, d, exact, order in children:
+            if c == a_q:
+                continue
+            drs[c] = d
+            descending[c] = order
+            for cls in classes:
+                rank = RANK[cls]
+                g = groups.get((rank, *exact))
+                if g is None:
+                    g = groups[rank, *exact] = ((rank, *order), (rank, order[1]), [])
+                g[2].append((c, A, cls))
+    ordered = [(key, members) for _, key, members in sorted(groups.values(), key=_first)]
+    cache[known] = (lists, ordered, drs, descending)
+    return ordered, drs, descending
 
 
 def _level_impossible(ctx, leaf: int, vec: list[int], need: tuple[int, ...], A: int, a_q: int,
@@ -390,6 +432,31 @@ def _leaf_order(ctx, lv: int) -> tuple[list[str], list[tuple]]:
     return out, keys
 
 
+def _least_priority(ctx, lv: int) -> int | float:
+    """The least priority among the allocations of leaf ``lv`` (terminating ones included), kept
+    for the pass as ``_leaf_order`` is: ``by_leaf`` only grows while plans are made."""
+    cache = ctx.victim_index.setdefault("least_priority", {})
+    ids = ctx.by_leaf.get(lv) or ()
+    hit = cache.get(lv)
+    if hit is None or hit[0] != len(ids):
+        reqs = ctx.requests
+        hit = cache[lv] = (len(ids), min((reqs[a].priority for a in ids), default=INF))
+    return hit[1]
+
+
+def _divergence(ctx, leaf: int, lv: int) -> tuple[int, int, int]:
+    """(A, a_v, a_q) for an allocation at leaf ``lv`` and a request at ``leaf`` (another leaf):
+    their lowest common ancestor and its children towards each.  Fixed by the tree: kept for
+    the pass, as orphans are met by plan after plan."""
+    cache = ctx.victim_index.setdefault("divergence", {})
+    got = cache.get((leaf, lv))
+    if got is None:
+        tree = ctx.tree
+        A = tree.lca(leaf, lv)
+        got = cache[leaf, lv] = (A, tree.child_towards(A, lv), tree.child_towards(A, leaf))
+    return got
+
+
 def _next_free(ctx, order: list[str], j: int, min_runtime: int | None) -> int:
     """The first index from ``j`` of an allocation that is neither terminating (orphans were
     classified up front) nor excluded (this pass's victims are taken); with ``min_runtime``
@@ -487,54 +554,71 @@ class Candidates:
         within_ok = node.within_policy != "Never"
         elsewhere = not only_within and (adv is not None or self.bp_ok or self.fs_ok)
         # The stream in segments: the orphans, then one per group (class, DRS of a_v) of members
-        # (a_v, A, cls), each group's candidates merged from its leaves when first needed.
-        self._segments: list[_Segment] | None = None
-        self._drs: dict[int, object] = {}  # DRS of each a_v (a Fraction, or 0)
+        # (a_v, A, cls), each group's segment made when first reached and its candidates merged
+        # from its leaves when first needed.
+        self._orphan_segment: _Segment | None = None
+        self._groups: list[tuple] = []  # (key, members), shared with the plans of the view (_skeleton)
+        self._group_segments: list[_Segment | None] = []
+        self._drs: dict[int, object] = {}  # DRS of each a_v (a Fraction, or 0); shared, read only
+        self._drs_descending: dict[int, tuple] = {}  # a_v → its DRS as a descending key; shared
         self._within = within_ok and bool(ctx.by_leaf.get(leaf))  # a P-W group
-        self._levels: list[tuple[int, int, tuple[str, ...]]] = []  # (A, a_q, classes)
         self._need_t = tuple(need)
         self.dead_at_start: dict = {}  # preempt._dead_groups: group verdicts before any take
-        if elsewhere:
-            path = tree.path[leaf]
-            for i in range(1, len(path)):
-                A = path[i]
-                r_ok = self.reclaim_ok and adv is not None and tree.depth[adv] > tree.depth[A]
-                other = self.bp_ok or self.fs_ok
-                classes = []
-                if r_ok:
-                    classes.append("R")
-                if other and (not r_ok or node.reclaim_policy != "Any"):
-                    classes.append("B" if self.bp_ok else "F")
-                if classes:
-                    self._levels.append((A, path[i - 1], tuple(classes)))
+        self.valid_at_start: dict = {}  # preempt._greedy: validity before any take, per strategy
+        # (A, a_q, classes) per level of q's path where some class applies: fixed for the pass
+        # by the leaf and the advantage node.
+        known = ctx.victim_index.setdefault("levels", {})
+        self._levels: tuple[tuple[int, int, tuple[str, ...]], ...] = known.get((leaf, adv, elsewhere))
+        if self._levels is None:
+            self._levels = known[leaf, adv, elsewhere] = self._classes_per_level() if elsewhere else ()
+
+    def _classes_per_level(self) -> tuple:
+        tree, node, adv = self.ctx.tree, self.node, self.adv
+        path = tree.path[self.leaf]
+        levels = []
+        for i in range(1, len(path)):
+            A = path[i]
+            r_ok = self.reclaim_ok and adv is not None and tree.depth[adv] > tree.depth[A]
+            other = self.bp_ok or self.fs_ok
+            classes = []
+            if r_ok:
+                classes.append("R")
+            if other and (not r_ok or node.reclaim_policy != "Any"):
+                classes.append("B" if self.bp_ok else "F")
+            if classes:
+                levels.append((A, path[i - 1], tuple(classes)))
+        return tuple(levels)
 
     @property
     def segments(self) -> list[_Segment]:
-        if self._segments is None:
+        """The orphans' segment, then every group's (all made)."""
+        return [self._orphans_first(), *(self._segment(i) for i in range(len(self._groups)))]
+
+    def _orphans_first(self) -> _Segment:
+        """The orphans' segment; the first use also settles the groups (``_build``)."""
+        if self._orphan_segment is None:
             self._build()
-        return self._segments
+        return self._orphan_segment
+
+    def _segment(self, i: int) -> _Segment:
+        seg = self._group_segments[i]
+        if seg is None:
+            key, members = self._groups[i]
+            seg = self._group_segments[i] = _Segment(key, members, self)
+        return seg
+
+    def _each_group_segment(self):
+        self._orphans_first()
+        for i in range(len(self._groups)):
+            yield self._segment(i)
 
     def _build(self) -> None:
-        ctx, leaf = self.ctx, self.leaf
-        self._segments = [_Segment(None, (), self)]
+        self._orphan_segment = _Segment(None, (), self)
         if not self._within and not self._levels:
             return  # no class can apply: skip everything (benchmark B2 passes without preemption)
-        # Groups by (class, exact DRS): (sort key, segment key (class, −DRS), members).
-        groups: dict[tuple, tuple] = {}
-        if self._within:
-            groups[(RANK["W"], 0, 1)] = ((RANK["W"], -0.0, 0), (RANK["W"], 0), [(leaf, leaf, "W")])
-        for A, a_q, classes in self._levels:
-            for c, d, exact, order in _borrowing_children(ctx, A, self._need_t):
-                if c == a_q:
-                    continue
-                self._drs[c] = d
-                for cls in classes:
-                    rank = RANK[cls]
-                    g = groups.get((rank, *exact))
-                    if g is None:
-                        g = groups[rank, *exact] = ((rank, *order), (rank, order[1]), [])
-                    g[2].append((c, A, cls))
-        self._segments += [_Segment(key, members, self) for _, key, members in sorted(groups.values(), key=_first)]
+        self._groups, self._drs, self._drs_descending = _skeleton(self.ctx, self.leaf, self._levels, self._need_t,
+                                                                  self._within)
+        self._group_segments = [None] * len(self._groups)
         self._orphans()
 
     def hopeless(self, vec: list[int]) -> bool:
@@ -554,13 +638,12 @@ class Candidates:
         Level by level, before any group is made: whether every fair-share member below a level
         is impossible depends only on the view, the level, a_q and q's shape, so the plans of
         one pass share it.  (False is always a safe answer: the walk then finds nothing.)"""
-        ctx, q, leaf = self.ctx, self.q, self.leaf
-        if ctx.settings.fs_epsilon < 0:
+        ctx, leaf = self.ctx, self.leaf
+        if ctx.settings.fs_epsilon < 0 or self._within_possible():
             return False
-        if self._within and (self.node.within_policy != "LowerPriority" or any(
-                ctx.requests[a].priority < q.priority for a in ctx.by_leaf.get(leaf) or ())):
-            return False
-        return all(_level_impossible(ctx, leaf, vec, self._need_t, A, a_q, classes) for A, a_q, classes in self._levels)
+        # Top level first: its answer is shared by the most leaves (every one below its a_q).
+        return all(_level_impossible(ctx, leaf, vec, self._need_t, A, a_q, classes)
+                   for A, a_q, classes in reversed(self._levels))
 
     def strict_futile(self, vec: list[int]) -> bool:
         """True only if no strict round (protections kept) can take a candidate: then each walks
@@ -568,13 +651,17 @@ class Candidates:
         ``hopeless``, level by level before any group is made, a member also counting as dead
         when all its candidates are tagged (``_make``) or, for P-F, over the budget even for the
         pass's least demand.  Orphans (walked one by one) make it False."""
-        ctx, q, leaf = self.ctx, self.q, self.leaf
-        if ctx.settings.fs_epsilon < 0 or _free_orphans(ctx):
+        ctx = self.ctx
+        if ctx.settings.fs_epsilon < 0 or _free_orphans(ctx) or self._within_possible():
             return False
-        if self._within and (self.node.within_policy != "LowerPriority" or any(
-                ctx.requests[a].priority < q.priority for a in ctx.by_leaf.get(leaf) or ())):
+        return all(_level_dead(ctx, self, vec, A, a_q, classes) for A, a_q, classes in reversed(self._levels))
+
+    def _within_possible(self) -> bool:
+        """A P-W candidate may exist: q's leaf holds an allocation and (under LowerPriority)
+        one of them has a lower priority than q."""
+        if not self._within:
             return False
-        return all(_level_dead(ctx, self, vec, A, a_q, classes) for A, a_q, classes in self._levels)
+        return self.node.within_policy != "LowerPriority" or _least_priority(self.ctx, self.leaf) < self.q.priority
 
     # ------------------------------------------------------------ iteration
 
@@ -588,10 +675,15 @@ class Candidates:
         skips the rest of the group without reading its allocations (the caller vouches that
         none of them could be taken, so the state it judged stays).  ``untagged``: the groups'
         candidates that carry no tag only (orphans all, as they are few)."""
-        for seg in self.segments:
-            grouped = dead is not None and seg.key is not None
-            if grouped and dead(seg.key, seg.members):
-                continue
+        orphans = self._orphans_first()
+        for i in range(-1, len(self._groups)):
+            if i < 0:
+                seg, grouped = orphans, False
+            else:
+                grouped = dead is not None
+                if grouped and dead(*self._groups[i]):
+                    continue
+                seg = self._segment(i)
             if untagged:
                 seg = seg.untagged()
             items = seg.items
@@ -606,7 +698,7 @@ class Candidates:
                 j += 1
 
     def __bool__(self) -> bool:
-        return any(seg.nonempty() for seg in self.segments)
+        return self._orphans_first().nonempty() or any(seg.nonempty() for seg in self._each_group_segment())
 
     def everything(self) -> list[Candidate]:
         out: list[Candidate] = []
@@ -620,10 +712,10 @@ class Candidates:
         """``any(c.tags for c in self.everything())``, opening no more groups than it must: a
         P-R candidate is tagged only while the reclaim delay runs, P-F and P-B ones while the
         fair-share delay runs or when fenced or (P-F) protected, P-W ones never (``_make``)."""
-        if any(c.tags for c in self.segments[0].items):
+        if any(c.tags for c in self._orphans_first().items):
             return True
         tree, fence = self.ctx.tree, self.fence
-        for seg in self.segments[1:]:
+        for seg in self._each_group_segment():
             rank = seg.key[0]
             if rank == RANK["W"]:
                 continue
@@ -645,17 +737,17 @@ class Candidates:
     def classes(self) -> set[str]:
         """``{c.cls for c in self.everything()}``, opening each group only up to its first
         candidate (a group holds candidates of its own class only)."""
-        out = {c.cls for c in self.segments[0].items}
-        out.update(_CLASS[seg.key[0]] for seg in self.segments[1:] if seg.nonempty())
+        out = {c.cls for c in self._orphans_first().items}
+        out.update(_CLASS[seg.key[0]] for seg in self._each_group_segment() if seg.nonempty())
         return out
 
     def has_class(self, cls: str) -> bool:
         """Whether any candidate is of class ``cls`` (a group holds candidates of its class only,
         so this opens at most the first non-empty group of that class)."""
-        if any(c.cls == cls for c in self.segments[0].items):
+        if any(c.cls == cls for c in self._orphans_first().items):
             return True
         rank = RANK[cls]
-        return any(seg.key[0] == rank and seg.nonempty() for seg in self.segments[1:])
+        return any(seg.key[0] == rank and seg.nonempty() for seg in self._each_group_segment())
 
     # ------------------------------------------------------------ groups
 
@@ -771,19 +863,45 @@ class Candidates:
             else:
                 # a_v is registered only below an ancestor where some class applies; the class
                 # _make picks is then always one of that ancestor's classes.
-                A = tree.lca(self.leaf, lv)
-                a_v = tree.child_towards(A, lv)
-                ok = a_v in self._drs and lv in self._leaves_under(a_v)
-                c = self._make(a, lv, A, tree.child_towards(A, self.leaf), a_v) if ok else None
+                A, a_v, a_q = _divergence(ctx, self.leaf, lv)
+                ok = a_v in self._drs and self._on_chain(lv, a_v)
+                c = self._make(a, lv, A, a_q, a_v) if ok else None
             if c is None:
                 continue
             c.band = (0, RANK[c.cls], self._drs.get(c.a_v, 0), self._aged(c))
             out.append(c)
-        reqs = ctx.requests
-        out.sort(key=lambda c: reqs[c.alloc.request].order[2], reverse=True)
-        out.sort(key=lambda c: (RANK[c.cls], -self._drs.get(c.a_v, 0), self._aged(c), -c.alloc.admitted_at,
-                                -reqs[c.alloc.request].created_at))
-        self._segments[0].items.extend(out)
+        if len(out) > 1:
+            # (class, DRS of a_v desc, aged priority, admitted desc, created desc, id desc); the
+            # DRS descending as _borrowing_children orders it (its float, then exactly).
+            descending, unordered = self._drs_descending, (-0.0, 0)
+            out.sort(key=lambda c: (RANK[c.cls], descending.get(c.a_v, unordered), *self._orphan_key(c.alloc)))
+        self._orphan_segment.items.extend(out)
+
+    def _orphan_key(self, a: Allocation) -> tuple:
+        """What orders an orphan after its class and a_v: (aged priority, admitted desc, created
+        desc, id desc), fixed for the pass."""
+        keys = self.ctx.victim_index.setdefault("orphan_keys", {})
+        got = keys.get(a.request)
+        if got is None:
+            rq = self.ctx.requests[a.request]
+            p = rq.priority + self.beta * self.ctx.times_preempted(a.request) if self.beta else rq.priority
+            got = keys[a.request] = (p, -a.admitted_at, -rq.created_at, _Desc(rq.order[2]))
+        return got
+
+    def _on_chain(self, lv: int, a_v: int) -> bool:
+        """``lv in self._leaves_under(a_v)`` for the leaf of an allocation, without listing the
+        others: every node from ``lv`` up to ``a_v`` (excluded) borrows a resource q needs, on
+        the state the plan started from."""
+        if self.removed:
+            return lv in self._leaves_under(a_v)
+        sq, usage, need, parent = self.ctx.tree.sq, self.ctx.sim.usage, self.need, self.ctx.tree.parent
+        x = lv
+        while x != a_v:
+            sqx, ux = sq[x], usage[x]
+            if not any(sqx[r] < ux[r] for r in need):
+                return False
+            x = parent[x]
+        return bool(self.ctx.by_leaf.get(lv))
 
     def _aged(self, c: Candidate) -> int:
         p = self.ctx.requests[c.alloc.request].priority
@@ -799,7 +917,8 @@ class Candidates:
         vreq = ctx.requests[a.request]
         if not vreq.preemptible:
             return None
-        vvec = ctx.vec(a.request) if a.demand == vreq.demand else ctx.tree.vec(a.demand)  # shrunk (P4)
+        shrunk = a.demand is not vreq.demand and a.demand != vreq.demand  # P4
+        vvec = ctx.tree.vec(a.demand) if shrunk else ctx.vec(a.request)
         if not any(vvec[r] > 0 for r in need):
             return None
         c = Candidate(a, lv, vvec, "", A, a_q, a_v)
