@@ -6,11 +6,13 @@ import uuid
 
 import pytest
 
+from backends.errors import BackendTransientError
 from tenants.models import Cluster, ManagedObject, Membership, Namespace, ResourcePlan
 from tenants.provisioning import desired as d
 from tenants.services import clusters, provisioning
 from tenants.services.memberships import membership_create
 from tenants.services.plans import plan_update
+from tests.servers.sandbox import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +33,21 @@ def namespaces(tree, registered):
     backend = clusters.cluster_backend(registered)
     for ns in made.values():
         backend.delete("v1", "Namespace", ns.name)
+
+
+def apply_when_admitted(backend, manifest: dict, *, timeout: float = 30.0) -> None:
+    """Apply a pod into a namespace made a moment ago.  A real API server refuses it, as a
+    transient error, until the token controller has given the namespace's default service
+    account its token ("retry after the token is automatically created"): retry as a caller
+    of the backend would."""
+    def attempt() -> bool:
+        try:
+            backend.apply(manifest)
+        except BackendTransientError:
+            return False
+        return True
+
+    wait_for(attempt, timeout=timeout, interval=0.2)
 
 
 def managed(leg, ns_name):
@@ -109,10 +126,10 @@ def test_a_managed_object_no_longer_wanted_is_pruned(leg, tree, namespaces):
 
 def test_inventory_reads_nodes_and_rolls_usage_up(leg, tree, namespaces, registered):
     provisioning.namespace_reconcile(namespace=namespaces["a_dev"])
-    leg.backend().apply({"apiVersion": "v1", "kind": "Pod",
-                         "metadata": {"name": "p", "namespace": namespaces["a_dev"].name},
-                         "spec": {"containers": [{"name": "c", "image": "x",
-                                                  "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}}]}})
+    apply_when_admitted(leg.backend(), {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": namespaces["a_dev"].name},
+        "spec": {"containers": [{"name": "c", "image": "x",
+                                 "resources": {"requests": {"cpu": "250m", "memory": "64Mi"}}}]}})
     summary = clusters.cluster_sync_inventory(cluster=registered)
     assert summary["pods"] >= 1
     usage = dict(namespaces["a_dev"].usage.values_list("resource", "used"))
