@@ -8,6 +8,7 @@ skipped on that leg only, with the reason printed.
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -76,6 +77,22 @@ def leg(request) -> Leg:
 def ns(leg):
     """A fresh namespace per test (names never repeat, so no test waits for a deletion)."""
     name = f"ct-{uuid.uuid4().hex[:8]}"
-    leg.backend().ensure_namespace(name, labels={"bluedock.io/managed": "true", "contract": "yes"})
+    backend = leg.backend()
+    backend.ensure_namespace(name, labels={"bluedock.io/managed": "true", "contract": "yes"})
+    if leg.name == "real":
+        wait_for_default_token(backend, name)
     yield name
     leg.backend().delete("v1", "Namespace", name)
+
+
+def wait_for_default_token(backend, namespace: str, *, timeout: float = 30.0) -> None:
+    """A real API server refuses pods in a new namespace (a transient error) until the token
+    controller has given its default service account a token; tests that create pods at once
+    wait for that first, as a client retrying the transient error would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        account = backend.get("v1", "ServiceAccount", "default", namespace)
+        if account and account.get("secrets"):
+            return
+        assert time.monotonic() < deadline, f"no token for the default service account of {namespace}"
+        time.sleep(0.1)
