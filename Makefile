@@ -1,8 +1,8 @@
 # BlueDock Portal — the two commands: `make run` and `make test`.
-# The distribution's CPython when it has one with venv (Debian builds it optimised, PGO and LTO,
+# The distribution's CPython when it is 3.11+ with venv (Debian builds it optimised, PGO and LTO,
 # into a static executable; a plain source build such as pyenv's default runs the scheduling
 # engine 8-10 % slower: benchmark B2), else the first python3 on PATH.
-PYTHON ?= $(shell /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null && echo /usr/bin/python3 || echo python3)
+PYTHON ?= $(shell /usr/bin/python3 -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' 	2>/dev/null && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
