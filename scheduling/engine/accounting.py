@@ -25,8 +25,8 @@ MAX, BORROW, CAPACITY, LEND = "max", "borrow_limit", "capacity", "lend_limit"
 
 class Ledger:
     """``usage`` and ``used`` per node.  In a plain tree nothing is kept local, so the two are
-    equal for as long as every vector charged is non-negative: they then share one set of rows
-    (``shared``), and a charge updates one number per node and resource instead of two (B2).
+    equal for as long as every vector charged is non-negative: they then share one set of rows,
+    and a charge updates one number per node and resource instead of two (B2).
     The first charge that would make them differ gives ``used`` its own rows (``_unshare``)."""
 
     __slots__ = ("tree", "usage", "used")
@@ -39,10 +39,6 @@ class Ledger:
             self.used = used
         else:
             self.used = self.usage if tree.plain and usage is None else [[0] * R for _ in range(n)]
-
-    @property
-    def shared(self) -> bool:
-        return self.used is self.usage
 
     def _unshare(self) -> None:
         if self.used is self.usage:

@@ -17,7 +17,6 @@ PENDING decisions whose reason changed.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import replace
 
 from . import gates
@@ -27,7 +26,7 @@ from .explain import Reason, binding_facts
 from .model import Status, id_key
 from .passctx import PassCtx
 from .tournament import tournament, would_progress
-from .tree import Tree, compile_tree
+from .tree import Tree, compile_tree, per_tree
 
 
 def run_pass(ctx: PassCtx) -> None:
@@ -183,16 +182,11 @@ def accept_new(ctx: PassCtx, fresh: list[str] | None = None) -> None:
         _reject(ctx, rid, reason, facts)
 
 
-_FLOORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
+@per_tree
 def _potential_floor(tree: Tree) -> list[int]:
-    """The least potential of any leaf, per resource (once per compiled tree)."""
-    floor = _FLOORS.get(tree)
-    if floor is None:
-        leaves = [tree.potential[x] for x in range(len(tree.ids)) if tree.is_leaf[x]]
-        floor = _FLOORS[tree] = [min(col) for col in zip(*leaves, strict=True)]
-    return floor
+    """The least potential of any leaf, per resource."""
+    leaves = [tree.potential[x] for x in range(len(tree.ids)) if tree.is_leaf[x]]
+    return [min(col) for col in zip(*leaves, strict=True)]
 
 
 def _never_fits(tree: Tree, leaf: int, vec: list[int]) -> dict | None:

@@ -9,7 +9,6 @@ touching anything.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import replace
 
 from . import gates, preempt
@@ -17,7 +16,7 @@ from .explain import BINDING_REASON, CLASS_RULE, Reason
 from .fairshare import drs
 from .model import Allocation, Binding, Request, Status, id_key
 from .passctx import PassCtx, WouldProgress
-from .tree import INF
+from .tree import INF, per_tree
 from .waste import shrink_commit
 
 
@@ -136,7 +135,7 @@ _UNSEEN = object()
 
 
 def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_owned) -> set[int]:
-    if _no_preemption(ctx, ctx.tree.nodes[leaf]):
+    if _preemption_free(ctx.tree)[leaf]:
         _pending(ctx, q.id, reason, binding, _NO_DETAIL)
         return _NOTHING
     _before_planning(ctx)
@@ -154,25 +153,14 @@ def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_ow
 _NO_DETAIL: dict = {}  # read only
 
 
-def _no_preemption(ctx: PassCtx, node) -> bool:
-    """No preemption class can apply to this leaf: preempt.plan would find no candidate and return
-    an empty outcome, so planning is skipped, as B2's no-preemption passes mostly do."""
-    return (node.reclaim_policy == "Never" and node.within_policy == "Never" and node.borrow_preempt.policy == "Never"
-            and not ctx.settings.fair_share_preemption)
-
-
-_PREEMPTION_FREE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
+@per_tree
 def _preemption_free(tree) -> list[bool]:
-    """``_no_preemption`` of every node, once per compiled tree (its config holds the settings)."""
-    out = _PREEMPTION_FREE.get(tree)
-    if out is None:
-        fair_share = tree.config.settings.fair_share_preemption
-        out = _PREEMPTION_FREE[tree] = [
-            n.reclaim_policy == "Never" and n.within_policy == "Never" and n.borrow_preempt.policy == "Never"
+    """Per node: no preemption class can apply to a request of this leaf, so preempt.plan would
+    find no candidate and return an empty outcome, and planning is skipped (as B2's
+    no-preemption passes mostly do).  The tree's config holds the settings."""
+    fair_share = tree.config.settings.fair_share_preemption
+    return [n.reclaim_policy == "Never" and n.within_policy == "Never" and n.borrow_preempt.policy == "Never"
             and not fair_share for n in tree.nodes]
-    return out
 
 
 def _before_planning(ctx: PassCtx) -> None:

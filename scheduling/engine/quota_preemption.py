@@ -26,29 +26,22 @@ an excess), and the pass's plans have chosen their victims, which this rule then
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import replace
 
 from .explain import Reason
 from .model import State, id_key
 from .passctx import PassCtx
-from .tree import INF
+from .tree import INF, per_tree
 
 RULE = str(Reason.EVICT_QUOTA_DECREASE)
 
 
-_WATCHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
+@per_tree
 def _watched(tree) -> list[int]:
     """Nodes that opted in and have a max, top-down (depth, then id): once per compiled tree,
     since a pass at scale XL should not pay a walk over every node for a rule nobody enabled."""
-    nodes = _WATCHED.get(tree)
-    if nodes is None:
-        nodes = _WATCHED[tree] = sorted(
-            (x for x in range(len(tree.ids)) if tree.nodes[x].quota_preemption_delay > 0
-             and any(c < INF for c in tree.cap[x])), key=lambda x: (tree.depth[x], id_key(tree.ids[x])))
-    return nodes
+    return sorted((x for x in range(len(tree.ids)) if tree.nodes[x].quota_preemption_delay > 0
+                   and any(c < INF for c in tree.cap[x])), key=lambda x: (tree.depth[x], id_key(tree.ids[x])))
 
 
 def run(ctx: PassCtx, state: State) -> tuple[tuple[str, int], ...]:

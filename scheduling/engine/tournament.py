@@ -20,14 +20,13 @@ Keys take one of two forms, never mixed within a tree:
 from __future__ import annotations
 
 import math
-import weakref
 from operator import attrgetter, itemgetter
 
 from .evaluate import _evaluate, _pending, record_admission
 from .explain import Reason
 from .fairshare import RATIO_INF, drs_key
 from .passctx import PassCtx, WouldProgress
-from .tree import Tree
+from .tree import Tree, per_tree
 
 
 def tournament(ctx: PassCtx) -> bool:
@@ -55,7 +54,7 @@ def tournament(ctx: PassCtx) -> bool:
     pos = [0] * n
     blocked: dict[int, int] = {}  # StrictFIFO leaf → the rank of its pending head
     electors = _electors(tree)
-    pk = _PlainKeys.of(tree) if plain else None
+    pk = _plain_keys(tree) if plain else None
     none = pk.none if plain else _NONE  # the key of a node without a nominee: after every real key
     nominee: list[int | None] = [None] * n
     nvec: list = [None] * n  # the nominee's demand vector (plain trees)
@@ -287,15 +286,6 @@ class _PlainKeys:
     finite DRS above ``RATIO_INF`` (a deficit beyond 2^62 units) still orders above it, as the
     exact ratios do."""
 
-    _BY_TREE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    @classmethod
-    def of(cls, tree: Tree) -> _PlainKeys:
-        keys = cls._BY_TREE.get(tree)
-        if keys is None:
-            keys = cls._BY_TREE[tree] = cls(tree)
-        return keys
-
     def __init__(self, tree: Tree):
         n = len(tree.ids)
         # per node: (SQ, per-resource DRS factors already shifted past the rank, tier field, within
@@ -347,24 +337,22 @@ class _PlainKeys:
         return tier + within + (infinite if inf else top)
 
 
-_ELECTORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_plain_keys = per_tree(_PlainKeys)
 
 
+@per_tree
 def _electors(tree: Tree) -> list:
     """Per inner node: (a C function gathering its children's keys as a tuple, the children in
-    the same order).  Once per compiled tree."""
-    out = _ELECTORS.get(tree)
-    if out is None:
-        out = []
-        for kids in tree.children:
-            kids = tuple(kids)
-            if len(kids) > 1:
-                out.append((itemgetter(*kids), kids))
-            elif kids:
-                out.append((itemgetter(slice(kids[0], kids[0] + 1)), kids))
-            else:
-                out.append((None, kids))
-        _ELECTORS[tree] = out
+    the same order)."""
+    out = []
+    for kids in tree.children:
+        kids = tuple(kids)
+        if len(kids) > 1:
+            out.append((itemgetter(*kids), kids))
+        elif kids:
+            out.append((itemgetter(slice(kids[0], kids[0] + 1)), kids))
+        else:
+            out.append((None, kids))
     return out
 
 

@@ -10,10 +10,15 @@ keys so that the fit test stays O(depth × R) with cheap list access (F3, benchm
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import wraps
+from typing import TypeVar
 
 from .degraded import scale_owned
 from .model import Config, Node, id_key
+
+T = TypeVar("T")
 
 INF = 1 << 62
 
@@ -73,6 +78,21 @@ class Tree:
         for r, q in quantities.items():
             v[self.rindex[r]] = q
         return v
+
+
+def per_tree(build: Callable[[Tree], T]) -> Callable[[Tree], T]:
+    """``build(tree)`` computed once per compiled tree and kept with it: trees never change after
+    compilation, and a pass should not pay again for tables derived from one (B2)."""
+    built: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @wraps(build)
+    def of(tree: Tree) -> T:
+        got = built.get(tree)
+        if got is None:
+            got = built[tree] = build(tree)
+        return got
+
+    return of
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
