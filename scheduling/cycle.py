@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from backends.errors import BackendError
 from scheduling.engine import engine
-from scheduling.engine.model import Allocation, Config, Request, State, Status
+from scheduling.engine.model import Allocation, Config, Request, State, Status, explain_all
 from tenants.models import Cluster, Namespace, Tenant
 from tenants.services.clusters import cluster_backend
 
@@ -155,6 +155,7 @@ def _pass(cluster: Cluster, now: int) -> dict:
                        release_slack=config.settings.release_slack)
         tenant_of = {key: g["tenant"] for key, g in groups.items()}
         clock.lap("decide")
+        explain_all(decisions)  # every decision is persisted explained: build them all at once
         rows = _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
                        groups=groups, before=before, released=released, shrunk=shrunk)
         clock.lap("record")

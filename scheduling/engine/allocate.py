@@ -63,11 +63,19 @@ def emit_pending(ctx: PassCtx) -> None:
                                       or _bkey(was.binding) != _bkey(st.binding)):
             changed.append((reqs[rid].order[2], rid, st))  # cached id_key: natural id order
     changed.sort()
-    ctx.emit_each("PENDING", _pending_facts, [(rid, st) for _, rid, st in changed])
+    # Verdicts share Status objects (evaluate._pending) and one status explains alike wherever it
+    # is held: its facts are built once for all its decisions (read only; B11).
+    shared: dict[int, dict] = {}
+    ctx.emit_each("PENDING", _pending_facts, [(rid, st.reason, (st, shared)) for _, rid, st in changed])
 
 
-def _pending_facts(st: Status) -> dict:
-    return dict(st.detail, binding=binding_facts(st.binding))
+def _pending_facts(st: Status, shared: dict[int, dict]) -> dict:
+    # Keyed by identity: every status passed with one ``shared`` existed when the decisions were
+    # emitted, and each is held by its decision until explained, so no two share an id.
+    f = shared.get(id(st))
+    if f is None:
+        f = shared[id(st)] = dict(st.detail, binding=binding_facts(st.binding))
+    return f
 
 
 # ---------------------------------------------------------------- A1, ledgers, submissions

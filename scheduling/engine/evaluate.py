@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import gates, preempt
-from .explain import BINDING_REASON, CLASS_RULE, Reason
+from .explain import BINDING_REASON, CLASS_RULE, Reason, admit_facts
 from .fairshare import drs
 from .model import Allocation, Binding, Request, Status, id_key
 from .passctx import PassCtx, WouldProgress
@@ -245,40 +245,9 @@ def record_admission(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason
     # One flat list (node after node, R values each) rather than a tuple per node.
     after = []
     used = ctx.actual.used
-    for x in path[:-1]:  # the explanation stops below the root (_admit_facts)
+    for x in path[:-1]:  # the explanation stops below the root (explain.admit_facts)
         after += used[x]
-    ctx.emit_admit(rid, reason, _admit_facts, (tree, q, vec, path, after, facts, borrowing))
-
-
-def _admit_facts(tree, q: Request, vec: list[int], path: list[int], after: list[int], facts: dict,
-                 borrowing: tuple | None) -> dict:
-    """The facts of an ADMIT: leaf, path and, per path node below the root, owned and used
-    before/after for the resources the request asked for (as in the specification's decision
-    record: the others took no part in the admission, and the root's numbers are the cluster's,
-    told by its capacity); for a borrowing admission, the lender scope, the amounts borrowed and
-    the DRS after.  The cycle explains every decision of every pass (benchmark B11)."""
-    res, R = tree.config.resources, tree.R
-    f = dict(facts)
-    if borrowing is not None:
-        h, nb = borrowing
-        if nb is None:  # a plain tree's admission: B(h) after it is SQ − usage, and usage is what was used
-            i = path.index(h) * R
-            nb = [s - u for s, u in zip(tree.sq[h], after[i:i + R], strict=True)]
-        f.update(lender_scope=tree.ids[tree.parent[h]],
-                 borrowed={res[r]: min(vec[r], -nb[r]) for r in range(R) if vec[r] > 0 and nb[r] < 0},
-                 drs_after=str(drs(tree, h, nb)))
-    ids, owned = tree.ids, tree.owned
-    asked = [(r, res[r], d) for r, d in enumerate(vec) if d > 0]
-    per_node = {}
-    base = 0  # the node's row in the snapshot: node after node, R values each
-    for x in path[:-1]:  # the path ends at the root
-        own = owned[x]
-        per_node[ids[x]] = {"owned": {name: own[r] for r, name, _ in asked},
-                            "used_before": {name: after[base + r] - d for r, name, d in asked},
-                            "used_after": {name: after[base + r] for r, name, _ in asked}}
-        base += R
-    f.update(leaf=q.leaf, path=[ids[x] for x in path], per_node=per_node)
-    return f
+    ctx.emit_admit(rid, reason, admit_facts, (tree, q, vec, path, after, facts, borrowing))
 
 
 def _pending(ctx: PassCtx, rid: str, reason: Reason | str, binding: Binding | None, detail: dict,

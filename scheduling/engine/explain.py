@@ -9,9 +9,11 @@ decision always reads the same (N3).  The query helpers (X4) read a State and ne
 from __future__ import annotations
 
 from enum import StrEnum
+from operator import itemgetter, sub
 
+from .fairshare import drs_text
 from .model import Binding, Config, State
-from .tree import compile_tree
+from .tree import Tree, compile_tree, per_tree
 
 
 class Reason(StrEnum):
@@ -103,6 +105,90 @@ def message(action: str, reason: str, request: str | None, facts: dict) -> str:
     if reason == Reason.REJECT_INVALID_CONFIG:
         return f"Config version rejected: {facts.get('errors')}; the previous version stays in force."
     return f"{request}: {reason}{where}."
+
+
+def admit_facts(tree: Tree, q, vec: list[int], path: list[int], after: list[int], facts: dict,
+                borrowing: tuple | None) -> dict:
+    """The facts of an ADMIT: leaf, path and, per path node below the root, owned and used
+    before/after for the resources the request asked for (as in the specification's decision
+    record: the others took no part in the admission, and the root's numbers are the cluster's,
+    told by its capacity); for a borrowing admission, the lender scope, the amounts borrowed and
+    the DRS after.  ``after`` is the usage of the path's nodes after admission, node after node,
+    R values each (evaluate.record_admission).
+
+    The cycle explains every decision of every pass, so this runs for every admission (B11):
+    what depends only on the tree and the demand (names, amounts, owned numbers, the path's
+    names) is built once per tree and shared.  Facts are read only (the cycle persists copies)."""
+    shape = _demand_shapes(tree).get(tuple(vec))
+    if shape is None:
+        shape = _demand_shapes(tree)[tuple(vec)] = _DemandShape(tree, vec)
+    f = dict(facts)
+    if borrowing is not None:
+        h, nb = borrowing
+        R = tree.R
+        if nb is None:  # a plain tree's admission: B(h) after it is SQ − usage, and usage is what was used
+            i = path.index(h) * R
+            nb = list(map(sub, tree.sq[h], after[i:i + R]))
+        f.update(lender_scope=tree.ids[tree.parent[h]],
+                 borrowed={name: min(d, -nb[r]) for r, name, d in shape.asked if nb[r] < 0},
+                 drs_after=drs_text(tree, h, nb))
+    names, amounts, m, ids = shape.names, shape.amounts, shape.m, tree.ids
+    numbers = shape.picker(len(path) - 1)(after)  # the asked resources of each node below the root
+    per_node = {}
+    # zip without strict=: every slice has the m asked resources by construction, and a keyword
+    # argument costs more than the zip itself (B11).
+    for i, x in enumerate(path[:-1]):
+        used_after = numbers[i * m:i * m + m]
+        per_node[ids[x]] = {"owned": shape.owned(x),
+                            "used_before": dict(zip(names, map(sub, used_after, amounts))),  # noqa: B905
+                            "used_after": dict(zip(names, used_after))}  # noqa: B905
+    f.update(leaf=q.leaf, path=_path_names(tree)[path[0]], per_node=per_node)
+    return f
+
+
+class _DemandShape:
+    """What the facts of every admission of one demand vector share within one tree."""
+
+    def __init__(self, tree: Tree, vec: list[int]):
+        res = tree.config.resources
+        self.tree = tree
+        self.asked = [(r, res[r], d) for r, d in enumerate(vec) if d > 0]
+        self.names = tuple(name for _, name, _ in self.asked)
+        self.amounts = tuple(d for _, _, d in self.asked)
+        self.m = len(self.asked)
+        self._owned: dict[int, dict] = {}
+        self._pickers: dict[int, itemgetter] = {}
+
+    def owned(self, x: int) -> dict:
+        got = self._owned.get(x)
+        if got is None:
+            own = self.tree.owned[x]
+            got = self._owned[x] = {name: own[r] for r, name, _ in self.asked}
+        return got
+
+    def picker(self, nodes: int):
+        """A C function taking, from the snapshot of ``nodes`` nodes, the asked resources of each
+        node in order, as one tuple."""
+        got = self._pickers.get(nodes)
+        if got is None:
+            where = [i * self.tree.R + r for i in range(nodes) for r, _, _ in self.asked]
+            if len(where) == 1:
+                only = where[0]
+                got = self._pickers[nodes] = lambda snapshot: (snapshot[only],)
+            else:
+                got = self._pickers[nodes] = itemgetter(*where)
+        return got
+
+
+@per_tree
+def _demand_shapes(tree: Tree) -> dict[tuple, _DemandShape]:
+    return {}
+
+
+@per_tree
+def _path_names(tree: Tree) -> list[list[str]]:
+    """Per node, the ids on its path (leaf first): shared by the facts of its admissions."""
+    return [[tree.ids[x] for x in path] for path in tree.path]
 
 
 # ---------------------------------------------------------------- X4 queries

@@ -12,7 +12,7 @@ entitlement is for dashboards and for checking fixed points (property P15).
 from __future__ import annotations
 
 from fractions import Fraction
-from math import lcm
+from math import gcd, lcm
 
 from .tree import INF, Tree
 
@@ -82,6 +82,19 @@ def drs_key(tree: Tree, x: int, balance: list[int]) -> Ratio | int:
     if not weight.numerator:
         return RATIO_INF
     return Ratio(bn * weight.denominator, bd * weight.numerator)
+
+
+def drs_text(tree: Tree, x: int, balance: list[int]) -> str:
+    """``str(drs(tree, x, balance))`` without building a Fraction: every borrowing admission's
+    explanation states its DRS after admission (benchmark B11)."""
+    k = drs_key(tree, x, balance)
+    if k.__class__ is not Ratio:
+        return str(k)
+    if k is RATIO_INF:
+        return str(DRS_INF)
+    g = gcd(k.n, k.d)
+    n, d = k.n // g, k.d // g
+    return str(n) if d == 1 else f"{n}/{d}"
 
 
 def ratio_pair(k) -> tuple[int, int]:

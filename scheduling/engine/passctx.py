@@ -127,14 +127,13 @@ class PassCtx:
                                             ("ADMIT", reason, rid, None, build_facts, facts_args)))
 
     def emit_each(self, action: str, build_facts, items) -> None:
-        """``emit(action, st.reason, request=rid, build_facts=build_facts, facts_args=(st,))`` for
-        every ``(rid, st)`` in order, without a call per decision: the PENDING decisions of a
+        """``emit(action, reason, request=rid, build_facts=build_facts, facts_args=args)`` for every
+        ``(rid, reason, args)`` in order, without a call per decision: the PENDING decisions of a
         pass on a full cluster number tens of thousands (B2, scales L and XL)."""
         now, mods, lazy, append = self.now, self.modifiers, Decision.lazy, self.decisions.append
-        for rid, st in items:
-            reason = st.reason
+        for rid, reason, args in items:
             append(lazy(now, action, reason, rid, None, None, mods, _built,
-                        (action, reason, rid, None, build_facts, (st,))))
+                        (action, reason, rid, None, build_facts, args)))
 
 
 def _built(action: str, reason: str, request, facts, build_facts, facts_args: tuple) -> tuple[dict, str]:
