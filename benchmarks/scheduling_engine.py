@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -122,7 +123,7 @@ def bench_scale(name: str) -> None:
     adm_t, adm_plan = timed(lambda: decide(config, empty, 0, with_hash=False), 1)
     adm = sum(1 for d in adm_plan.decisions if d.action == "ADMIT")
     row("pass admitting onto an empty cluster", adm_t, base, f"{adm / adm_t:.0f} admissions/s (B6 ≥ 1000)")
-    explain_overhead(plan, full, base)
+    explain_overhead(config, state, full, base)
     bench_reclaim(name, base)
     # Peak memory of a full pass (B9).
     tracemalloc.start()
@@ -140,15 +141,20 @@ def bench_scale(name: str) -> None:
         row("entitlement water-filling (B8)", ent_t, base, "target 50 ms")
 
 
-def explain_overhead(plan, pass_time: float, base: float) -> None:
+def explain_overhead(config, state, pass_time: float, base: float, runs: int = 3) -> None:
     """B11: what explaining every decision of the pass costs.  The pass records the numbers each
     explanation needs; facts and message are built when first read (model.Decision.lazy), so
     they are built here, all of them, and timed against the pass — as the scheduling cycle
-    builds them before persisting them (model.explain_all, with the collector paused)."""
-    t0 = time.perf_counter()
-    with collector_paused():
-        explain_all(plan.decisions)
-    dt = time.perf_counter() - t0
+    builds them before persisting them (model.explain_all, with the collector paused).  Best of
+    a few fresh passes, as the pass time is."""
+    dt, plan = None, None
+    for _ in range(runs):
+        plan = decide(config, state, 0, with_hash=False)
+        t0 = time.perf_counter()
+        with collector_paused():
+            explain_all(plan.decisions)
+        took = time.perf_counter() - t0
+        dt = took if dt is None or took < dt else dt
     size = sum(len(json.dumps(d.facts, default=str)) + len(d.message) for d in plan.decisions)  # as persisted
     row("explaining every decision (B11)", dt, base,
         f"{100 * dt / pass_time:.0f} % of the pass (target ≤ 20 %); {size / max(1, len(plan.decisions)):.0f} B "
@@ -211,13 +217,25 @@ def bench_reclaim(name: str, base: float) -> None:
     row("whole pass containing that plan (B5)", rec, base, f"{evicts} evictions; target 50 ms at M")
 
 
+def pin_to_one_core() -> str:
+    """The spec's targets are for the engine pinned to one core, the other serving Django and
+    PostgreSQL (§12.2).  Pinned, a pass is not moved between cores mid-run: on a 2-core machine
+    with other work running, the p95 of B2 at M drops from ≈ 97 to ≈ 86 ms for the same best."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned: no CPU affinity on this platform"
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[-1]})
+    return f"pinned to core {cores[-1]} of {len(cores)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     names = [a for a in args if a in SCALES] or list(SCALES)
     if "--only=B10" in args:  # the soak alone
         names = []
     version = sys.version.split()[0]
-    print(f"Scheduling engine benchmarks (CPython {version}); ratios are against sorting the same pending list.")
+    print(f"Scheduling engine benchmarks (CPython {version}, {pin_to_one_core()}); ratios are against sorting "
+          f"the same pending list.")
     if names and "--only=B4" not in args:
         bench_fit()
     for name in names:
