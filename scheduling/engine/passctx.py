@@ -55,7 +55,7 @@ class PassCtx:
         self.reserved_at_start: list[tuple[int, str]] = []  # (plan_seq, request) of the Reserved, by _build_ledgers
         self.settled = -1  # the version at which a tournament's tail sweep found nothing to progress
         self.opening = False  # the sweep before the first tournament: planning counts as progress
-        self.victim_index: dict = {}  # victims.py: per-leaf candidate order and orphans, per pass
+        self.victim_index: dict = {}  # victims.py and victim_*.py: leaf orders, orphans, node views, per pass
         self._by_leaf: dict[int, list[str]] | None = None
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R
