@@ -14,9 +14,9 @@ from dataclasses import replace
 from . import gates, preempt
 from .explain import BINDING_REASON, CLASS_RULE, Reason, admit_facts
 from .fairshare import drs
-from .model import Allocation, Binding, Request, Status, id_key
+from .model import Allocation, Binding, Request, Status
 from .passctx import PassCtx, WouldProgress
-from .tree import INF, per_tree
+from .tree import per_tree
 from .waste import shrink_commit
 
 
@@ -340,8 +340,7 @@ def _share(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> s
     ctx.sim_is_actual = False
     actual = ctx.actual
     tree = ctx.tree
-    pool = sorted(ctx.excluded, key=lambda v: (ctx.status[ctx.allocations[v].victim_of].plan_seq
-                                               if ctx.allocations[v].victim_of in ctx.status else INF, id_key(v)))
+    pool = ctx.excluded_in_plan_order()
     taken = []
     for v in pool:
         a = ctx.allocations[v]

@@ -8,9 +8,11 @@ planning view so that cached verdicts (equivalence classes) are never used acros
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from .explain import DEGRADED_CAPACITY, message
-from .model import Decision, State
-from .tree import Tree
+from .model import Decision, State, id_key
+from .tree import INF, Tree
 
 
 class PassCtx:
@@ -55,8 +57,9 @@ class PassCtx:
         self.reserved_at_start: list[tuple[int, str]] = []  # (plan_seq, request) of the Reserved, by _build_ledgers
         self.settled = -1  # the version at which a tournament's tail sweep found nothing to progress
         self.opening = False  # the sweep before the first tournament: planning counts as progress
-        self.victim_index: dict = {}  # victims.py: per-leaf candidate order and orphans, per pass
+        self.victim_index: dict = {}  # victims.py and victim_*.py: leaf orders, orphans, node views, per pass
         self._by_leaf: dict[int, list[str]] | None = None
+        self._leaving: _LeavingOrder | None = None  # excluded_in_plan_order, between calls
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R
         for t, amounts in self.fs_history:
@@ -107,6 +110,23 @@ class PassCtx:
         if self.sim is self.actual:
             self.actual = self.sim.clone()
 
+    def excluded_in_plan_order(self) -> list[str]:
+        """``excluded`` — the victims this pass counts as leaving — in the order a shared
+        reservation takes them (P5b, evaluate._share): by their preemptor's ``plan_seq`` (INF
+        when it has no status), then id.  Kept between calls rather than sorted on each: a pass
+        shares hundreds of reservations while the set grows by a few victims per plan (B10).
+        Before it is reused it is checked against all the order depends on — the set, each
+        victim's allocation (``victim_of``) and its preemptor's status, compared as values, in C
+        — and built again from scratch if anything but an addition changed."""
+        excluded, allocs, status = self.excluded, self.allocations, self.status
+        got = self._leaving
+        if (got is None or not got.members <= excluded or list(map(allocs.get, got.order)) != got.allocs
+                or list(map(status.get, got.preemptors)) != got.statuses):
+            got = self._leaving = _LeavingOrder()
+        if len(got.members) != len(excluded):
+            got.add(excluded - got.members if got.members else excluded, allocs, status)
+        return got.order
+
     def times_preempted(self, rid: str) -> int:
         st = self.status.get(rid)
         return st.times_preempted if st else 0
@@ -134,6 +154,35 @@ class PassCtx:
         for rid, reason, args in items:
             append(lazy(now, action, reason, rid, None, None, mods, _built,
                         (action, reason, rid, None, build_facts, args)))
+
+
+class _LeavingOrder:
+    """``PassCtx.excluded_in_plan_order``'s sorted victims, with what their keys were read from
+    (parallel lists, so that checking them is a comparison of lists)."""
+
+    __slots__ = ("members", "order", "keys", "allocs", "preemptors", "statuses")
+
+    def __init__(self):
+        self.members: set[str] = set()
+        self.order: list[str] = []
+        self.keys: list[tuple] = []
+        self.allocs: list = []
+        self.preemptors: list = []
+        self.statuses: list = []
+
+    def add(self, added: set, allocs: dict, status: dict) -> None:
+        """Key the ``added`` victims and merge them in.  The sort is stable, on the key alone: a
+        full build orders the set as ``sorted(excluded, key=…)`` would."""
+        entries = list(zip(self.keys, self.order, self.allocs, self.preemptors, self.statuses, strict=True))
+        for v in added:
+            a = allocs[v]
+            st = status.get(a.victim_of)
+            entries.append(((st.plan_seq if st is not None else INF, id_key(v)), v, a, a.victim_of, st))
+        entries.sort(key=itemgetter(0))
+        keys, order, alloc_list, preemptors, statuses = zip(*entries, strict=True)
+        self.keys, self.order, self.allocs = list(keys), list(order), list(alloc_list)
+        self.preemptors, self.statuses = list(preemptors), list(statuses)
+        self.members |= added
 
 
 def _built(action: str, reason: str, request, facts, build_facts, facts_args: tuple) -> tuple[dict, str]:

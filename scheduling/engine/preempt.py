@@ -18,7 +18,8 @@ Invariants carried by this module:
   enough (P4) — both in waste.py.
 
 Candidates come from victims.py, which indexes them so that a plan only touches borrowing
-subtrees (benchmark B4).
+subtrees (benchmark B4); the per-pass views it keeps of the simulated state (victim_views.py)
+serve validation here too.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from . import waste
 from .accounting import probe_remove
 from .fairshare import drs_key, ratio_pair
 from .model import Request
-from .victims import RANK, Candidate, Candidates, all_protected, demand_floor, fair_share_impossible, view_dq, view_node
+from .victim_views import all_protected, demand_floor, fair_share_impossible, view_dq, view_node
+from .victims import RANK, Candidate, Candidates
 
 TAG_ORDER = ("delay", "protected", "budget", "fenced")
 

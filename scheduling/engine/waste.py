@@ -217,7 +217,7 @@ def shrink_commit(ctx, q, shrunk) -> set[int]:
     tree = ctx.tree
     res = tree.config.resources
     touched = set()
-    floor = ctx.victim_index.get("floor")  # victims.demand_floor, if this pass computed it
+    floor = ctx.victim_index.get("floor")  # victim_views.demand_floor, if this pass computed it
     for c in shrunk:
         a = ctx.allocations[c.alloc.request]
         after = {k: c.shrink_to[tree.rindex[k]] for k in a.demand}
