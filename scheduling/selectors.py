@@ -73,7 +73,10 @@ def _role(d: SchedulingDecision, key: str) -> str:
 
 
 def tenant_share(*, tenant: Tenant, user) -> list[dict]:
-    """Per cluster: owned, used, borrowed, lent out, reserved, pending by reason, and who borrows."""
+    """Per cluster: owned, used, borrowed, lent out, reserved, entitlement (the tenant's fair share
+    of what its subtree runs and waits for), DRS, pending by reason, and who borrows from it.
+    ``lent_out`` is what other tenants hold of the tenant's idle owned capacity; ``borrowed_by``
+    and ``who_is_borrowing_from`` split it among them (per resource their amounts add up to it)."""
     result = []
     names = Redactor(user)
     node = snap.node_id(tenant.pk)
@@ -83,49 +86,55 @@ def tenant_share(*, tenant: Tenant, user) -> list[dict]:
             continue
         state = snap.state_from_json(record.state)
         status = explain.tenant_status(config, state, node)
+        lent = explain.who_is_borrowing_from(config, state, node)
         borrowed_by: dict[str, dict[str, int]] = {}
-        for borrower, amounts in sorted(explain.who_is_borrowing_from(config, state, node).items()):
+        for borrower, amounts in sorted(lent.items()):
             entry = borrowed_by.setdefault(names.node(borrower), {})  # other tenants add up as one
             for resource, amount in amounts.items():
                 entry[resource] = entry.get(resource, 0) + amount
         result.append({"cluster": record.cluster.name, "config_version": record.config_version, **status,
                        "node": tenant.full_slug, "borrowed_by": borrowed_by,
                        "who_is_borrowing_from": who_is_borrowing_from(tenant=tenant, cluster_id=record.cluster_id,
-                                                                      lent_out=status["lent_out"], user=user,
-                                                                      names=names)})
+                                                                      lent=lent, user=user, names=names)})
     return result
 
 
-def who_is_borrowing_from(*, tenant: Tenant, cluster_id: int, lent_out: dict[str, int], user,
+def who_is_borrowing_from(*, tenant: Tenant, cluster_id: int, lent: dict[str, dict[str, int]], user,
                           names: Redactor | None = None) -> list[dict]:
-    """Borrowers holding capacity in a pool this tenant lends its idle share to, from open bindings.
+    """One row per tenant that holds some of this tenant's idle owned capacity now.
 
-    The engine tracks no pairwise lending (X4): a borrowed binding names the scope whose pool lent
-    it. A borrower outside this tenant's subtree, borrowing under a scope that contains this tenant,
-    is borrowing (in part) what this tenant leaves idle; per resource the amount shown is capped by
-    what the tenant lends out now, so a tenant using its whole share lends to nobody. Borrowers
-    and scopes the user may not see read "another tenant".
+    ``lent`` is the engine's attribution (``explain.who_is_borrowing_from``, borrowing leaf →
+    amounts): the engine tracks no pairwise lending (X4), so each borrower's debt is shared among
+    the idle owners that cover it, in proportion to what they may lend; per resource the amounts
+    add up to the share's ``lent_out``. The row adds, from the borrower's open borrowed bindings
+    under a scope that contains this tenant, the scopes whose pools lent (K's lender scope) and how
+    many admissions hold them. Borrowers and scopes the user may not see read "another tenant".
     """
     names = names or Redactor(user)
+    amounts: dict[int, dict[str, int]] = {}
+    for node, by_resource in lent.items():
+        borrower = snap.tenant_id_of(node)
+        if borrower is None:
+            continue
+        entry = amounts.setdefault(borrower, {})
+        for resource, amount in by_resource.items():
+            entry[resource] = entry.get(resource, 0) + amount
     above = Tenant.objects.filter(path__in=tenant.ancestor_paths()).values_list("pk", flat=True)
     scopes = {snap.ROOT, snap.node_id(tenant.pk), *(snap.node_id(pk) for pk in above)}
-    totals: dict[int, dict] = {}
+    held: dict[int, dict] = {}
     rows = (Binding.objects.open().filter(cluster_id=cluster_id, share=Binding.Share.BORROWED,
-                                          lender_scope__in=scopes)
-            .exclude(tenant__path__startswith=tenant.path).values_list("tenant_id", "lender_scope", "borrowed"))
-    for borrower, scope, borrowed in rows:
-        entry = totals.setdefault(borrower, {"borrowed": {}, "lender_scope": set(), "bindings": 0})
+                                          lender_scope__in=scopes, tenant_id__in=sorted(amounts))
+            .values_list("tenant_id", "lender_scope"))
+    for borrower, scope in rows:
+        entry = held.setdefault(borrower, {"lender_scope": set(), "bindings": 0})
         entry["bindings"] += 1
         entry["lender_scope"].add(scope)
-        for resource, amount in borrowed.items():
-            entry["borrowed"][resource] = entry["borrowed"].get(resource, 0) + amount
     result = []
-    for borrower, entry in sorted(totals.items()):
-        amounts = {r: min(q, lent_out.get(r, 0)) for r, q in sorted(entry["borrowed"].items())}
-        if any(amounts.values()):
-            result.append({"tenant": names.node(snap.node_id(borrower)), "borrowed": amounts,
-                           "lender_scope": sorted({names.node(n) for n in entry["lender_scope"]}),
-                           "bindings": entry["bindings"]})
+    for borrower, by_resource in sorted(amounts.items()):
+        entry = held.get(borrower, {"lender_scope": set(), "bindings": 0})
+        result.append({"tenant": names.node(snap.node_id(borrower)), "borrowed": dict(sorted(by_resource.items())),
+                       "lender_scope": sorted({names.node(n) for n in entry["lender_scope"]}),
+                       "bindings": entry["bindings"]})
     return result
 
 

@@ -32,6 +32,12 @@ def node_id(tenant_id: int) -> str:
     return f"t{tenant_id}"
 
 
+def tenant_id_of(node: str) -> int | None:
+    """``t<pk>`` or ``t<pk>#self`` → pk; the root (the cluster) → None."""
+    pk = node.split("#", 1)[0].removeprefix("t")
+    return int(pk) if node != ROOT and pk.isdigit() else None
+
+
 def build_config(*, capacity: dict[str, int], version: int,
                  policy_overrides: dict[int, TenantSchedulingPolicy] | None = None,
                  settings_row: SchedulingSettings | None = None) -> tuple[Config, dict[str, int]]:

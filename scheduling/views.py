@@ -52,12 +52,16 @@ def _policy_rows(p, checks: list[str]) -> list[tuple[str, str, str]]:
 
 
 def _bars(share: dict) -> dict:
-    """Per resource: used within owned, borrowed beyond it, and owned capacity lent out, as percentages."""
+    """Per resource, as percentages of the bar (owned or used, whichever is larger): used within
+    owned from the left, then the owned capacity lent to other tenants (it is idle owned capacity,
+    so it fits before the owned marker), and borrowed beyond the marker."""
     rows = []
     for resource, owned in share["owned"].items():
         used, borrowed, lent = share["used"][resource], share["borrowed"][resource], share["lent_out"][resource]
         scale = max(owned, used, 1)
+        within = min(used, owned)
         rows.append({"resource": resource, "owned": owned, "used": used, "borrowed": borrowed, "lent": lent,
-                     "used_pct": round(100 * min(used, owned) / scale), "borrowed_pct": round(100 * borrowed / scale),
-                     "owned_pct": round(100 * owned / scale)})
+                     "entitlement": share["entitlement"][resource], "used_pct": round(100 * within / scale),
+                     "lent_pct": round(100 * min(lent, owned - within) / scale),
+                     "borrowed_pct": round(100 * borrowed / scale), "owned_pct": round(100 * owned / scale)})
     return {**share, "rows": rows}

@@ -52,15 +52,57 @@ class SchedulingRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         return Response(selectors.request_why(request=self.get_object(), user=request.user))
 
 
+def _amounts(help_text: str) -> serializers.DictField:
+    return serializers.DictField(child=serializers.IntegerField(), help_text=help_text)
+
+
+class BorrowerSerializer(serializers.Serializer):
+    tenant = serializers.CharField(help_text="Its path, or \"another tenant\" when you may not see it.")
+    borrowed = _amounts("Per resource, what it holds of this tenant's idle owned capacity now (the rows add "
+                        "up to lent_out).")
+    lender_scope = serializers.ListField(child=serializers.CharField(), help_text="From its open borrowed bindings: "
+                                         "the tenants whose pools lent (\"the cluster\" for the root).")
+    bindings = serializers.IntegerField(help_text="How many of its open admissions are borrowed under those scopes.")
+
+
+class ClusterShareSerializer(serializers.Serializer):
+    cluster = serializers.CharField()
+    config_version = serializers.IntegerField()
+    node = serializers.CharField(help_text="The tenant's path.")
+    owned = _amounts("Per resource, the tenant's guaranteed share for its whole subtree (effective: scaled down "
+                     "while the cluster has less capacity than planned).")
+    used = _amounts("Per resource, what its subtree's admitted pods hold (terminating ones included).")
+    borrowed = _amounts("Per resource, what its subtree uses beyond what it may count on (its balance below 0).")
+    lent_out = _amounts("Per resource, what other tenants hold of its idle owned capacity, within its lend limit.")
+    reserved = _amounts("Per resource, what its reserved pods (waiting for victims or admission checks) hold.")
+    entitlement = _amounts("Per resource, its fair share (water-filling by owned share, share tier and weight) "
+                           "of what the subtrees run and wait for; informational, decisions do not use it.")
+    drs = serializers.CharField(help_text="Dominant resource share among borrowing siblings, an exact fraction "
+                                          "(\"1/4\"); 0 when not borrowing.")
+    pending_by_reason = serializers.DictField(child=serializers.IntegerField(),
+                                              help_text="Waiting requests of its subtree by reason code.")
+    borrowed_by = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()),
+                                        help_text="lent_out by borrowing tenant; those you may not see add up "
+                                                  "under \"another tenant\".")
+    who_is_borrowing_from = BorrowerSerializer(many=True)
+
+
+class TenantShareSerializer(serializers.Serializer):
+    tenant = serializers.IntegerField()
+    clusters = ClusterShareSerializer(many=True)
+
+
 class TenantShareView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=TenantShareSerializer)
     def get(self, request, pk: int):
-        """Owned, used, borrowed, lent out, reserved and pending by reason, per cluster; who borrows from it."""
+        """Owned, used, borrowed, lent out, reserved, entitlement and pending by reason, per cluster; who
+        borrows from it."""
         try:
             tenant = tenant_selectors.tenant_get(user=request.user, pk=pk)
         except Tenant.DoesNotExist:
             raise Http404 from None
-        return Response({"tenant": tenant.pk, "clusters": selectors.tenant_share(tenant=tenant, user=request.user)})
+        clusters = selectors.tenant_share(tenant=tenant, user=request.user)
+        return Response(TenantShareSerializer({"tenant": tenant.pk, "clusters": clusters}).data)
 
 
 class BindingSerializer(serializers.ModelSerializer):

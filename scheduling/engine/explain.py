@@ -8,10 +8,13 @@ decision always reads the same (N3).  The query helpers (X4) read a State and ne
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
-from operator import itemgetter, sub
+from itertools import chain
+from operator import add, itemgetter, sub
 
-from .fairshare import drs_text
+from .fairshare import drs, drs_text, entitlement
+from .lending import bottom_up, flow, lent_to
 from .model import Binding, Config, State
 from .tree import Tree, compile_tree, per_tree
 
@@ -203,17 +206,16 @@ def why(state: State, request: str) -> dict:
 
 
 def tenant_status(config: Config, state: State, node: str) -> dict:
-    """Owned, used, borrowed, lent-out, reserved and DRS of one node, plus pending by reason."""
-    from .accounting import Ledger
-    from .fairshare import drs
-
+    """Owned, used, borrowed, lent-out, reserved, entitlement and DRS of one node, plus pending by
+    reason.  ``lent_out`` is what other tenants hold of the node's idle owned capacity, as
+    ``who_is_borrowing_from`` attributes it (lending.py: their sums agree); ``entitlement`` its
+    water-filling fair share of the demand (§10.8, ``subtree_demand``)."""
     tree = compile_tree(config, state.capacity)
-    led = Ledger(tree)
-    for a in state.allocations.values():
-        led.add(tree.index[a.leaf], tree.vec(a.demand))
+    used = subtree_used(tree, state)
+    fl = flow(tree, used)
     x = tree.index[node]
     res = tree.config.resources
-    bal = [led.balance(x, r) for r in range(tree.R)]
+    bal = [s - d for s, d in zip(fl.supply[x], fl.demand[x], strict=True)]  # B(x) of §10.4
     below = {i for i in range(len(tree.ids)) if x in tree.path[i]}
     reserved = [0] * tree.R
     pending: dict[str, int] = {}
@@ -226,14 +228,17 @@ def tenant_status(config: Config, state: State, node: str) -> dict:
                 reserved[tree.rindex[r]] += q
         if st.state in ("Pending", "Reserved"):
             pending[st.reason] = pending.get(st.reason, 0) + 1
+    lent = [0] * tree.R
+    for amounts in lent_to(tree, fl, x).values():
+        lent = list(map(add, lent, amounts))
     return {
         "node": node,
         "owned": dict(zip(res, tree.owned[x], strict=True)),
-        "used": dict(zip(res, led.used[x], strict=True)),
+        "used": dict(zip(res, used[x], strict=True)),
         "borrowed": {r: max(0, -b) for r, b in zip(res, bal, strict=True)},
-        "lent_out": {r: max(0, min(tree.owned[x][i] - led.used[x][i], tree.owned[x][i]))
-                     for i, r in enumerate(res)},
+        "lent_out": dict(zip(res, lent, strict=True)),
         "reserved": dict(zip(res, reserved, strict=True)),
+        "entitlement": dict(zip(res, entitlement(tree, subtree_demand(tree, state))[x], strict=True)),
         "drs": str(drs(tree, x, bal)),
         "pending_by_reason": dict(sorted(pending.items())),
     }
@@ -241,27 +246,48 @@ def tenant_status(config: Config, state: State, node: str) -> dict:
 
 def who_is_borrowing_from(config: Config, state: State, node: str) -> dict[str, dict[str, int]]:
     """Informational attribution of debt (the engine tracks no pairwise lending, like K): each
-    borrowing leaf outside ``node`` is attributed the part of its debt that ``node``'s idle owned
-    capacity covers, in proportion to that idle capacity among all idle owners."""
-    from .accounting import Ledger
-
+    borrowing leaf outside ``node`` with the part of its debt that ``node``'s idle owned capacity
+    covers — debts are met level by level in proportion to the lenders' idle capacity, within
+    their lend limits (lending.py).  Per resource the parts add up to ``lent_out``."""
     tree = compile_tree(config, state.capacity)
-    led = Ledger(tree)
-    for a in state.allocations.values():
-        led.add(tree.index[a.leaf], tree.vec(a.demand))
-    x = tree.index[node]
-    out: dict[str, dict[str, int]] = {}
-    leaves = [i for i in range(len(tree.ids)) if tree.is_leaf[i]]
-    for r, rname in enumerate(tree.config.resources):
-        idle = {i: max(0, tree.owned[i][r] - led.used[i][r]) for i in leaves}
-        mine = sum(v for i, v in idle.items() if x in tree.path[i])
-        total = sum(idle.values())
-        if not mine or not total:
+    res = tree.config.resources
+    fl = flow(tree, subtree_used(tree, state))
+    return {tree.ids[b]: {res[r]: q for r, q in enumerate(amounts) if q}
+            for b, amounts in lent_to(tree, fl, tree.index[node]).items()}
+
+
+def subtree_used(tree: Tree, state: State) -> list[list[int]]:
+    """U(x) of §10.4 per node and resource: every allocation, Running and Terminating."""
+    return _subtree_totals(tree, ((a.leaf, a.demand) for a in state.allocations.values()))
+
+
+def subtree_demand(tree: Tree, state: State) -> list[list[int]]:
+    """Per node and resource, the demand the entitlement (§10.8) shares out: what the subtree's
+    requests hold (Running and Terminating allocations, as in U: a victim's request comes back
+    once released) plus what its requests wait for (Pending and Reserved).  New requests (not yet
+    validated) and Rejected ones (they never fit) want nothing the tree could give."""
+    waiting = ((req.leaf, req.demand) for rid, st in state.status.items()
+               if st.state in ("Pending", "Reserved") and rid not in state.allocations
+               and (req := state.requests.get(rid)) is not None)
+    return _subtree_totals(tree, chain(((a.leaf, a.demand) for a in state.allocations.values()), waiting))
+
+
+def _subtree_totals(tree: Tree, charges: Iterable[tuple[str, dict[str, int]]]) -> list[list[int]]:
+    """Per node and resource, the sum of the quantities charged at the leaves below it: summed
+    per leaf first, then added up the tree once (a state holds far more requests than nodes)."""
+    index, rindex = tree.index, tree.rindex
+    rows = [[0] * tree.R for _ in tree.ids]
+    for leaf, quantities in charges:
+        x = index.get(leaf)
+        if x is None:
             continue
-        for i in leaves:
-            debt = max(0, led.used[i][r] - tree.owned[i][r])
-            if debt and x not in tree.path[i]:
-                share = debt * mine // total
-                if share:
-                    out.setdefault(tree.ids[i], {})[rname] = share
-    return out
+        row = rows[x]
+        for r, q in quantities.items():
+            i = rindex.get(r)
+            if i is not None:
+                row[i] += q
+    for x in bottom_up(tree):
+        p = tree.parent[x]
+        if p >= 0:
+            rows[p] = list(map(add, rows[p], rows[x]))
+    return rows
