@@ -21,6 +21,7 @@ from .server import SandboxServer, serve
 
 DEFAULT_TOKEN = "sandbox-admin-token"
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+GPU = "nvidia.com/gpu"
 
 
 @dataclass
@@ -42,7 +43,7 @@ def write_kubeconfig(path: str | Path, url: str, token: str = DEFAULT_TOKEN, con
     return str(path)
 
 
-def bootstrap(api: Api, *, nodes: int, cpu: str = "4", memory: str = "16Gi") -> None:
+def bootstrap(api: Api, *, nodes: int, cpu: str = "4", memory: str = "16Gi", gpu: int = 0) -> None:
     for name in SYSTEM_NAMESPACES:
         api.create(api.ns_res, "", {"metadata": {"name": name}}, manager="sandbox")
     roles = api.res("rbac.authorization.k8s.io/v1", "clusterroles")
@@ -50,16 +51,18 @@ def bootstrap(api: Api, *, nodes: int, cpu: str = "4", memory: str = "16Gi") -> 
         api.create(roles, "", {"metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
                                "rules": rules}, manager="sandbox")
     for i in range(1, nodes + 1):
-        add_node(api, f"node-{i}", cpu=cpu, memory=memory)
+        add_node(api, f"node-{i}", cpu=cpu, memory=memory, extended={GPU: gpu} if gpu else None)
 
 
 @contextmanager
-def running_sandbox(*, nodes: int = 4, cpu: str = "4", memory: str = "16Gi", host: str = "127.0.0.1", port: int = 0,
-                    kubeconfig: str | Path | None = None, tick: float = 0.05):
-    """A running sandbox on a free loopback port, with controllers ticking every ``tick`` seconds."""
+def running_sandbox(*, nodes: int = 4, cpu: str = "4", memory: str = "16Gi", gpu: int = 0, host: str = "127.0.0.1",
+                    port: int = 0, kubeconfig: str | Path | None = None, tick: float = 0.05):
+    """A running sandbox on a free loopback port, with controllers ticking every ``tick`` seconds.
+
+    Each node has ``gpu`` GPUs (as the NVIDIA device plugin reports them), none by default."""
     api = Api()
     api.tokens[DEFAULT_TOKEN] = ADMIN
-    bootstrap(api, nodes=nodes, cpu=cpu, memory=memory)
+    bootstrap(api, nodes=nodes, cpu=cpu, memory=memory, gpu=gpu)
     server = serve(api, host, port)
     url = f"http://{api.server_address}"
     controllers = Controllers(api, tick=tick)

@@ -2,8 +2,9 @@
 the HPA scales, nodes come and go through the admin endpoint."""
 
 import pytest
-from kubernetes import client
+from kubernetes import client, config
 
+from sandbox.testing import running_sandbox
 from tests.sandbox.conftest import deployment_manifest, pod_manifest
 from tests.servers.sandbox import wait_for
 
@@ -170,6 +171,13 @@ def test_gpu_pods_go_to_nodes_with_free_gpus(sandbox_api, k8s, namespace):
     assert k8s.core.read_namespaced_pod("train-1", namespace).spec.node_name == "gpu-1"
     waiting = wait_for(lambda: k8s.core.read_namespaced_pod("train-2", namespace).status.conditions)
     assert waiting[0].message == "0/5 nodes are available: 5 Insufficient nvidia.com/gpu."
+
+
+def test_the_sandbox_can_start_with_gpus_on_every_node():
+    # As `make run` starts it, so that the demo's GPU plans are not above the cluster's capacity.
+    with running_sandbox(nodes=2, gpu=2) as sb:
+        nodes = client.CoreV1Api(config.new_client_from_config(config_file=sb.kubeconfig)).list_node().items
+    assert [n.status.allocatable.get("nvidia.com/gpu") for n in nodes] == ["2", "2"]
 
 
 def test_priority_class_sets_pod_priority(k8s, namespace):

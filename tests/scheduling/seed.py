@@ -1,7 +1,7 @@
-"""The seed case of the scheduling issue, set up in a sandbox cluster.
+"""The seed case of the scheduling issue (scheduling/seed_case.py), set up in a sandbox cluster.
 
-T1 and T2 own 8 cpu each in a 16-cpu cluster (4 nodes × 4 cpu); T2 may borrow 4.
-Workloads are Deployments whose pods carry the admission gate, as app store releases do.
+T1 and T2 are root tenants here: the cluster is theirs alone. The ``make run`` demo builds the
+same case under the demo organisation (scheduling/demo.py).
 """
 
 from __future__ import annotations
@@ -9,47 +9,25 @@ from __future__ import annotations
 import time
 
 from backends.kubernetes import Credentials, KubernetesBackend
+from scheduling.seed_case import OWNED_CPU, T2_BORROW_CPU, gated, running, terminating
+from scheduling.seed_case import gated_deployment as deployment
 from tenants.models import Cluster, Namespace, ResourcePlan, Tenant
 from tenants.services.clusters import cluster_create
 
-GATE = "bluedock.io/admission"
-
-
-def deployment(name: str, namespace: str, replicas: int, cpu: str = "1", grace: int = 3,
-               annotations: dict[str, str] | None = None) -> dict:
-    """``annotations`` go on the pods (the pod template), e.g. bluedock.io/gang and gang-size."""
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}, "annotations": annotations or {}},
-                                  "spec": {"schedulingGates": [{"name": GATE}], "terminationGracePeriodSeconds": grace,
-                                           "containers": [{"name": "app", "image": "registry.local/app:1",
-                                                           "resources": {"requests": {"cpu": cpu,
-                                                                                      "memory": "64Mi"}}}]}}}}
+__all__ = ["cycle_until", "deployment", "gated", "running", "setup_seed", "terminating"]
 
 
 def setup_seed(url: str, token: str, operator) -> tuple[Cluster, KubernetesBackend, dict]:
     t1 = Tenant.objects.add_root(instance=Tenant(parent=None, name="T1", slug="t1", full_slug="t1"))
     t2 = Tenant.objects.add_root(instance=Tenant(parent=None, name="T2", slug="t2", full_slug="t2"))
-    ResourcePlan.objects.create(tenant=t1, resource="cpu", owned=8000)
-    ResourcePlan.objects.create(tenant=t2, resource="cpu", owned=8000, borrow_limit=4000)
+    ResourcePlan.objects.create(tenant=t1, resource="cpu", owned=OWNED_CPU)
+    ResourcePlan.objects.create(tenant=t2, resource="cpu", owned=OWNED_CPU, borrow_limit=T2_BORROW_CPU)
     cluster = cluster_create(name="seed", api_url=url, actor=operator, token=token)
     backend = KubernetesBackend(Credentials(api_url=url, token=token))
     for tenant, ns in ((t1, "t1-apps"), (t2, "t2-apps")):
         Namespace.objects.create(tenant=tenant, cluster=cluster, name=ns)
         backend.ensure_namespace(ns, labels={})
     return cluster, backend, {"t1": t1, "t2": t2}
-
-
-def running(backend: KubernetesBackend, namespace: str) -> int:
-    return sum(1 for p in backend.list_pods(namespace) if p.phase == "Running" and not p.deleting)
-
-
-def terminating(backend: KubernetesBackend, namespace: str) -> int:
-    return sum(1 for p in backend.list_pods(namespace) if p.deleting)
-
-
-def gated(backend: KubernetesBackend, namespace: str) -> int:
-    return sum(1 for p in backend.list_pods(namespace) if GATE in p.scheduling_gates)
 
 
 def cycle_until(cluster, predicate, *, seconds=20.0):

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from scheduling.models import Binding, SchedulingDecision
+from scheduling.seed_case import T1_PODS, T1_SCALED, T2_PODS
 from tests.scheduling.seed import deployment, gated, running, setup_seed, terminating
 from tests.servers.celery import celery_processes, wait_until
 from tests.servers.sandbox import sandbox_server
@@ -25,17 +26,19 @@ def test_t1_scales_to_8_and_gets_its_4_cpus_back_within_the_victims_grace(operat
     its 4 newest pods are evicted); either way T1 is back as soon as those 4 pods are gone."""
     with sandbox_server(nodes=4, cpu="4") as sandbox:
         cluster, backend, tenants = setup_seed(sandbox.url, "sandbox-admin-token", operator)
-        backend.apply(deployment("web", "t1-apps", 4, grace=GRACE))
-        backend.apply(deployment("batch", "t2-apps", 12, grace=GRACE, annotations=ELASTIC if batch != "pods" else None))
-        wait_until(lambda: gated(backend, "t1-apps") == 4 and gated(backend, "t2-apps") == 12, seconds=15)
+        backend.apply(deployment("web", "t1-apps", T1_PODS, grace=GRACE))
+        backend.apply(deployment("batch", "t2-apps", T2_PODS, grace=GRACE,
+                                 annotations=ELASTIC if batch != "pods" else None))
+        wait_until(lambda: gated(backend, "t1-apps") == T1_PODS and gated(backend, "t2-apps") == T2_PODS, seconds=15)
         env = {"SCHEDULING_INTERVAL": str(PASS)}
         with celery_processes(tmp_path, beat=True, extra_env=env, queues="scheduling"):
-            wait_until(lambda: running(backend, "t1-apps") == 4 and running(backend, "t2-apps") == 12, seconds=60)
-            backend.scale("apps/v1", "Deployment", "t1-apps", "web", 8)
+            wait_until(lambda: running(backend, "t1-apps") == T1_PODS and running(backend, "t2-apps") == T2_PODS,
+                       seconds=60)
+            backend.scale("apps/v1", "Deployment", "t1-apps", "web", T1_SCALED)
             scaled = time.monotonic()
             wait_until(lambda: terminating(backend, "t2-apps") == 4, seconds=10, interval=0.05)
             evicted = time.monotonic()
-            wait_until(lambda: running(backend, "t1-apps") == 8, seconds=30, interval=0.05)
+            wait_until(lambda: running(backend, "t1-apps") == T1_SCALED, seconds=30, interval=0.05)
             back = time.monotonic()
         # The reclaim is decided in the first passes after T1 scales (B5); the cluster is full, so T1's
         # pods can only start once the victims are gone: not before their grace, and then at once

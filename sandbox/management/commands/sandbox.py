@@ -21,14 +21,15 @@ class Command(BaseCommand):
         parser.add_argument("--nodes", type=int, default=4)
         parser.add_argument("--node-cpu", default="4")
         parser.add_argument("--node-memory", default="16Gi")
+        parser.add_argument("--node-gpu", type=int, default=0, help="GPUs per node (nvidia.com/gpu)")
 
-    def handle(self, *args, host, port, kubeconfig, nodes, node_cpu, node_memory, **options):
+    def handle(self, *args, host, port, kubeconfig, nodes, node_cpu, node_memory, node_gpu, **options):
         from pathlib import Path
 
         Path(kubeconfig).parent.mkdir(parents=True, exist_ok=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with running_sandbox(nodes=nodes, cpu=node_cpu, memory=node_memory, host=host, port=port,
+        with running_sandbox(nodes=nodes, cpu=node_cpu, memory=node_memory, gpu=node_gpu, host=host, port=port,
                              kubeconfig=kubeconfig, tick=0.1) as sb:
             self.stdout.write(f"sandbox Kubernetes API on {sb.url} ({nodes} nodes); kubeconfig: {kubeconfig}")
             self.stdout.flush()

@@ -1,8 +1,10 @@
-"""``python manage.py load_demo_workloads``: gated Deployments in the demo namespaces, for the scheduler.
+"""``python manage.py load_demo_workloads``: the scheduling demo's workloads (scheduling/demo.py).
 
-Their pods carry the admission gate, as app store releases do, so the scheduling cycle decides
-which run now and which wait (and says why on each tenant's scheduling page). Idempotent: the
-Deployments are applied, not created.
+Team-one's 4 pods and team-two's 12, 1 cpu each, in their namespaces: they fill the sandbox's 16
+cpu, team-two borrowing the 4 team-one leaves idle. Their pods carry the admission gate, as app
+store releases' pods do, so the scheduling cycle decides which run (and says why on each tenant's
+scheduling page). Idempotent: the Deployments are applied, not created; applying them again puts
+both teams back at their start-up size.
 """
 
 from __future__ import annotations
@@ -10,39 +12,24 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from backends.errors import BackendError
-from scheduling.snapshot import GATE
+from scheduling.demo import demo_workloads
 from tenants.models import Namespace
 from tenants.services.clusters import cluster_backend
 
-# namespace → (deployment, replicas, cpu per pod)
-WORKLOADS = {
-    "team-a-dev": ("web", 3, "500m"),
-    "team-a-prod": ("api", 4, "1"),
-    "team-b-apps": ("batch", 8, "1"),
-    "vision-training": ("trainer", 4, "2"),
-}
-
-
-def deployment(namespace: str, name: str, replicas: int, cpu: str) -> dict:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"schedulingGates": [{"name": GATE}], "terminationGracePeriodSeconds": 10,
-                                           "containers": [{"name": name, "image": f"demo.local/{name}:1",
-                                                           "resources": {"requests": {"cpu": cpu,
-                                                                                      "memory": "256Mi"}}}]}}}}
-
 
 class Command(BaseCommand):
-    help = "Apply gated demo Deployments into the demo namespaces (the scheduler admits them)."
+    help = "Apply the scheduling demo's gated Deployments (team-one × 4, team-two × 12; the scheduler admits them)."
 
     def handle(self, *args, **options):
-        for namespace in Namespace.objects.select_related("cluster").filter(name__in=WORKLOADS):
-            name, replicas, cpu = WORKLOADS[namespace.name]
+        workloads = {w["metadata"]["namespace"]: w for w in demo_workloads()}
+        for namespace in Namespace.objects.select_related("cluster").filter(name__in=workloads):
+            manifest = workloads[namespace.name]
+            name, spec = manifest["metadata"]["name"], manifest["spec"]
             try:
-                cluster_backend(namespace.cluster).apply(deployment(namespace.name, name, replicas, cpu))
+                cluster_backend(namespace.cluster).apply(manifest)
             except BackendError as exc:
                 self.stderr.write(f"  ! {namespace.name}/{name}: {exc}")
                 continue
-            self.stdout.write(f"  = {namespace.cluster.name}/{namespace.name}: deployment {name} × {replicas} "
+            cpu = spec["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+            self.stdout.write(f"  = {namespace.cluster.name}/{namespace.name}: deployment {name} × {spec['replicas']} "
                               f"({cpu} cpu each, gated)")

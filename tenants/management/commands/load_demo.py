@@ -16,6 +16,8 @@ from django.db import transaction
 
 from appstore.demo import load_demo_apps
 from backends.kubernetes import Credentials
+from scheduling.demo import TEAM_ONE, TEAM_TWO
+from scheduling.seed_case import OWNED_CPU, T2_BORROW_CPU
 from tenants.demo import OPERATOR, PEOPLE, demo_password
 from tenants.models import Cluster, Membership, Namespace, ResourcePlan, Tenant
 from tenants.services.clusters import cluster_create, cluster_credentials, cluster_set_credentials
@@ -36,6 +38,9 @@ TENANTS = [
     ("acme/team-a/dev", "Team A Dev"),
     ("acme/team-a/prod", "Team A Prod"),
     ("acme/team-b", "Team B"),
+    # The scheduling demo's pair, the seed case's T1 and T2 (scheduling/demo.py).
+    (TEAM_ONE.path, "Team One (T1)"),
+    (TEAM_TWO.path, "Team Two (T2)"),
 ]
 
 # (full_slug, username, role, inherited)
@@ -55,17 +60,25 @@ def _p(owned, limit=None, borrow_limit=None, lend_limit=None) -> dict:
 
 # Parents before children: a child's owned must fit in what its parent already owns, and its
 # limit under the parent's. Sibling owned sums stay at or below the parent's owned.
+#
+# acme owns no more than `make run`'s sandbox cluster (CLUSTER below) has: 4 nodes of 4 cpu,
+# 16 GiB, 110 pods and 2 GPUs (scripts/run.py). Owning more would put every scheduling decision
+# under degraded capacity. Its 16 cpu are the seed case's: team-one and team-two own 8
+# each (team-two may borrow 4), so the other teams own no cpu; they may borrow what is idle, and
+# their limits still apply.
 PLANS = {
-    "acme": {CPU: _p(64000, 128000), MEM: _p(262144, 524288), PODS: _p(1000, 2000), GPU: _p(8, 8)},
-    "acme/platform": {CPU: _p(8000, 16000), MEM: _p(32768, 65536), PODS: _p(200, 400)},
-    "acme/platform/ci": {CPU: _p(4000, 8000, borrow_limit=2000), MEM: _p(16384, 32768), PODS: _p(100, 200)},
-    "acme/research": {CPU: _p(24000, 48000), MEM: _p(98304, 196608), PODS: _p(300, 600), GPU: _p(8, 8)},
-    "acme/research/vision": {CPU: _p(16000, 32000, lend_limit=4000), MEM: _p(65536, 131072), GPU: _p(6, 8)},
-    "acme/research/vision/training": {CPU: _p(12000, 32000, borrow_limit=8000), GPU: _p(4, 8, borrow_limit=2)},
-    "acme/team-a": {CPU: _p(16000, 32000, lend_limit=4000), MEM: _p(65536, 131072), PODS: _p(200, 400)},
-    "acme/team-a/dev": {CPU: _p(4000, 8000), MEM: _p(16384, 32768), PODS: _p(50, 100)},
-    "acme/team-a/prod": {CPU: _p(8000, 16000), MEM: _p(32768, 65536), PODS: _p(100, 200)},
-    "acme/team-b": {CPU: _p(8000, 16000), MEM: _p(32768, 65536), PODS: _p(100, 200)},
+    "acme": {CPU: _p(16000, 32000), MEM: _p(65536, 131072), PODS: _p(400, 800), GPU: _p(8, 8)},
+    "acme/platform": {CPU: _p(0, 8000), MEM: _p(8192, 16384), PODS: _p(80, 160)},
+    "acme/platform/ci": {CPU: _p(0, 4000, borrow_limit=2000), MEM: _p(4096, 8192), PODS: _p(40, 80)},
+    "acme/research": {CPU: _p(0, 16000), MEM: _p(24576, 49152), PODS: _p(120, 240), GPU: _p(8, 8)},
+    "acme/research/vision": {CPU: _p(0, 16000), MEM: _p(16384, 32768), GPU: _p(6, 8)},
+    "acme/research/vision/training": {CPU: _p(0, 16000, borrow_limit=8000), GPU: _p(4, 8, borrow_limit=2)},
+    "acme/team-a": {CPU: _p(0, 8000), MEM: _p(16384, 32768), PODS: _p(80, 160)},
+    "acme/team-a/dev": {CPU: _p(0, 4000), MEM: _p(4096, 8192), PODS: _p(20, 40)},
+    "acme/team-a/prod": {CPU: _p(0, 8000), MEM: _p(8192, 16384), PODS: _p(40, 80)},
+    "acme/team-b": {CPU: _p(0, 8000), MEM: _p(8192, 16384), PODS: _p(40, 80)},
+    TEAM_ONE.path: {CPU: _p(OWNED_CPU, 16000), MEM: _p(4096, 8192), PODS: _p(40, 80)},
+    TEAM_TWO.path: {CPU: _p(OWNED_CPU, 16000, borrow_limit=T2_BORROW_CPU), MEM: _p(4096, 8192), PODS: _p(40, 80)},
 }
 
 CLUSTER = ("sandbox", "http://127.0.0.1:6443", "The local sandbox cluster (make run).")
@@ -77,7 +90,28 @@ NAMESPACES = [
     ("acme/team-a/dev", "team-a-dev"),
     ("acme/team-a/prod", "team-a-prod"),
     ("acme/team-b", "team-b-apps"),
+    (TEAM_ONE.path, TEAM_ONE.namespace),
+    (TEAM_TWO.path, TEAM_TWO.namespace),
 ]
+
+
+def _target(current: dict | None, target: dict) -> dict:
+    return target
+
+
+def _lowered(current: dict | None, target: dict) -> dict | None:
+    """No higher than both the current plan and the target (None: no plan yet, nothing to lower)."""
+    if current is None:
+        return None
+    owned = min(current["owned"], target["owned"])
+    lend = _at_most(current["lend_limit"], target["lend_limit"])
+    return {"owned": owned, "limit": _at_most(current["limit"], target["limit"]),
+            "borrow_limit": current["borrow_limit"], "lend_limit": None if lend is None else min(lend, owned)}
+
+
+def _at_most(a: int | None, b: int | None) -> int | None:
+    """The stricter of two limits, None meaning "no limit"."""
+    return b if a is None else a if b is None else min(a, b)
 
 
 class Command(BaseCommand):
@@ -137,14 +171,20 @@ class Command(BaseCommand):
             self.changes.append(f"{username} is {role} of {full_slug}{' (inherited)' if inherited else ''}")
 
     def _plans(self, operator) -> None:
-        for full_slug, resources in PLANS.items():
-            tenant = Tenant.objects.get(full_slug=full_slug)
-            current = {p.resource: {f: getattr(p, f) for f in PLAN_FIELDS} for p in ResourcePlan.objects.filter(
-                tenant=tenant)}
-            changes = {r: values for r, values in resources.items() if current.get(r) != values}
-            if changes:
-                plan_update(tenant=tenant, changes=changes, actor=operator)
-                self.changes.append(f"plan of {full_slug}: {', '.join(sorted(changes))}")
+        """Lower first, deepest tenants first, then set every plan top-down: each step keeps the plan
+        rules, so a database loaded with earlier, larger demo plans moves to these as well."""
+        changed: dict[str, set[str]] = {}
+        for step, order in ((_lowered, reversed(PLANS)), (_target, PLANS)):
+            for full_slug in order:
+                tenant = Tenant.objects.get(full_slug=full_slug)
+                current = {p.resource: {f: getattr(p, f) for f in PLAN_FIELDS} for p in ResourcePlan.objects.filter(
+                    tenant=tenant)}
+                wanted = {r: step(current.get(r), values) for r, values in PLANS[full_slug].items()}
+                changes = {r: values for r, values in wanted.items() if values is not None and current.get(r) != values}
+                if changes:
+                    plan_update(tenant=tenant, changes=changes, actor=operator)
+                    changed.setdefault(full_slug, set()).update(changes)
+        self.changes += [f"plan of {slug}: {', '.join(sorted(changed[slug]))}" for slug in PLANS if slug in changed]
 
     def _cluster_and_namespaces(self, operator) -> None:
         name, api_url, description = CLUSTER
