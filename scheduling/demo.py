@@ -4,7 +4,8 @@
 may borrow 4 (their plans are in tenants/management/commands/load_demo.py). ``load_demo_workloads``
 starts team-one's 4 pods and team-two's 12, which fill the cluster; ``demo_reclaim`` then scales
 team-one to 8 and reports how it got its 4 cpu back, or (``--reset``) scales it down again so the
-reclaim can be watched once more. What it prints starts with "demo:", for the ``make run`` log.
+reclaim can be watched once more, or (``--stop``) scales both teams to 0 to free the cluster.
+What it prints starts with "demo:", for the ``make run`` log.
 """
 
 from __future__ import annotations
@@ -115,16 +116,33 @@ class Demo:
                 f"they were gone ({_counted(admitted)}; the victims' grace is {GRACE} s). Decisions: {log}")
 
     def reset(self, *, timeout: float) -> bool:
-        """Team-one back to 4 pods: team-two's waiting pods borrow its idle 4 cpu again."""
+        """Team-one back to 4 pods (team-two's waiting pods borrow its idle 4 cpu again), and team-two
+        back to its 12 if the demo was stopped."""
         self.say(f"demo: scaling {TEAM_ONE.name} back to {T1_PODS} pods; {TEAM_TWO.name}'s waiting pods borrow "
                  f"its idle cpu once its pods are gone")
         self.backend.scale("apps/v1", "Deployment", TEAM_ONE.namespace, TEAM_ONE.deployment, T1_PODS)
+        self.backend.scale("apps/v1", "Deployment", TEAM_TWO.namespace, TEAM_TWO.deployment, T2_PODS)
         if not _wait(lambda: self.settled(T1_PODS, T2_PODS), timeout):
             self.say(f"demo: after {timeout:.0f} s {TEAM_ONE.name} runs {self.running(TEAM_ONE)} pods and "
                      f"{TEAM_TWO.name} {self.running(TEAM_TWO)}, not {T1_PODS} and {T2_PODS}")
             return False
         self.say(f"demo: reset: {TEAM_ONE.name} runs {T1_PODS} pods, {TEAM_TWO.name} {T2_PODS}; "
                  "`manage.py demo_reclaim` plays the reclaim again")
+        return True
+
+
+    def stop(self, *, timeout: float) -> bool:
+        """Both teams to 0 pods: the seed case fills the sandbox, so nothing else scheduled there (an
+        app-store install in another team's namespace) runs until its cpu is free again."""
+        self.say(f"demo: scaling {TEAM_ONE.name} and {TEAM_TWO.name} to 0 pods; the sandbox's cpu is free for the "
+                 "rest of the demo (`manage.py demo_reclaim --reset` starts the seed case again)")
+        for team in (TEAM_ONE, TEAM_TWO):
+            self.backend.scale("apps/v1", "Deployment", team.namespace, team.deployment, 0)
+        if not _wait(lambda: self.settled(0, 0), timeout):
+            self.say(f"demo: after {timeout:.0f} s {TEAM_ONE.name} still runs {self.running(TEAM_ONE)} pods and "
+                     f"{TEAM_TWO.name} {self.running(TEAM_TWO)}")
+            return False
+        self.say("demo: stopped: both teams run 0 pods")
         return True
 
 

@@ -162,6 +162,12 @@ def test_make_run_serves_demo_logins_plays_the_seed_case_and_stops_everything_on
             done = _wait_for_demo(tmp_path / "run.log", proc, DEMO_SECONDS)
             assert "4 × EVICT_RECLAIM_OWNED" in done and f"grace is {GRACE} s" in done, done
             _check_the_seed_case(base)
+            # A person done watching frees the cluster for the rest of the demo (README).
+            stopped = subprocess.run([sys.executable, "manage.py", "demo_reclaim", "--stop", "--timeout", "60"],
+                                     cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
+            assert stopped.returncode == 0 and "demo: stopped" in stopped.stdout, stopped.stdout + stopped.stderr
+            backend = KubernetesBackend(Credentials.from_kubeconfig((ROOT / "var" / "sandbox.kubeconfig").read_text()))
+            assert (running(backend, TEAM_ONE.namespace), running(backend, TEAM_TWO.namespace)) == (0, 0)
         finally:
             # Even when an assertion failed: Ctrl-C is how run.py cleans up, and it is what we test.
             tree |= _descendants(proc.pid)
