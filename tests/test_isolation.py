@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from scheduling.models import Binding, SchedulingRequest
 from tenants.models import AuditEvent, Membership, Namespace, Operation, ResourcePlan, Tenant
 from tenants.services.operations import operation_create
 
@@ -15,8 +16,16 @@ def a_objects(tree, cluster, alice, api):
     ns = Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="a-secret-ns")
     api(alice).put(f"/api/v1/tenants/{tree['a_dev'].pk}/quota/", {"cpu": {"owned": 1000}}, format="json")
     operation, _ = operation_create(type="test.noop", actor=alice, tenant=tree["a"])
+    # What the scheduling cycle records for a pod of a: one waits, one holds its owned share.
+    request = SchedulingRequest.objects.create(cluster=cluster, tenant=tree["a"], key="a-secret-ns/web",
+                                               namespace="a-secret-ns", name="web", demand={"cpu": 1000},
+                                               state="Pending", reason="PENDING_NO_CAPACITY")
+    binding = Binding.objects.create(cluster=cluster, tenant=tree["a"], event="open", request="a-secret-ns/db",
+                                     namespace="a-secret-ns", pods=["db"], share="owned",
+                                     reason="ADMITTED_WITHIN_OWNED", demand={"cpu": 1000}, pass_seq=1, config_version=1)
     return {"tenant": tree["a"], "dev": tree["a_dev"], "namespace": ns,
-            "membership": Membership.objects.filter(tenant=tree["a"]).first(), "operation": operation}
+            "membership": Membership.objects.filter(tenant=tree["a"]).first(), "operation": operation,
+            "request": request, "binding": binding}
 
 
 OBJECT_ENDPOINTS = [
@@ -43,6 +52,12 @@ OBJECT_ENDPOINTS = [
     ("GET", "/api/v1/operations/{operation}/", None),
     ("GET", "/api/v1/tenants/{dev}/scheduling-policy/", None),
     ("PATCH", "/api/v1/tenants/{tenant}/scheduling-policy/", {"weight": "100"}),
+    ("GET", "/api/v1/scheduling/requests/{request}/", None),
+    ("GET", "/api/v1/scheduling/requests/{request}/why/", None),
+    ("GET", "/api/v1/scheduling/bindings/{binding}/", None),
+    ("GET", "/api/v1/tenants/{tenant}/share/", None),
+    ("GET", "/api/v1/tenants/{dev}/share/", None),
+    ("GET", "/tenants/{tenant}/scheduling/", None),
 ]
 
 
@@ -62,6 +77,12 @@ def test_charlie_gets_404_for_every_object_of_a(api, charlie, a_objects, method,
 LISTS = ["/api/v1/tenants/", "/api/v1/namespaces/", "/api/v1/audit-events/", "/api/v1/operations/",
          "/api/v1/users/me/", "/api/v1/tenants/?q=team", "/api/v1/audit-events/?tenant={tenant}",
          "/api/v1/namespaces/?tenant={tenant}", "/api/v1/tenants/?parent={tenant}"]
+SCHEDULING_LISTS = ["/api/v1/scheduling/requests/", "/api/v1/scheduling/requests/?tenant={tenant}",
+                    "/api/v1/scheduling/requests/?tenant={tenant}&subtree=true",
+                    "/api/v1/scheduling/requests/?namespace=a-secret-ns", "/api/v1/scheduling/bindings/",
+                    "/api/v1/scheduling/bindings/?tenant={tenant}&subtree=true",
+                    "/api/v1/scheduling/bindings/?namespace=a-secret-ns&open=true", "/api/v1/scheduling/settings/"]
+LISTS += SCHEDULING_LISTS
 
 
 @pytest.mark.parametrize("url", LISTS)
@@ -71,6 +92,12 @@ def test_charlies_lists_contain_nothing_of_a(api, charlie, a_objects, url):
     text = response.content.decode()
     for secret in ("Team A", "a-secret-ns", "org/a", '"alice"'):
         assert secret not in text, (url, secret)
+
+
+@pytest.mark.parametrize("url", SCHEDULING_LISTS[:-1])
+def test_what_charlie_may_not_see_is_there_for_alice(api, alice, a_objects, url):
+    # Without this, an empty list would pass the test above for the wrong reason.
+    assert "a-secret-ns" in api(alice).get(url.format(tenant=a_objects["tenant"].pk)).content.decode()
 
 
 def test_charlie_sees_his_own_tenant(api, charlie, tree):

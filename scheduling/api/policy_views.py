@@ -7,20 +7,22 @@ inherited roles; others get 404); the settings by anyone signed in. Changes: ope
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from bluedock_portal.errors import NotFound
 from scheduling.engine.model import BORROW_PREEMPT_POLICIES, PREFERENCES, QUEUEINGS, RECLAIM_POLICIES, WITHIN_POLICIES
-from tenants import selectors as tenant_selectors
 from tenants.models import Tenant
 
 from .. import policy, policy_input, selectors
 from ..policy_config import policy_as_dict, settings_as_dict
+from .strict import BAD_QUERY, NOT_VISIBLE, TENANT_ID, KnownQueryParams, visible_tenant
 
 SECONDS_OR_NULL = {"min_value": 0, "allow_null": True}
+CHANGE_PROBLEMS = {400: OpenApiResponse(description="invalid, invalid_integer, policy_conflict, …: a field, the "
+                                                    "result or a query parameter is refused; nothing is saved"),
+                   403: OpenApiResponse(description="permission_denied: operators only")}
 
 
 class BorrowPreemptSerializer(serializers.Serializer):
@@ -66,13 +68,6 @@ class SchedulingSettingsSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
-def _tenant(user, pk: int) -> Tenant:
-    try:
-        return tenant_selectors.tenant_get(user=user, pk=pk)
-    except Tenant.DoesNotExist:
-        raise NotFound(f"Tenant {pk} does not exist.") from None
-
-
 def _policy_data(tenant: Tenant) -> dict:
     row = policy.tenant_policy_get(tenant=tenant)
     return TenantSchedulingPolicySerializer({
@@ -86,32 +81,40 @@ def _settings_data(row) -> dict:
                                          "updated_at": row.updated_at}).data
 
 
-class TenantSchedulingPolicyView(APIView):
-    @extend_schema(responses=TenantSchedulingPolicySerializer)
-    def get(self, request, pk: int):
+class TenantSchedulingPolicyView(KnownQueryParams, APIView):
+    @extend_schema(parameters=[TENANT_ID], responses={200: TenantSchedulingPolicySerializer, **BAD_QUERY,
+                                                      **NOT_VISIBLE})
+    def get(self, request, pk: str):
         """How the scheduling engine treats this tenant's subtree (weights, preemption, queueing, checks)."""
-        return Response(_policy_data(_tenant(request.user, pk)))
+        tenant = visible_tenant(request.user, pk)
+        self.check_query_params(request)
+        return Response(_policy_data(tenant))
 
-    @extend_schema(request=TenantSchedulingPolicySerializer, responses=TenantSchedulingPolicySerializer)
-    def patch(self, request, pk: int):
+    @extend_schema(parameters=[TENANT_ID], request=TenantSchedulingPolicySerializer,
+                   responses={200: TenantSchedulingPolicySerializer, **CHANGE_PROBLEMS, **NOT_VISIBLE})
+    def patch(self, request, pk: str):
         """Change some fields (operators only); refused whole when any field or the result is invalid."""
-        tenant = _tenant(request.user, pk)
+        tenant = visible_tenant(request.user, pk)
         policy.require_operator(request.user, "change a tenant's scheduling policy")  # before judging the body
+        self.check_query_params(request)
         policy.tenant_policy_update(tenant=tenant, changes=policy_input.parse_policy_body(request.data),
                                     actor=request.user)
         return Response(_policy_data(tenant))
 
 
-class SchedulingSettingsView(APIView):
-    @extend_schema(responses=SchedulingSettingsSerializer)
+class SchedulingSettingsView(KnownQueryParams, APIView):
+    @extend_schema(responses={200: SchedulingSettingsSerializer, **BAD_QUERY})
     def get(self, request):
         """The engine's cluster-wide settings (fair-share preemption, budget, slack, borrowing preference)."""
+        self.check_query_params(request)
         return Response(_settings_data(policy.scheduling_settings_get()))
 
-    @extend_schema(request=SchedulingSettingsSerializer, responses=SchedulingSettingsSerializer)
+    @extend_schema(request=SchedulingSettingsSerializer, responses={200: SchedulingSettingsSerializer,
+                                                                    **CHANGE_PROBLEMS})
     def patch(self, request):
         """Change some settings (operators only); refused whole when any field or the result is invalid."""
         policy.require_operator(request.user, "change the scheduling settings")
+        self.check_query_params(request)
         row = policy.scheduling_settings_update(changes=policy_input.parse_settings_body(request.data),
                                                 actor=request.user)
         return Response(_settings_data(row))

@@ -1,22 +1,26 @@
 from __future__ import annotations
 
 from django.db.models import F
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bluedock_portal.api.viewsets import TenantScopedReadOnlyViewSet, TenantScopedViewSet
-from tenants import selectors as tenant_selectors
-from tenants.models import Tenant
 
 from .. import selectors
-from ..filtersets import BindingFilterSet
+from ..filtersets import BindingFilterSet, SchedulingRequestFilterSet
 from ..models import Binding, SchedulingRequest
 from ..redact import Redactor
+from .strict import BAD_QUERY, NOT_VISIBLE, TENANT_ID, KnownQueryParams, visible_tenant
+
+
+def read_only_schema(serializer) -> dict:
+    """Lists answer 400 for a bad filter, an object for any query parameter (strict.py)."""
+    return {"list": extend_schema(responses={200: serializer(many=True), **BAD_QUERY}),
+            "retrieve": extend_schema(responses={200: serializer, **BAD_QUERY, **NOT_VISIBLE})}
 
 
 def _names(serializer) -> Redactor:
@@ -39,16 +43,19 @@ class SchedulingRequestSerializer(serializers.ModelSerializer):
         return _names(self).request_message(obj)
 
 
-class SchedulingRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
+@extend_schema_view(**read_only_schema(SchedulingRequestSerializer))
+class SchedulingRequestViewSet(KnownQueryParams, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                               TenantScopedViewSet):
     """Pods (or gangs) waiting for or holding admission, each with the engine's one-line reason."""
 
     queryset = SchedulingRequest.objects.select_related("tenant")
     serializer_class = SchedulingRequestSerializer
-    filterset_fields = ["tenant", "state", "reason", "namespace"]
+    filterset_class = SchedulingRequestFilterSet
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, **BAD_QUERY, **NOT_VISIBLE})
     @action(detail=True, methods=["get"], pagination_class=None)
     def why(self, request, pk=None):
+        """The engine's own account of the request, its latest message and its recent decisions."""
         return Response(selectors.request_why(request=self.get_object(), user=request.user))
 
 
@@ -92,15 +99,13 @@ class TenantShareSerializer(serializers.Serializer):
     clusters = ClusterShareSerializer(many=True)
 
 
-class TenantShareView(APIView):
-    @extend_schema(responses=TenantShareSerializer)
-    def get(self, request, pk: int):
+class TenantShareView(KnownQueryParams, APIView):
+    @extend_schema(parameters=[TENANT_ID], responses={200: TenantShareSerializer, **BAD_QUERY, **NOT_VISIBLE})
+    def get(self, request, pk: str):
         """Owned, used, borrowed, lent out, reserved, entitlement and pending by reason, per cluster; who
         borrows from it."""
-        try:
-            tenant = tenant_selectors.tenant_get(user=request.user, pk=pk)
-        except Tenant.DoesNotExist:
-            raise Http404 from None
+        tenant = visible_tenant(request.user, pk)
+        self.check_query_params(request)
         clusters = selectors.tenant_share(tenant=tenant, user=request.user)
         return Response(TenantShareSerializer({"tenant": tenant.pk, "clusters": clusters}).data)
 
@@ -126,7 +131,8 @@ class BindingSerializer(serializers.ModelSerializer):
         return getattr(obj, "closed_by_id", None)
 
 
-class BindingViewSet(TenantScopedReadOnlyViewSet):
+@extend_schema_view(**read_only_schema(BindingSerializer))
+class BindingViewSet(KnownQueryParams, TenantScopedReadOnlyViewSet):
     """Admissions' holds on shares, append-only: an ``open`` row per admission (owned, or borrowed
     under a lender scope, with the amounts) and a ``close`` row when it ended (finished, evicted, released)."""
 
