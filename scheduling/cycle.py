@@ -191,17 +191,27 @@ def _capacity(backend) -> dict[str, int]:
 
 
 def _config_in_force(record: EngineSnapshot, candidate: Config, now: int):
-    """The current config version, switching to ``candidate`` when the plans changed (V6)."""
+    """The current config version, switching to ``candidate`` when the plans changed (V6).
+
+    Plans the engine refuses are remembered whatever is in force: the refusal (one
+    REJECT_INVALID_CONFIG decision) is recorded once per change of the plans into an invalid
+    config, the previous version stays in force (P18), and the passes that follow decide nothing
+    about it, so they go idle instead of recording the refusal again every second. Once the plans
+    are back to those in force, a later mistake is refused anew, even the same one."""
     digest = snap.config_digest(candidate)
     current = snap.config_from_json(record.config) if record.config else None
     if current is not None and digest == record.config_digest:
+        record.rejected_digest = ""
+        return current, []
+    if digest == record.rejected_digest:
         return current, []
     chosen, decisions = engine.switch_config(current, candidate, now)
     if chosen is candidate:
         record.config, record.config_digest, record.config_version = (snap.config_to_json(candidate), digest,
                                                                        candidate.version)
-    elif chosen is None:
-        record.config_digest = digest  # remember the rejected plans, so the refusal is not repeated each second
+        record.rejected_digest = ""
+    else:
+        record.rejected_digest = digest
     return chosen, decisions
 
 

@@ -13,7 +13,10 @@ class EngineSnapshot(models.Model):
     cluster = models.OneToOneField("tenants.Cluster", on_delete=models.CASCADE, related_name="engine_snapshot")
     config_version = models.PositiveIntegerField(default=0)
     config = models.JSONField(null=True, blank=True, help_text="The config version in force (engine form).")
-    config_digest = models.CharField(max_length=64, blank=True)
+    config_digest = models.CharField(max_length=64, blank=True, help_text="The digest of the config in force.")
+    rejected_digest = models.CharField(max_length=64, blank=True,
+                                       help_text="The digest of the plans last refused as invalid (V6): a change "
+                                                 "of the plans is refused once, not at every pass.")
     state = models.JSONField(default=dict)
     shrinks = models.JSONField(default=dict, blank=True,
                                help_text="Gangs the engine shrank that the cycle keeps at their new size, and the "
