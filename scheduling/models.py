@@ -57,7 +57,36 @@ class SchedulingRequest(models.Model):
         return f"{self.key}: {self.state} {self.reason}"
 
 
-class SchedulingDecision(models.Model):
+class AppendOnlyQuerySet(TenantOwnedQuerySet):
+    """History tables: the application inserts rows and never changes or removes them.
+
+    The database's own cascades still apply (a cluster's deletion removes its history, a deleted
+    tenant's decisions lose their tenant): Django runs them through the model's base manager, a
+    plain one, not through this queryset."""
+
+    def update(self, **kwargs):
+        raise RuntimeError(f"{self.model.__name__} rows are append-only: they are never updated")
+
+    def delete(self):
+        raise RuntimeError(f"{self.model.__name__} rows are append-only: they are never deleted")
+
+
+class AppendOnlyModel(models.Model):
+    """A row is written once: saving it again, or deleting it, is refused (see AppendOnlyQuerySet)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError(f"{type(self).__name__} rows are append-only: they are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError(f"{type(self).__name__} rows are append-only: they are never deleted")
+
+
+class SchedulingDecision(AppendOnlyModel):
     """One decision of one pass, with its reason, facts and message (never updated)."""
 
     cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
@@ -74,7 +103,7 @@ class SchedulingDecision(models.Model):
     facts = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-pass_seq", "-id"]
@@ -87,19 +116,14 @@ class SchedulingDecision(models.Model):
     def __str__(self) -> str:
         return f"pass {self.pass_seq} {self.action} {self.request or self.victim} {self.reason}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise RuntimeError("Scheduling decisions are append-only")
-        super().save(*args, **kwargs)
 
-
-class BindingQuerySet(TenantOwnedQuerySet):
+class BindingQuerySet(AppendOnlyQuerySet):
     def open(self):
         """Holds that have not ended: open rows no close row points at."""
         return self.filter(event=Binding.Event.OPEN, closed_by__isnull=True)
 
 
-class Binding(models.Model):
+class Binding(AppendOnlyModel):
     """One admitted request's hold on a share (owned, or borrowed under a lender scope), or its end.
 
     Append-only: an admission inserts an ``open`` row; when the allocation ends (the pods finished,
@@ -151,11 +175,6 @@ class Binding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.request} ({self.share}) pass {self.pass_seq}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise RuntimeError("Bindings are append-only")
-        super().save(*args, **kwargs)
 
 
 from .policy_models import SchedulingSettings, TenantSchedulingPolicy  # noqa: E402 (operators' settings)
