@@ -96,10 +96,11 @@ def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], no
     for pod in backend.list_pods():
         if pod.namespace not in namespaces or pod.phase in ("Succeeded", "Failed"):
             continue
-        gang = pod.annotations.get(snap.GANG)
+        gang, ignored = gangs.gang_of(pod)
         key = f"{pod.namespace}/{gang or pod.name}"
         group = groups.setdefault(key, {"tenant": namespaces[pod.namespace], "pods": [], "size": 1, "gang": bool(gang),
-                                        "created": now, "priority": pod.priority, "grace": pod.grace_seconds})
+                                        "created": now, "priority": pod.priority, "grace": pod.grace_seconds,
+                                        "notes": ignored})
         group["pods"].append(pod)
         group["created"] = min(group["created"], snap.epoch(pod.created_at, now))
         group["grace"] = max(group["grace"], pod.grace_seconds)
@@ -116,7 +117,7 @@ def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], no
         group["checks"] = tuple(sorted({gate for p in group["gated"] for gate in p.scheduling_gates} - {snap.GATE}))
         size, notes = gangs.gang_size(pods) if group["gang"] else (1, [])
         minimum, more = gangs.gang_min(pods, size, gated=bool(group["gated"]))
-        group["size"], group["notes"] = size, notes + more
+        group["size"], group["notes"] = size, group["notes"] + notes + more
         # P4: per-pod demand × gang-min (the gang's pods are alike, gang_min checked it).
         group["elastic_min"] = ({r: q * minimum for r, q in gangs.per_pod(pods[0], resources).items()}
                                 if minimum is not None else None)

@@ -6,6 +6,9 @@ from django.db import models
 
 from tenants.models.scoping import TenantOwnedQuerySet
 
+# A request id: <namespace>/<pod or gang>, a namespace (63) and an object name (253, gangs.NAME_MAX).
+KEY_MAX = 63 + 1 + 253
+
 
 class EngineSnapshot(models.Model):
     """The engine's state and config version for one cluster, rewritten by every pass."""
@@ -33,7 +36,7 @@ class SchedulingRequest(models.Model):
 
     cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+")
-    key = models.CharField(max_length=300, help_text="The engine's request id: <namespace>/<pod or gang>.")
+    key = models.CharField(max_length=KEY_MAX, help_text="The engine's request id: <namespace>/<pod or gang>.")
     namespace = models.CharField(max_length=63)
     name = models.CharField(max_length=253)
     demand = models.JSONField(default=dict)
@@ -97,9 +100,9 @@ class SchedulingDecision(AppendOnlyModel):
     state_hash = models.CharField(max_length=80, blank=True)
     action = models.CharField(max_length=16)
     reason = models.CharField(max_length=64)
-    request = models.CharField(max_length=300, blank=True, db_index=True)
-    victim = models.CharField(max_length=300, blank=True)
-    preemptor = models.CharField(max_length=300, blank=True)
+    request = models.CharField(max_length=KEY_MAX, blank=True, db_index=True)
+    victim = models.CharField(max_length=KEY_MAX, blank=True)
+    preemptor = models.CharField(max_length=KEY_MAX, blank=True)
     facts = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
 
@@ -151,7 +154,7 @@ class Binding(AppendOnlyModel):
     cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+")
     event = models.CharField(max_length=8, choices=Event.choices)
-    request = models.CharField(max_length=300, help_text="The engine's request id: <namespace>/<pod or gang>.")
+    request = models.CharField(max_length=KEY_MAX, help_text="The engine's request id: <namespace>/<pod or gang>.")
     namespace = models.CharField(max_length=63)
     pods = models.JSONField(default=list, blank=True)
     share = models.CharField(max_length=16, choices=Share.choices)
