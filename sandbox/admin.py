@@ -3,6 +3,7 @@
   POST   /sandbox/nodes                   {name, cpu, memory, pods, labels, taints, extended: {"nvidia.com/gpu": 2}}
   DELETE /sandbox/nodes/<name>            pods bound to it go away (their controllers replace them)
   POST   /sandbox/faults                  {"count": N, "status": 500|409, "methods": ["GET", ...]}
+                                           {"count": N, "delay": 0.2, "methods": [...]}: slow, then served
   DELETE /sandbox/faults
   POST   /sandbox/pods/<ns>/<name>/cpu    {"utilization": 80}   (percent of the pod's CPU request)
   POST   /sandbox/cpu                     {"namespace", "labelSelector", "utilization"}: current and future pods
@@ -71,8 +72,11 @@ def handle(api: Api, method: str, path: str, body: bytes) -> tuple[int, dict]:
             remove_node(api, parts[1])
             return 200, {"deleted": parts[1]}
         if parts == ["faults"] and method == "POST":
+            delay = float(data.get("delay", 0))
+            status = data.get("status", None if delay else 500)  # a delay alone: slow, then served as usual
             with api.faults_lock:
-                api.faults.append({"count": int(data.get("count", 1)), "status": int(data.get("status", 500)),
+                api.faults.append({"count": int(data.get("count", 1)), "delay": delay,
+                                   "status": int(status) if status is not None else None,
                                    "methods": [m.upper() for m in data.get("methods") or METHODS]})
             return 201, {"faults": api.faults}
         if parts == ["faults"] and method == "DELETE":

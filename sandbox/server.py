@@ -111,6 +111,10 @@ class Handler(BaseHTTPRequestHandler):
             fault["count"] -= 1
             if fault["count"] <= 0:
                 api.faults.remove(fault)
+        if fault.get("delay"):
+            time.sleep(fault["delay"])  # outside the lock: a slow request does not hold up the others
+        if fault["status"] is None:
+            return
         if fault["status"] == 409:
             raise errors.conflict(res.qualified, name)
         raise errors.ApiError(fault["status"], "InternalError",

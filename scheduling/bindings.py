@@ -26,10 +26,12 @@ SHRUNK = "SHRUNK"  # the engine shrank the hold (elastic shrink, P4): reopened a
 def pass_bindings(*, cluster_id: int, open_ids: dict[str, int], before: dict[str, Allocation],
                   after: dict[str, Allocation], decisions: list[Decision], groups: dict, released: set[str],
                   tenants: set[int], pass_seq: int, config_version: int,
-                  resized: Callable[[str, Allocation], dict] | None = None) -> list[Binding]:
+                  resized: Callable[[str, Allocation], dict] | None = None,
+                  adopted: dict[str, tuple[str, str, dict]] | None = None) -> list[Binding]:
     """The rows this pass inserts: closes first, then opens. ``open_ids``: request → its open row;
     ``released``: evicted requests whose pods Kubernetes confirmed gone; ``resized(key, alloc)``:
-    the share, lender scope, borrowed amounts and pods of a hold whose size changed (a shrink)."""
+    the share, lender scope, borrowed amounts and pods of a hold whose size changed (a shrink);
+    ``adopted``: the share of the holds adopted this pass (adoption.py)."""
     admits = {d.request: d for d in decisions if d.action == "ADMIT"}
     common = {"cluster_id": cluster_id, "pass_seq": pass_seq, "config_version": config_version}
 
@@ -78,7 +80,8 @@ def pass_bindings(*, cluster_id: int, open_ids: dict[str, int], before: dict[str
             reason = decision.reason
             share, lender_scope, borrowed = share_of(decision, alloc.demand)
         else:
-            reason, share, lender_scope, borrowed = ADOPTED, "owned", "", {}
+            reason = ADOPTED
+            share, lender_scope, borrowed = (adopted or {}).get(key) or ("owned", "", {})
         rows.append(Binding(event=Binding.Event.OPEN, reason=reason, share=share, lender_scope=lender_scope,
                             lender_id=_tenant_of(lender_scope, tenants), borrowed=borrowed, tenant_id=tenant,
                             request=key, namespace=key.split("/", 1)[0], pods=pods, demand=dict(alloc.demand),
@@ -98,19 +101,37 @@ def held_shares(config: Config, state: State) -> Callable[[Allocation], tuple[st
     """The share of a hold in a state, read as for an admission by transfer: from the owned and
     used numbers of the nodes on its path, with every allocation of the state counted (the usage
     is summed once, for all the holds asked about)."""
+    tree, ledger = _charged(config, state)
+    return lambda alloc: _share_at(tree, ledger, alloc)
+
+
+def shares_in_turn(config: Config, state: State, holds: list[Allocation]) -> dict[str, tuple[str, str, dict]]:
+    """The share of each of ``holds`` (allocations not yet in ``state``), read as if they were
+    admitted one after another in the order given: each counts the state's allocations and the
+    holds before it. Of twelve such holds on an owned eight, the first eight are owned and the
+    last four borrowed; ``held_shares``, counting them all at once, would call all twelve borrowed."""
+    tree, ledger = _charged(config, state)
+    shares = {}
+    for alloc in holds:
+        ledger.add(tree.index[alloc.leaf], tree.vec(alloc.demand))
+        shares[alloc.request] = _share_at(tree, ledger, alloc)
+    return shares
+
+
+def _charged(config: Config, state: State) -> tuple:
     tree = compile_tree(config, state.capacity)
     ledger = Ledger(tree)
     for a in state.allocations.values():
         ledger.add(tree.index[a.leaf], tree.vec(a.demand))
+    return tree, ledger
+
+
+def _share_at(tree, ledger: Ledger, alloc: Allocation) -> tuple[str, str, dict]:
     res = tree.config.resources
-
-    def share(alloc: Allocation) -> tuple[str, str, dict]:
-        path = tree.path[tree.index[alloc.leaf]]
-        per_node = {tree.ids[x]: {"owned": dict(zip(res, tree.owned[x], strict=True)),
-                                  "used_after": dict(zip(res, ledger.used[x], strict=True))} for x in path}
-        return _share_from([tree.ids[x] for x in path], per_node, alloc.demand)
-
-    return share
+    path = tree.path[tree.index[alloc.leaf]]
+    per_node = {tree.ids[x]: {"owned": dict(zip(res, tree.owned[x], strict=True)),
+                              "used_after": dict(zip(res, ledger.used[x], strict=True))} for x in path}
+    return _share_from([tree.ids[x] for x in path], per_node, alloc.demand)
 
 
 def _share_from(path: list[str], per_node: dict, demand: dict[str, int]) -> tuple[str, str, dict]:

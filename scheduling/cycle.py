@@ -13,7 +13,6 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from functools import partial
 
 from django.db import connection, transaction
@@ -21,11 +20,11 @@ from django.utils import timezone
 
 from backends.errors import BackendError
 from scheduling.engine import engine
-from scheduling.engine.model import Allocation, Config, Request, State, Status, explain_all
+from scheduling.engine.model import Config, Request, State, explain_all
 from tenants.models import Cluster, Namespace, Tenant
 from tenants.services.clusters import cluster_backend
 
-from . import gangs, shrinks
+from . import adoption, gangs, shrinks
 from . import snapshot as snap
 from .bindings import held_shares, pass_bindings, share_of
 from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest
@@ -97,10 +96,11 @@ def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], no
     for pod in backend.list_pods():
         if pod.namespace not in namespaces or pod.phase in ("Succeeded", "Failed"):
             continue
-        gang = pod.annotations.get(snap.GANG)
+        gang, ignored = gangs.gang_of(pod)
         key = f"{pod.namespace}/{gang or pod.name}"
         group = groups.setdefault(key, {"tenant": namespaces[pod.namespace], "pods": [], "size": 1, "gang": bool(gang),
-                                        "created": now, "priority": pod.priority, "grace": pod.grace_seconds})
+                                        "created": now, "priority": pod.priority, "grace": pod.grace_seconds,
+                                        "notes": ignored})
         group["pods"].append(pod)
         group["created"] = min(group["created"], snap.epoch(pod.created_at, now))
         group["grace"] = max(group["grace"], pod.grace_seconds)
@@ -117,7 +117,7 @@ def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], no
         group["checks"] = tuple(sorted({gate for p in group["gated"] for gate in p.scheduling_gates} - {snap.GATE}))
         size, notes = gangs.gang_size(pods) if group["gang"] else (1, [])
         minimum, more = gangs.gang_min(pods, size, gated=bool(group["gated"]))
-        group["size"], group["notes"] = size, notes + more
+        group["size"], group["notes"] = size, group["notes"] + notes + more
         # P4: per-pod demand × gang-min (the gang's pods are alike, gang_min checked it).
         group["elastic_min"] = ({r: q * minimum for r, q in gangs.per_pod(pods[0], resources).items()}
                                 if minimum is not None else None)
@@ -140,8 +140,9 @@ def _pass(cluster: Cluster, now: int) -> dict:
     state = snap.state_from_json(record.state)
     before = dict(state.allocations)
     groups = _observe(backend, namespaces, config.resources, now)
-    state, released = _apply_events(state, groups, leaf_of_tenant, now)
+    state, released, unadmitted = _apply_events(state, groups, leaf_of_tenant, now)
     state = engine.set_capacity(state, {r: capacity.get(r, 0) for r in config.resources})
+    state, adopted = adoption.adopt(config, state, unadmitted, now)
     shrunk = shrinks.Ledger.from_json(record.shrinks)
     state = shrinks.settle(shrunk, state, groups, now)
     clock.lap("observe")
@@ -157,7 +158,7 @@ def _pass(cluster: Cluster, now: int) -> dict:
         clock.lap("decide")
         explain_all(decisions)  # every decision is persisted explained: build them all at once
         rows = _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
-                       groups=groups, before=before, released=released, shrunk=shrunk)
+                       groups=groups, before=before, released=released, shrunk=shrunk, adopted=adopted)
         clock.lap("record")
     enacted = _enact(backend, plan.state, groups, shrunk)
     clock.lap("enact")
@@ -191,26 +192,38 @@ def _capacity(backend) -> dict[str, int]:
 
 
 def _config_in_force(record: EngineSnapshot, candidate: Config, now: int):
-    """The current config version, switching to ``candidate`` when the plans changed (V6)."""
+    """The current config version, switching to ``candidate`` when the plans changed (V6).
+
+    Plans the engine refuses are remembered whatever is in force: the refusal (one
+    REJECT_INVALID_CONFIG decision) is recorded once per change of the plans into an invalid
+    config, the previous version stays in force (P18), and the passes that follow decide nothing
+    about it, so they go idle instead of recording the refusal again every second. Once the plans
+    are back to those in force, a later mistake is refused anew, even the same one."""
     digest = snap.config_digest(candidate)
     current = snap.config_from_json(record.config) if record.config else None
     if current is not None and digest == record.config_digest:
+        record.rejected_digest = ""
+        return current, []
+    if digest == record.rejected_digest:
         return current, []
     chosen, decisions = engine.switch_config(current, candidate, now)
     if chosen is candidate:
         record.config, record.config_digest, record.config_version = (snap.config_to_json(candidate), digest,
                                                                        candidate.version)
-    elif chosen is None:
-        record.config_digest = digest  # remember the rejected plans, so the refusal is not repeated each second
+        record.rejected_digest = ""
+    else:
+        record.rejected_digest = digest
     return chosen, decisions
 
 
-def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], now: int) -> tuple[State, list[str]]:
+def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str],
+                  now: int) -> tuple[State, list[str], list[Request]]:
     """Bring the engine's view in line with the pods the cluster has now; also returns the evicted
-    requests whose pods are gone. An evicted pod stays in the listing, Terminating, for its whole
-    grace: only once Kubernetes no longer lists it is its capacity released (and transferred). An
-    evicted gang's controller recreates its pods at once, under the same gang and gated: they hold
-    nothing, so the gang is released when no pod of it is left ungated."""
+    requests whose pods are gone, and the running pods the engine did not admit (made before the
+    portal, or without the gate) for adoption.py. An evicted pod stays in the listing, Terminating,
+    for its whole grace: only once Kubernetes no longer lists it is its capacity released (and
+    transferred). An evicted gang's controller recreates its pods at once, under the same gang and
+    gated: they hold nothing, so the gang is released when no pod of it is left ungated."""
     gone = [rid for rid in state.requests if rid not in groups]
     released = sorted(rid for rid, a in state.allocations.items()
                       if a.terminating and (rid not in groups or not shrinks.placed(groups[rid])))
@@ -238,19 +251,11 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str], no
                           reclaim_grace=g["grace"], elastic_min=g["elastic_min"],
                           gates=g.get("checks", ()) if g["gated"] else ())
         (new if g["gated"] else adopted).append(request)
-    state = engine.submit(state, new)
-    if adopted:  # running pods the engine did not admit (made before the portal, or without the gate)
-        reqs, status, allocs = dict(state.requests), dict(state.status), dict(state.allocations)
-        for q in adopted:
-            reqs[q.id] = q
-            status[q.id] = Status("Admitted", "ADMITTED_WITHIN_OWNED", pending_since=q.created_at)
-            allocs[q.id] = Allocation(q.id, q.leaf, dict(q.demand), admitted_at=now)
-        state = replace(state, requests=reqs, status=status, allocations=allocs)
-    return state, released
+    return engine.submit(state, new), released, adopted
 
 
 def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_hash="", groups=None, before=None,
-            released=frozenset(), shrunk: shrinks.Ledger | None = None) -> int:
+            released=frozenset(), shrunk: shrinks.Ledger | None = None, adopted: dict | None = None) -> int:
     """Decisions, bindings, request rows, the engine state and the shrink ledger in one transaction;
     returns rows written.
 
@@ -287,9 +292,11 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
 
             rows = pass_bindings(cluster_id=cluster.pk, open_ids=open_ids, before=before or {},
                                  after=state.allocations, decisions=decisions, groups=groups, released=set(released),
-                                 tenants=tenants, pass_seq=state.pass_seq, config_version=version, resized=resized)
+                                 tenants=tenants, pass_seq=state.pass_seq, config_version=version, resized=resized,
+                                 adopted=adopted)
             Binding.objects.bulk_create(rows)
-        written = _sync_requests(cluster, state, groups, last, shrinks.rows(shrunk, state, groups))
+        overrides = {**adoption.request_rows(state, adopted or {}), **shrinks.rows(shrunk, state, groups)}
+        written = _sync_requests(cluster, state, groups, last, overrides)
         record.state = snap.state_to_json(state)
         record.shrinks = shrunk.to_json()
         record.pass_seq = state.pass_seq

@@ -18,6 +18,24 @@ import re
 from . import snapshot as snap
 
 _COUNT = re.compile(r"^\s*[0-9]{1,9}\s*$")  # ASCII digits: int() would take "８" too
+# The gang's name stands where a pod's would: in the request id, in the records (which hold
+# object names, at most 253 characters) and in the prose that names it, where redact.py must find
+# the whole id (word characters, '-' and '.'; no spaces).
+_NAME = re.compile(r"^\w(?:[\w.\-]*\w)?$")
+NAME_MAX = 253
+
+
+def gang_of(pod) -> tuple[str | None, list[str]]:
+    """The pod's gang, or None: no gang, or a name the records cannot hold or the explanations
+    cannot name (the pod is then a request of its own, and a note says why)."""
+    value = pod.annotations.get(snap.GANG)
+    if not value:
+        return None, []
+    if len(value) <= NAME_MAX and _NAME.match(value):
+        return value, []
+    shown = value if len(value) <= 63 else f"{value[:60]}…"
+    return None, [f"{snap.GANG} {shown!r} ignored: a gang's name is letters, digits, '_', '-' and '.', neither "
+                  f"first nor last a '-' or '.', at most {NAME_MAX} characters."]
 
 
 def _count(value: str | None) -> int | None:

@@ -6,6 +6,9 @@ from django.db import models
 
 from tenants.models.scoping import TenantOwnedQuerySet
 
+# A request id: <namespace>/<pod or gang>, a namespace (63) and an object name (253, gangs.NAME_MAX).
+KEY_MAX = 63 + 1 + 253
+
 
 class EngineSnapshot(models.Model):
     """The engine's state and config version for one cluster, rewritten by every pass."""
@@ -13,7 +16,10 @@ class EngineSnapshot(models.Model):
     cluster = models.OneToOneField("tenants.Cluster", on_delete=models.CASCADE, related_name="engine_snapshot")
     config_version = models.PositiveIntegerField(default=0)
     config = models.JSONField(null=True, blank=True, help_text="The config version in force (engine form).")
-    config_digest = models.CharField(max_length=64, blank=True)
+    config_digest = models.CharField(max_length=64, blank=True, help_text="The digest of the config in force.")
+    rejected_digest = models.CharField(max_length=64, blank=True,
+                                       help_text="The digest of the plans last refused as invalid (V6): a change "
+                                                 "of the plans is refused once, not at every pass.")
     state = models.JSONField(default=dict)
     shrinks = models.JSONField(default=dict, blank=True,
                                help_text="Gangs the engine shrank that the cycle keeps at their new size, and the "
@@ -30,7 +36,7 @@ class SchedulingRequest(models.Model):
 
     cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+")
-    key = models.CharField(max_length=300, help_text="The engine's request id: <namespace>/<pod or gang>.")
+    key = models.CharField(max_length=KEY_MAX, help_text="The engine's request id: <namespace>/<pod or gang>.")
     namespace = models.CharField(max_length=63)
     name = models.CharField(max_length=253)
     demand = models.JSONField(default=dict)
@@ -54,7 +60,36 @@ class SchedulingRequest(models.Model):
         return f"{self.key}: {self.state} {self.reason}"
 
 
-class SchedulingDecision(models.Model):
+class AppendOnlyQuerySet(TenantOwnedQuerySet):
+    """History tables: the application inserts rows and never changes or removes them.
+
+    The database's own cascades still apply (a cluster's deletion removes its history, a deleted
+    tenant's decisions lose their tenant): Django runs them through the model's base manager, a
+    plain one, not through this queryset."""
+
+    def update(self, **kwargs):
+        raise RuntimeError(f"{self.model.__name__} rows are append-only: they are never updated")
+
+    def delete(self):
+        raise RuntimeError(f"{self.model.__name__} rows are append-only: they are never deleted")
+
+
+class AppendOnlyModel(models.Model):
+    """A row is written once: saving it again, or deleting it, is refused (see AppendOnlyQuerySet)."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError(f"{type(self).__name__} rows are append-only: they are never updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError(f"{type(self).__name__} rows are append-only: they are never deleted")
+
+
+class SchedulingDecision(AppendOnlyModel):
     """One decision of one pass, with its reason, facts and message (never updated)."""
 
     cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
@@ -65,13 +100,13 @@ class SchedulingDecision(models.Model):
     state_hash = models.CharField(max_length=80, blank=True)
     action = models.CharField(max_length=16)
     reason = models.CharField(max_length=64)
-    request = models.CharField(max_length=300, blank=True, db_index=True)
-    victim = models.CharField(max_length=300, blank=True)
-    preemptor = models.CharField(max_length=300, blank=True)
+    request = models.CharField(max_length=KEY_MAX, blank=True, db_index=True)
+    victim = models.CharField(max_length=KEY_MAX, blank=True)
+    preemptor = models.CharField(max_length=KEY_MAX, blank=True)
     facts = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
 
-    objects = TenantOwnedQuerySet.as_manager()
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-pass_seq", "-id"]
@@ -84,19 +119,14 @@ class SchedulingDecision(models.Model):
     def __str__(self) -> str:
         return f"pass {self.pass_seq} {self.action} {self.request or self.victim} {self.reason}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise RuntimeError("Scheduling decisions are append-only")
-        super().save(*args, **kwargs)
 
-
-class BindingQuerySet(TenantOwnedQuerySet):
+class BindingQuerySet(AppendOnlyQuerySet):
     def open(self):
         """Holds that have not ended: open rows no close row points at."""
         return self.filter(event=Binding.Event.OPEN, closed_by__isnull=True)
 
 
-class Binding(models.Model):
+class Binding(AppendOnlyModel):
     """One admitted request's hold on a share (owned, or borrowed under a lender scope), or its end.
 
     Append-only: an admission inserts an ``open`` row; when the allocation ends (the pods finished,
@@ -124,7 +154,7 @@ class Binding(models.Model):
     cluster = models.ForeignKey("tenants.Cluster", on_delete=models.CASCADE, related_name="+")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="+")
     event = models.CharField(max_length=8, choices=Event.choices)
-    request = models.CharField(max_length=300, help_text="The engine's request id: <namespace>/<pod or gang>.")
+    request = models.CharField(max_length=KEY_MAX, help_text="The engine's request id: <namespace>/<pod or gang>.")
     namespace = models.CharField(max_length=63)
     pods = models.JSONField(default=list, blank=True)
     share = models.CharField(max_length=16, choices=Share.choices)
@@ -148,11 +178,6 @@ class Binding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} {self.request} ({self.share}) pass {self.pass_seq}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise RuntimeError("Bindings are append-only")
-        super().save(*args, **kwargs)
 
 
 from .policy_models import SchedulingSettings, TenantSchedulingPolicy  # noqa: E402 (operators' settings)

@@ -3,6 +3,7 @@ optimistic concurrency, patches, server-side apply, watches, fault injection."""
 
 import json
 import threading
+import time
 
 import pytest
 from kubernetes import client, watch
@@ -132,6 +133,17 @@ def test_fault_injection_fails_the_next_requests(sandbox_api, k8s):
     with pytest.raises(client.ApiException) as exc:
         k8s.core.create_namespace({"metadata": {"name": "x"}})
     assert exc.value.status == 409
+
+
+def test_a_delay_fault_slows_the_next_requests_and_serves_them(sandbox_api, k8s):
+    sandbox_api.admin("POST", "/sandbox/faults", {"count": 2, "delay": 0.3, "methods": ["GET"]})
+    for _ in range(2):
+        began = time.monotonic()
+        assert k8s.core.read_namespace("default").metadata.name == "default"
+        assert time.monotonic() - began >= 0.3
+    began = time.monotonic()
+    k8s.core.read_namespace("default")
+    assert time.monotonic() - began < 0.3
 
 
 def test_dry_run_validates_without_storing(k8s, namespace):

@@ -304,9 +304,12 @@ def test_facts_keep_their_numbers_and_lose_other_tenants_names(teams):
 def test_messages_recorded_before_read_the_same_way(teams):
     """Rows written when the cycle still named every tenant by its path get the engine's ids back
     (migration 0005), so they too are named for each reader."""
-    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
 
     migration = importlib.import_module("scheduling.migrations.0005_engine_ids_in_messages")
+    # The models as the migration sees them (plain managers: the live ones refuse to update history).
+    apps = MigrationExecutor(connection).loader.project_state(("scheduling", "0005_engine_ids_in_messages")).apps
     old = SchedulingDecision.objects.create(
         cluster=teams["cluster"], tenant=teams["crimson"], pass_seq=1, config_version=1, action="PENDING",
         reason="PENDING_LEND_LIMIT", request="crimson-jobs/b-1",

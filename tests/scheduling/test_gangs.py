@@ -74,3 +74,21 @@ def test_a_gang_the_portal_does_not_gate_cannot_shrink():
 def test_gang_size_never_stops_a_pass(values, size, notes):
     pods = [pod(f"train-{i}", gang="train", size=v) for i, v in enumerate(values)]
     assert gangs.gang_size(pods) == (size, notes)
+
+
+@pytest.mark.parametrize("name", ["train", "Train_1", "a", "t.v-2", "x" * 253])
+def test_a_gang_is_named_like_a_pod(name):
+    assert gangs.gang_of(pod("p", gang=name)) == (name, [])
+
+
+def test_no_gang_annotation_or_an_empty_one_is_no_gang():
+    assert gangs.gang_of(pod("p")) == (None, [])
+    assert gangs.gang_of(pod("p", gang="")) == (None, [])
+
+
+@pytest.mark.parametrize("name", ["my gang", "-train", "train.", "a/b", "x" * 254])
+def test_a_gang_name_the_records_cannot_hold_or_name_is_ignored_with_a_note(name):
+    gang, (note,) = gangs.gang_of(pod("p", gang=name))
+    shown = name if len(name) <= 63 else f"{name[:60]}…"
+    assert gang is None and note == (f"bluedock.io/gang {shown!r} ignored: a gang's name is letters, digits, '_', "
+                                     f"'-' and '.', neither first nor last a '-' or '.', at most 253 characters.")
