@@ -57,7 +57,7 @@ def scheduling_cycle(*, cluster: Cluster, now: int | None = None) -> dict:
         _unlock(cluster.pk)
 
 
-def scheduling_tick(*, seconds: float, poll: float, on_pass=None) -> dict:
+def scheduling_tick(*, seconds: float, poll: float, on_pass=None, fatal: tuple[type[BaseException], ...] = ()) -> dict:
     """Passes over every active cluster for one beat tick of ``seconds``; returns the last summaries.
 
     A pod created just after a pass would otherwise wait a whole tick plus a pass (p99 over a
@@ -65,7 +65,11 @@ def scheduling_tick(*, seconds: float, poll: float, on_pass=None) -> dict:
     decide or enact something, every ``poll`` seconds otherwise (0: one pass per tick). Beat stays
     the heartbeat: a worker that dies loses at most one tick, and the advisory lock keeps the
     passes of one cluster serial whatever overlaps. ``on_pass(cluster, began, summary)`` lets the
-    benchmark time each pass."""
+    benchmark time each pass.
+
+    One cluster's failure is its own: whatever a pass raises (a database refusal, a bug that one
+    tenant's data triggers) is logged and reported in that cluster's summary, and the other clusters
+    still get their passes. Only ``fatal`` exceptions end the tick (the worker's time limit)."""
     deadline = time.monotonic() + seconds
     result: dict = {}
     passes = 0
@@ -77,6 +81,11 @@ def scheduling_tick(*, seconds: float, poll: float, on_pass=None) -> dict:
                 summary = scheduling_cycle(cluster=cluster)
             except BackendError as exc:  # the next pass (or tick) is the retry
                 summary = {"error": str(exc)}
+            except fatal:
+                raise
+            except Exception as exc:  # noqa: BLE001 — logged with its traceback; the other clusters go on
+                log.exception("scheduling pass of cluster %s failed", cluster.name)
+                summary = {"error": f"{type(exc).__name__}: {exc}"}
             busy |= bool(summary.get("decisions") or any((summary.get("enacted") or {}).values()))
             result[cluster.name] = summary
             if on_pass is not None:

@@ -8,7 +8,7 @@ import threading
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from scheduling.cycle import LOCK_NAMESPACE, scheduling_cycle
+from scheduling.cycle import LOCK_NAMESPACE, scheduling_cycle, scheduling_tick
 from scheduling.models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest
 from tenants.models import Cluster, Tenant
 from tests.scheduling.seed import cycle_until, deployment, gated, running, setup_seed
@@ -126,3 +126,32 @@ def test_the_databases_own_cascades_still_reach_the_history():
     assert SchedulingDecision.objects.get(pk=decision.pk).tenant is None
     cluster.delete()
     assert not SchedulingDecision.objects.filter(pk=decision.pk).exists()
+
+
+FAIL_ONE_CLUSTER = """
+CREATE FUNCTION pg_temp.refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'value too long for type character varying(300) (test)'; END $$;
+CREATE TRIGGER refuse_one_cluster BEFORE UPDATE ON scheduling_enginesnapshot
+    FOR EACH ROW WHEN (OLD.cluster_id = %s) EXECUTE FUNCTION pg_temp.refuse_one();
+"""
+
+
+@pytest.mark.django_db
+def test_one_clusters_failing_pass_does_not_starve_the_other_clusters(sandbox_api, operator):
+    """A pass that fails on one cluster's data (here the database refuses its record, as it did for
+    an over-long request id) is reported for that cluster; the clusters after it in the tick are
+    still scheduled."""
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    broken = Cluster.objects.create(name="a-first-in-the-tick", api_url=sandbox_api.url, is_active=True)
+    assert [c.name for c in Cluster.objects.filter(is_active=True)] == [broken.name, cluster.name]
+    scheduling_cycle(cluster=broken)  # its engine state row exists; its next passes update it
+    backend.apply(deployment("web", "t1-apps", 2))
+    wait_for(lambda: gated(backend, "t1-apps") == 2, timeout=10)
+    with connection.cursor() as cursor:
+        cursor.execute(FAIL_ONE_CLUSTER % int(broken.pk))
+
+    summary = scheduling_tick(seconds=0.1, poll=0)
+
+    assert "Error: value too long" in summary[broken.name]["error"], summary[broken.name]
+    assert summary[cluster.name]["decisions"] == 2
+    wait_for(lambda: running(backend, "t1-apps") == 2, timeout=10)
