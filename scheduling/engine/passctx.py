@@ -8,9 +8,10 @@ planning view so that cached verdicts (equivalence classes) are never used acros
 
 from __future__ import annotations
 
-from .explain import DEGRADED_CAPACITY, message
+from .explain import DEGRADED_CAPACITY
 from .model import Decision, State
 from .tree import Tree
+from .wording import message
 
 
 class PassCtx:
