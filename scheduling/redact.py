@@ -28,7 +28,7 @@ NODE = re.compile(r"t(\d+)(?:#self)?")
 # A request id inside prose: a namespace (a DNS label, so no dots) and a pod or gang name.
 REQUEST_IN_TEXT = re.compile(r"(?<![\w\-/.])([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)/([\w](?:[\w\-.]*\w)?)")
 # Facts that hold nodes, and facts that hold request ids (the engine's own keys, explain.py).
-NODE_FACTS = {"node", "via", "lender_scope", "victim_node", "lca", "leaf", "path"}
+NODE_FACTS = {"node", "via", "lender_scope", "victim_node", "preemptor_node", "lca", "leaf", "path"}
 REQUEST_FACTS = {"request", "victim", "preemptor", "by", "victims"}
 
 

@@ -19,11 +19,12 @@ from dataclasses import asdict, replace
 
 from . import incremental, quota_preemption
 from .allocate import release_allocation, run_pass
-from .explain import Reason, message
+from .explain import Reason
 from .model import Config, Decision, Plan, Request, State, Status, id_key
 from .passctx import PassCtx
 from .tree import compile_tree
 from .validate import validate_config
+from .wording import message
 
 
 def decide(config: Config, state: State, now: int, *, with_hash: bool = True, audit=None) -> Plan:

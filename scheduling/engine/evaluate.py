@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from . import gates, preempt
-from .explain import BINDING_REASON, CLASS_RULE, Reason, admit_facts
-from .fairshare import drs
+from .explain import BINDING_REASON, CLASS_RULE, Reason, admit_facts, victim_side, victim_side_limits
+from .fairshare import drs, drs_text
 from .model import Allocation, Binding, Request, Status
 from .passctx import PassCtx, WouldProgress
 from .tree import per_tree
@@ -180,31 +180,56 @@ def _note_time(ctx: PassCtx, out) -> None:
 
 
 def _binding(ctx, leaf, vec, x, r, kind) -> Binding:
-    tree = ctx.tree
-    via = ctx.sim.lend_blocker(x, r) if kind == "lend_limit" else None
+    tree, sim = ctx.tree, ctx.sim
+    via = sim.lend_blocker(x, r) if kind == "lend_limit" else None
     # What is available to the leaf depends on the leaf and the resource, not on the shape of the
     # request: it is computed once per planning-view version (as the fit memo is) — and once for
     # all the leaves whose path sets no limit of its own on the resource (tree.open_below).
     akey = (ctx.version, tree.root if tree.open_below[leaf][r] else leaf, r)
     available = ctx.available_memo.get(akey)
     if available is None:
-        available = ctx.available_memo[akey] = ctx.sim.available(leaf, r)
+        available = ctx.available_memo[akey] = sim.available(leaf, r)
     # Bindings are values: equal ones are shared across the pass (B2: a full cluster's verdicts
-    # mostly name the root's capacity, whatever their leaf).
-    value = (x, r, kind, available, vec[r], via)
+    # mostly name the root's capacity, whatever their leaf).  The node's numbers that explain it
+    # are part of the value, read off the ledger here (two list lookups), and only computed into
+    # a Binding once per distinct value.
+    value = (x, r, kind, available, vec[r], via, sim.used[x][r], sim.usage[x][r],
+             None if via is None else sim.usage[via][r])
     b = ctx.bindings.get(value)
     if b is None:
-        b = ctx.bindings[value] = Binding(node=tree.ids[x], resource=tree.config.resources[r], available=available,
-                                          needed=vec[r], kind=kind, via=tree.ids[via] if via is not None else None)
+        b = ctx.bindings[value] = _new_binding(ctx, x, r, kind, available, vec[r], via)
     return b
 
 
+def _new_binding(ctx, x: int, r: int, kind: str, available: int, needed: int, via: int | None) -> Binding:
+    """The Binding of a failed fit at node ``x`` with the numbers at ``x`` a tenant admin acts on
+    (model.Binding): what the node uses of ``r`` in the planning view and the limit it reached."""
+    tree, sim = ctx.tree, ctx.sim
+    numbers = {"used": sim.used[x][r]}
+    if kind == "max":
+        numbers["max"] = tree.cap[x][r]
+    else:
+        numbers["owned"] = tree.owned[x][r]
+        if kind == "borrow_limit":
+            numbers["borrow_limit"] = tree.bl[x][r]
+        else:  # capacity and lend limit bind at the root only (Ledger.fit): its free capacity
+            numbers["free"] = max(0, sim.balance(x, r))
+    if via is not None:
+        numbers["lender_unused"] = max(0, sim.balance(via, r))
+        numbers["lend_limit"] = tree.ll[via][r]
+    return Binding(node=tree.ids[x], resource=tree.config.resources[r], available=available, needed=needed,
+                   kind=kind, via=tree.ids[via] if via is not None else None, **numbers)
+
+
 def _binding_at(ctx, leaf, vec, x, need) -> Binding:
-    probe = ctx.sim.probe(leaf, vec)
-    i = ctx.tree.depth[leaf] - ctx.tree.depth[x]
+    """What keeps a non-preemptible request from borrowing (A4b): the highest node that would
+    borrow, the first resource it would borrow, and its use of its owned share."""
+    tree, sim = ctx.tree, ctx.sim
+    probe = sim.probe(leaf, vec)
+    i = tree.depth[leaf] - tree.depth[x]
     r = next((r for r in need if probe[i][r] < 0), need[0])
-    return Binding(node=ctx.tree.ids[x], resource=ctx.tree.config.resources[r],
-                   available=max(0, ctx.sim.balance(x, r)), needed=vec[r], kind="owned")
+    return Binding(node=tree.ids[x], resource=tree.config.resources[r], available=max(0, sim.balance(x, r)),
+                   needed=vec[r], kind="owned", used=sim.used[x][r], owned=tree.owned[x][r])
 
 
 def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, facts: dict,
@@ -312,12 +337,24 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
             ctx.allocations[a.request] = replace(a, terminating=True, victim_of=q.id,
                                                  deadline=ctx.now + vreq.reclaim_grace)
         ctx.excluded.add(a.request)
+        # X3: the victim side's numbers before and after this eviction, in the planning view the
+        # plan was made in (earlier victims of the plan already gone, q not yet admitted).
+        used_before, borrowed_before = victim_side(tree, ctx.sim, c.a_v, c.vec)
+        drs_before = str(drs(tree, c.a_v, [ctx.sim.balance(c.a_v, r) for r in range(tree.R)])) if c.cls == "F" else ""
         ctx.sim.remove(c.leaf, c.vec)
         touched.add(c.leaf)
         rule = CLASS_RULE[c.cls]
+        used_after, borrowed_after = victim_side(tree, ctx.sim, c.a_v, c.vec)
         facts = {"victim": a.request, "preemptor": q.id, "rule": str(rule), "victim_node": tree.ids[c.a_v],
                  "lca": tree.ids[c.A], "drs_victim_side": str(drs(tree, c.a_v, [ctx.sim.balance(c.a_v, r)
-                                                                                   for r in range(tree.R)]))}
+                                                                                   for r in range(tree.R)])),
+                 "used_before": used_before, "used_after": used_after, **victim_side_limits(tree, c.a_v, c.vec),
+                 "borrowed_before": borrowed_before, "borrowed_after": borrowed_after}
+        if c.cls == "F":  # S2-a/S2-b compare the victim side's DRS with the preemptor side's after q
+            facts.update(drs_victim_side_before=drs_before, preemptor_node=tree.ids[c.a_q],
+                         drs_preemptor_side=drs_text(tree, c.a_q, ctx.sim.balance_after(leaf, vec, c.a_q)))
+        elif c.cls in ("W", "B"):  # taken for a higher priority
+            facts.update(victim_priority=vreq.priority, preemptor_priority=q.priority)
         if sum(c.vec) > sum(vec):
             facts["note"] = "WHOLE_GANG"
         ctx.emit("EVICT", rule, victim=a.request, preemptor=q.id, facts=facts)

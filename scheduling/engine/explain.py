@@ -1,9 +1,10 @@
-"""Rules X: the closed set of reason codes and the prose that explains each decision.
+"""Rules X: the closed set of reason codes and the facts that explain each decision.
 
 Every decision carries exactly one reason code from ``Reason`` (X1).  Pending reasons that are
-about capacity carry a binding constraint (node, resource, available, needed) (X2); evictions
-name their preemptor and rule (X3).  Messages are derived from the facts only, so the same
-decision always reads the same (N3).  The query helpers (X4) read a State and never decide.
+about capacity carry a binding constraint (node, resource, available, needed) with the node's
+numbers (X2); evictions name their preemptor, rule and victim-side node with its numbers before
+and after (X3).  Messages are derived from the facts only (wording.py), so the same decision
+always reads the same (N3).  The query helpers (X4) read a State and never decide.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from operator import add, itemgetter, sub
 from .fairshare import drs, drs_text, entitlement
 from .lending import bottom_up, flow, lent_to
 from .model import Binding, Config, State
-from .tree import Tree, compile_tree, per_tree
+from .tree import INF, Tree, compile_tree, per_tree
 
 
 class Reason(StrEnum):
@@ -63,61 +64,53 @@ CLASS_RULE = {
 }
 
 
+# A Binding's numbers at its node (model.Binding), in the facts when they apply.
+_BINDING_NUMBERS = ("used", "owned", "borrow_limit", "max", "free", "lender_unused", "lend_limit")
+
+
 def binding_facts(b: Binding | None) -> dict | None:
     if b is None:
         return None
-    out = {"node": b.node, "resource": b.resource, "available": b.available, "needed": b.needed}
+    out = {"node": b.node, "resource": b.resource, "available": b.available, "needed": b.needed, "kind": b.kind}
     if b.via is not None:
         out["via"] = b.via
+    for name in _BINDING_NUMBERS:
+        value = getattr(b, name)
+        if value is not None:
+            out[name] = value
     return out
 
 
-def message(action: str, reason: str, request: str | None, facts: dict) -> str:
-    """One sentence a tenant admin can act on, built only from the recorded facts."""
-    b = facts.get("binding")
-    where = f" at {b['node']} ({b['resource']}: {b['available']} available, {b['needed']} needed)" if b else ""
-    if reason == Reason.ADMITTED_WITHIN_OWNED:
-        return f"Admitted {request} within the owned quota of {facts.get('leaf')}."
-    if reason == Reason.ADMITTED_BORROWING:
-        return f"Admitted {request} by borrowing {facts.get('borrowed')} under {facts.get('lender_scope')}."
-    if reason == Reason.ADMITTED_BY_TRANSFER:
-        if facts.get("shrunk"):  # P4: the victims keep running, smaller
-            return f"Admitted {request} on the capacity given up by shrinking {facts.get('victims')}."
-        return f"Admitted {request} on the capacity released by its victims {facts.get('victims')}."
-    if action == "RESERVE":
-        if reason == "PENDING_GATES":  # A4c: quota held while external admission checks run
-            checks = ", ".join(facts.get("gates") or ())
-            return f"Reserved quota for {request} while its admission checks run: {checks}."
-        return f"Reserved capacity for {request}; waiting for {facts.get('victims')} to release."
-    if action == "SHRINK":
-        return (f"Shrinking {request} from {facts.get('from')} to {facts.get('to')} ({reason}) for "
-                f"{facts.get('preemptor')} instead of evicting it: {facts.get('victim_node')} was borrowing.")
-    if reason == Reason.EVICT_QUOTA_DECREASE:
-        return (f"Evicting {facts.get('victim')} ({reason}): {facts.get('node')} has used more than its max "
-                f"{facts.get('max')} for at least {facts.get('delay')} s ({facts.get('used_before')} before this "
-                f"eviction, {facts.get('used_after')} after).")
-    if action == "EVICT":
-        return (f"Evicting {facts.get('victim')} ({reason}) for {facts.get('preemptor')}: "
-                f"{facts.get('victim_node')} was borrowing.")
-    if reason == Reason.PENDING_STRICT_FIFO_BLOCKED:
-        return f"{request} waits behind {facts.get('by')} (StrictFIFO)."
-    if reason in (Reason.PENDING_PREEMPTION_DELAY, Reason.PENDING_FAIRSHARE_PROTECTED):
-        return f"{request} may preempt from t={facts.get('until')} ({reason}){where}."
-    if reason == Reason.REJECT_NEVER_FITS:
-        return f"Rejected {request}: it can never fit{where}."
-    if reason == Reason.REJECT_INVALID_CONFIG:
-        return f"Config version rejected: {facts.get('errors')}; the previous version stays in force."
-    return f"{request}: {reason}{where}."
+def victim_side(tree: Tree, ledger, x: int, vec: list[int]) -> tuple[dict, dict]:
+    """What victim-side node ``x`` uses and borrows now, of the resources ``vec`` takes: read
+    before and after an eviction or shrink (X3)."""
+    res = tree.config.resources
+    used, borrowed = {}, {}
+    for r, d in enumerate(vec):
+        if d > 0:
+            used[res[r]] = ledger.used[x][r]
+            borrowed[res[r]] = max(0, -ledger.balance(x, r))
+    return used, borrowed
+
+
+def victim_side_limits(tree: Tree, x: int, vec: list[int]) -> dict:
+    """Owned (and finite borrow limits) of victim-side node ``x``, for the resources ``vec`` takes."""
+    res = tree.config.resources
+    out: dict = {"owned": {res[r]: tree.owned[x][r] for r, d in enumerate(vec) if d > 0}}
+    limits = {res[r]: tree.bl[x][r] for r, d in enumerate(vec) if d > 0 and tree.bl[x][r] < INF and x != tree.root}
+    if limits:
+        out["borrow_limit"] = limits
+    return out
 
 
 def admit_facts(tree: Tree, q, vec: list[int], path: list[int], after: list[int], facts: dict,
                 borrowing: tuple | None) -> dict:
-    """The facts of an ADMIT: leaf, path and, per path node below the root, owned and used
-    before/after for the resources the request asked for (as in the specification's decision
-    record: the others took no part in the admission, and the root's numbers are the cluster's,
-    told by its capacity); for a borrowing admission, the lender scope, the amounts borrowed and
-    the DRS after.  ``after`` is the usage of the path's nodes after admission, node after node,
-    R values each (evaluate.record_admission).
+    """The facts of an ADMIT: leaf, path and, per path node below the root, owned (and finite
+    borrow limits) and used before/after for the resources the request asked for (as in the
+    specification's decision record: the others took no part in the admission, and the root's
+    numbers are the cluster's, told by its capacity); for a borrowing admission, the lender
+    scope, the amounts borrowed and the DRS after.  ``after`` is the usage of the path's nodes
+    after admission, node after node, R values each (evaluate.record_admission).
 
     The cycle explains every decision of every pass, so this runs for every admission (B11):
     what depends only on the tree and the demand (names, amounts, owned numbers, the path's
@@ -125,28 +118,35 @@ def admit_facts(tree: Tree, q, vec: list[int], path: list[int], after: list[int]
     shape = _demand_shapes(tree).get(tuple(vec))
     if shape is None:
         shape = _demand_shapes(tree)[tuple(vec)] = _DemandShape(tree, vec)
-    f = dict(facts)
-    if borrowing is not None:
-        h, nb = borrowing
-        R = tree.R
-        if nb is None:  # a plain tree's admission: B(h) after it is SQ − usage, and usage is what was used
-            i = path.index(h) * R
-            nb = list(map(sub, tree.sq[h], after[i:i + R]))
-        f.update(lender_scope=tree.ids[tree.parent[h]],
-                 borrowed={name: min(d, -nb[r]) for r, name, d in shape.asked if nb[r] < 0},
-                 drs_after=drs_text(tree, h, nb))
-    names, amounts, m, ids = shape.names, shape.amounts, shape.m, tree.ids
+    names, amounts, m = shape.names, shape.amounts, shape.m
     numbers = shape.picker(len(path) - 1)(after)  # the asked resources of each node below the root
     per_node = {}
     # zip without strict=: every slice has the m asked resources by construction, and a keyword
     # argument costs more than the zip itself (B11).
-    for i, x in enumerate(path[:-1]):
-        used_after = numbers[i * m:i * m + m]
-        per_node[ids[x]] = {"owned": shape.owned(x),
-                            "used_before": dict(zip(names, map(sub, used_after, amounts))),  # noqa: B905
-                            "used_after": dict(zip(names, used_after))}  # noqa: B905
-    f.update(leaf=q.leaf, path=_path_names(tree)[path[0]], per_node=per_node)
-    return f
+    i = 0
+    for name, owned, limits in shape.along(path):
+        used_after = numbers[i:i + m]
+        i += m
+        entry = per_node[name] = {"owned": owned,
+                                  "used_before": dict(zip(names, map(sub, used_after, amounts))),  # noqa: B905
+                                  "used_after": dict(zip(names, used_after))}  # noqa: B905
+        if limits is not None:
+            entry["borrow_limit"] = limits
+    # Literal dicts rather than a copy and updates: most admissions bring no facts of their own.
+    if borrowing is None:
+        own = {"leaf": q.leaf, "path": _path_names(tree)[path[0]], "per_node": per_node}
+    else:
+        h, nb = borrowing
+        if nb is None:  # a plain tree's admission: B(h) after it is SQ − usage, and usage is what was used
+            i = path.index(h) * tree.R
+            nb = list(map(sub, tree.sq[h], after[i:i + tree.R]))
+        own = {"lender_scope": tree.ids[tree.parent[h]],
+               "borrowed": {name: min(d, -nb[r]) for r, name, d in shape.asked if nb[r] < 0},
+               "drs_after": drs_text(tree, h, nb), "leaf": q.leaf, "path": _path_names(tree)[path[0]],
+               "per_node": per_node}
+    if facts:
+        return {**facts, **own}
+    return own
 
 
 class _DemandShape:
@@ -159,14 +159,24 @@ class _DemandShape:
         self.names = tuple(name for _, name, _ in self.asked)
         self.amounts = tuple(d for _, _, d in self.asked)
         self.m = len(self.asked)
-        self._owned: dict[int, dict] = {}
+        self._static: dict[int, tuple] = {}
+        self._along: dict[int, list] = {}
         self._pickers: dict[int, itemgetter] = {}
 
-    def owned(self, x: int) -> dict:
-        got = self._owned.get(x)
+    def along(self, path: tuple[int, ...]) -> list[tuple[str, dict, dict | None]]:
+        """Per node of ``path`` below the root: its id, owned quantities and finite borrow limits
+        (None if it has none) of the asked resources — one list per leaf."""
+        got = self._along.get(path[0])
         if got is None:
-            own = self.tree.owned[x]
-            got = self._owned[x] = {name: own[r] for r, name, _ in self.asked}
+            got = self._along[path[0]] = [self._node(x) for x in path[:-1]]
+        return got
+
+    def _node(self, x: int) -> tuple[str, dict, dict | None]:
+        got = self._static.get(x)  # shared by the leaves below x
+        if got is None:
+            own, bl = self.tree.owned[x], self.tree.bl[x]
+            limits = {name: bl[r] for r, name, _ in self.asked if bl[r] < INF}
+            got = self._static[x] = (self.tree.ids[x], {name: own[r] for r, name, _ in self.asked}, limits or None)
         return got
 
     def picker(self, nodes: int):

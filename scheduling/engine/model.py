@@ -146,14 +146,29 @@ class Allocation:
 
 @dataclass(frozen=True)
 class Binding:
-    """The constraint that stops a request (X2): first failing node on the leaf→root path."""
+    """The constraint that stops a request (X2): first failing node on the leaf→root path.
+
+    Besides X2's (node, resource, available, needed), the numbers a tenant admin reads it by, at
+    the node and in the planning view, for the one resource: ``used`` and what it is measured
+    against — ``owned`` (+ ``borrow_limit``) for a borrow limit or owned-only request, ``max``,
+    or, at the root, ``owned`` = the cluster's capacity and ``free`` = what is left of it
+    (less than capacity − used where lend limits below keep owned capacity local); for a lend
+    limit also the lender's (``via``) ``lender_unused`` and ``lend_limit``.  None where they do
+    not apply (and in states recorded before they existed)."""
 
     node: str
     resource: str
     available: int
     needed: int
-    kind: str = "capacity"  # capacity | borrow_limit | lend_limit | max
+    kind: str = "capacity"  # capacity | borrow_limit | lend_limit | max | owned
     via: str | None = None  # the sibling whose lend limit binds
+    used: int | None = None
+    owned: int | None = None
+    borrow_limit: int | None = None
+    max: int | None = None
+    free: int | None = None
+    lender_unused: int | None = None
+    lend_limit: int | None = None
 
 
 @dataclass(frozen=True)

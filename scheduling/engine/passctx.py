@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from operator import itemgetter
 
-from .explain import DEGRADED_CAPACITY, message
+from .explain import DEGRADED_CAPACITY
 from .model import Decision, State, id_key
 from .tree import INF, Tree
+from .wording import message
 
 
 class PassCtx:

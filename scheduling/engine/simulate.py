@@ -123,6 +123,9 @@ def initial_state(config: Config, running: list[dict]) -> State:
     return State(requests=reqs, status=status, allocations=allocs)
 
 
+X2_BINDING = ("node", "resource", "available", "needed", "via")
+
+
 def compact(d, explain: bool) -> dict:
     out: dict[str, Any] = {"t": d.time}
     if d.action == "EVICT":
@@ -138,6 +141,8 @@ def compact(d, explain: bool) -> dict:
                   "gates"):
             if f.get(k) not in (None, {}, []):
                 out[k] = f[k]
+        if "binding" in out:  # X2's binding as scheduling-scenarios.md prints it; the node's numbers are in --explain
+            out["binding"] = {k: v for k, v in out["binding"].items() if k in X2_BINDING}
     if d.facts.get("note"):
         out["note"] = d.facts["note"]
     if d.modifiers:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .explain import CLASS_RULE
+from .explain import CLASS_RULE, victim_side, victim_side_limits
 from .tree import INF
 
 BAND_LIMIT = 16
@@ -225,12 +225,16 @@ def shrink_commit(ctx, q, shrunk) -> set[int]:
             for r, name in enumerate(res):
                 floor[r] = min(floor[r], max(0, after.get(name, 0)))
         ctx.allocations[a.request] = replace(a, demand=after)
+        used_before, borrowed_before = victim_side(tree, ctx.sim, c.a_v, c.vec)  # X3, as for an eviction
         ctx.actual.remove(c.leaf, c.vec)
         ctx.sim.remove(c.leaf, c.vec)
         touched.add(c.leaf)
         rule = CLASS_RULE[c.cls]
+        used_after, borrowed_after = victim_side(tree, ctx.sim, c.a_v, c.vec)
         facts = {"victim": a.request, "preemptor": q.id, "rule": str(rule), "from": dict(a.demand), "to": after,
                  "freed": {res[r]: c.vec[r] for r in range(tree.R) if c.vec[r]},
-                 "victim_node": tree.ids[c.a_v], "lca": tree.ids[c.A]}
+                 "victim_node": tree.ids[c.a_v], "lca": tree.ids[c.A],
+                 "used_before": used_before, "used_after": used_after, **victim_side_limits(tree, c.a_v, c.vec),
+                 "borrowed_before": borrowed_before, "borrowed_after": borrowed_after}
         ctx.emit("SHRINK", rule, request=a.request, preemptor=q.id, facts=facts)
     return touched

@@ -111,8 +111,10 @@ def test_the_scheduling_page_shows_the_share_bar_and_why_pods_wait(sandbox_api, 
     waiting = SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Pending")
     # The record keeps the engine's node id; the page reads it as the tenant's path.
     first = waiting.first()
-    assert waiting.count() == 2 and f"PENDING_BORROW_LIMIT at t{tenants['t2'].pk} (cpu:" in first.message
-    assert f"{first.key}: PENDING_BORROW_LIMIT at tenant t2 (cpu: 0 available, 1000 needed)." in page
+    assert waiting.count() == 2 and first.reason == "PENDING_BORROW_LIMIT"
+    assert f" waits: t{tenants['t2'].pk} uses 12000 of owned 8000 + borrow limit 4000 cpu;" in first.message
+    assert (f"{first.key} waits: tenant t2 uses 12000 of owned 8000 + borrow limit 4000 cpu; it needs 1000, "
+            f"0 available.") in page
     assert client.get(f"/tenants/{tenants['t1'].pk}/scheduling/").status_code == 404
 
 

@@ -29,6 +29,9 @@ from tests.servers.sandbox import wait_for
 
 pytestmark = pytest.mark.django_db
 WORKLOAD = "another tenant's workload"
+# What the engine says of crimson when one of its pods is evicted (it borrowed up to its limit).
+CRIMSON_BORROWED = (r"was borrowing: it used (\d+) of owned 8000 \+ borrow limit 4000 cpu before this eviction, "
+                    r"(\d+) after\.")
 RAW_NODE = re.compile(r"(?<![\w\-/.])t\d+(#self)?(?![\w\-])")  # an engine node id left unread
 
 
@@ -99,10 +102,11 @@ def test_the_evicted_tenants_member_learns_nothing_of_the_preemptor(reclaimed, a
     victim, crimson = reclaimed["victim"], reclaimed["crimson"]
     client = api(reclaimed["cole"])
     why = client.get(f"/api/v1/scheduling/requests/{victim.pk}/why/").json()
-    assert why["message"] == (f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {WORKLOAD}: "
-                              "tenant org/crimson was borrowing.")
+    assert re.fullmatch(re.escape(f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {WORKLOAD}: tenant org/crimson ")
+                        + CRIMSON_BORROWED, why["message"])
     assert why["lender_scope"] == "another tenant"  # the pool it borrowed from is org's, which cole may not see
-    assert any(d["message"].endswith("by borrowing {'cpu': 1000} under another tenant.") for d in why["decisions"])
+    assert any(re.search(r"by borrowing 1000 cpu under another tenant \(tenant org/crimson uses \d+ of owned 8000 "
+                         r"\+ borrow limit 4000 cpu\)\.$", d["message"]) for d in why["decisions"])
     (listed,) = [r for r in client.get("/api/v1/scheduling/requests/", {"namespace": "crimson-jobs"}).json()["results"]
                  if r["key"] == victim.key]
     assert listed["message"] == why["message"]
@@ -113,14 +117,14 @@ def test_the_preemptors_tenant_learns_nothing_of_its_victims(reclaimed, api):
     waiting, azure = reclaimed["waiting"], reclaimed["azure"]
     client = api(reclaimed["ava"])
     why = client.get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
-    assert why["message"] == f"Reserved capacity for {waiting.key}; waiting for ['{WORKLOAD}'] to release."
+    assert why["message"] == f"Reserved capacity for {waiting.key}; waiting for {WORKLOAD} to release."
     assert why["engine"]["victims"] == [WORKLOAD] and why["engine"]["request"] == waiting.key
     (share,) = client.get(f"/api/v1/tenants/{azure.pk}/share/").json()["clusters"]
     assert share["who_is_borrowing_from"] == [{"tenant": "another tenant", "borrowed": {"cpu": 4000},
                                                "lender_scope": ["another tenant"], "bindings": 4}]
     assert set(share["borrowed_by"]) == {"another tenant"}
     texts = pages(client, azure, waiting)
-    assert f"Reserved capacity for {waiting.key}; waiting for [&#x27;another tenant&#x27;s workload&#x27;]" in (
+    assert f"Reserved capacity for {waiting.key}; waiting for another tenant&#x27;s workload to release." in (
         texts[f"/tenants/{azure.pk}/scheduling/"])
     assert_nothing_of(reclaimed["crimson"], reclaimed["backend"], texts)
 
@@ -132,8 +136,8 @@ def test_operators_and_members_of_the_parent_read_both_sides(reclaimed, api, ope
     preemptor = SchedulingDecision.objects.get(action="EVICT", victim=victim.key).preemptor
     assert preemptor.startswith("azure-apps/")
     why = client.get(f"/api/v1/scheduling/requests/{victim.pk}/why/").json()
-    assert why["message"] == (f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {preemptor}: "
-                              "tenant org/crimson was borrowing.")
+    assert re.fullmatch(re.escape(f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {preemptor}: tenant org/crimson ")
+                        + CRIMSON_BORROWED, why["message"])
     assert why["lender_scope"] == "org"
     assert [(d["role"], d["message"]) for d in why["decisions"] if d["action"] == "EVICT"] == [
         ("victim", why["message"])]
@@ -151,7 +155,7 @@ def test_the_console_shows_a_decision_with_tenant_paths(reclaimed, client, opera
     assert f"t{reclaimed['crimson'].pk} was borrowing" in evict.message
     client.force_login(operator)
     page = client.get(f"/admin/scheduling/schedulingdecision/{evict.pk}/change/").content.decode()
-    assert f"for {evict.preemptor}: tenant org/crimson was borrowing." in page
+    assert f"for {evict.preemptor}: tenant org/crimson was borrowing: it used " in page
 
 
 @pytest.fixture
@@ -196,7 +200,7 @@ def test_the_preemptors_tenant_reads_the_gang_it_waits_for_as_another_tenants_wo
         assert why["message"] in {expected.format(n) for n in (8, 9, 10, 11)}  # each shrink frees one pod
         (shrink,) = [d for d in why["decisions"] if d["action"] == "SHRINK"]
         assert shrink["role"] == "preemptor" and shrink["message"].startswith(f"Shrinking {WORKLOAD} from ")
-        assert f"for {held.key} instead of evicting it: another tenant was borrowing." in shrink["message"]
+        assert f"for {held.key} instead of evicting it: another tenant was borrowing: it used " in shrink["message"]
         assert_nothing_of(shrunk["crimson"], backend, pages(client, shrunk["azure"], held))
     assert client.get(f"/api/v1/scheduling/requests/{shrunk['train'].pk}/why/").status_code == 404
 
@@ -231,8 +235,8 @@ def test_an_evicted_pods_why_lists_its_eviction_for_another_tenants_workload(rec
         why = client.get(f"/api/v1/scheduling/requests/{victim.pk}/why/").json()
     (evict,) = [d for d in why["decisions"] if d["action"] == "EVICT"]
     assert evict["role"] == "victim" and evict["reason"] == "EVICT_RECLAIM_OWNED"
-    assert evict["message"] == (f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {WORKLOAD}: "
-                                "tenant org/crimson was borrowing.")
+    assert re.fullmatch(re.escape(f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {WORKLOAD}: tenant org/crimson ")
+                        + CRIMSON_BORROWED, evict["message"])
     # Its history, newest pass first: the eviction after the admission it ended.
     actions = [d["action"] for d in why["decisions"]]
     assert actions.index("EVICT") < actions.index("ADMIT")
@@ -248,16 +252,21 @@ def test_the_preemptors_why_lists_the_evictions_made_for_it_with_the_victims_unn
     why = api(reclaimed["ava"]).get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
     evictions = [d for d in why["decisions"] if d["action"] == "EVICT"]
     assert [d["pass"] for d in evictions] == [d.pass_seq for d in made_for_it]
+    numbers = {d.victim: (d.facts["used_before"]["cpu"], d.facts["used_after"]["cpu"]) for d in made_for_it}
+    # The victim side's numbers stay (they explain the share), its name goes.
     assert {(d["role"], d["message"]) for d in evictions} == {
-        ("preemptor", f"Evicting {WORKLOAD} (EVICT_RECLAIM_OWNED) for {waiting.key}: another tenant was borrowing.")}
+        ("preemptor", f"Evicting {WORKLOAD} (EVICT_RECLAIM_OWNED) for {waiting.key}: another tenant was borrowing: "
+                      f"it used {before} of owned 8000 + borrow limit 4000 cpu before this eviction, {after} after.")
+        for before, after in numbers.values()}
     assert_nothing_of(reclaimed["crimson"], reclaimed["backend"], {"why": json.dumps(why)})
     # The parent's member reads the same rows with both sides named, at the same cost.
     client = api(reclaimed["olga"])
     with django_assert_max_num_queries(8):
         why = client.get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
     assert {d["message"] for d in why["decisions"] if d["action"] == "EVICT"} == {
-        f"Evicting {d.victim} (EVICT_RECLAIM_OWNED) for {waiting.key}: tenant org/crimson was borrowing."
-        for d in made_for_it}
+        f"Evicting {v} (EVICT_RECLAIM_OWNED) for {waiting.key}: tenant org/crimson was borrowing: it used {before} of "
+        f"owned 8000 + borrow limit 4000 cpu before this eviction, {after} after."
+        for v, (before, after) in numbers.items()}
 
 
 NAMES = [
@@ -286,19 +295,121 @@ def test_facts_keep_their_numbers_and_lose_other_tenants_names(teams):
     """The shape the engine's ADMIT and PENDING facts have (explain.py), read by cole: the nodes
     he may not see (org, azure) become "another tenant" without losing either's numbers."""
     org, azure, crimson = (f"t{teams[t].pk}" for t in ("org", "azure", "crimson"))
-    facts = {"binding": {"node": org, "via": azure, "resource": "cpu", "available": 0, "needed": 1000},
+    facts = {"binding": {"node": org, "via": azure, "resource": "cpu", "available": 0, "needed": 1000,
+                         "kind": "lend_limit", "used": 10000, "owned": 16000, "free": 0, "lend_limit": 2000,
+                         "lender_unused": 6000},
              "path": [crimson, org, "root"], "victims": ["azure-apps/web-1", "crimson-jobs/b-2"],
              "per_node": {crimson: {"owned": {"cpu": 8000}}, org: {"owned": {"cpu": 16000}},
                           azure: {"owned": {"cpu": 8000}}}}
     assert Redactor(teams["cole"]).facts(teams["cluster"].pk, facts) == {
         "binding": {"node": "another tenant", "via": "another tenant", "resource": "cpu", "available": 0,
-                    "needed": 1000},
+                    "needed": 1000, "kind": "lend_limit", "used": 10000, "owned": 16000, "free": 0,
+                    "lend_limit": 2000, "lender_unused": 6000},
         "path": ["org/crimson", "another tenant", "the cluster"], "victims": [WORKLOAD, "crimson-jobs/b-2"],
         "per_node": {"org/crimson": {"owned": {"cpu": 8000}}, "another tenant": {"owned": {"cpu": 16000}},
                      "another tenant (2)": {"owned": {"cpu": 8000}}}}
     assert Redactor(teams["olga"]).facts(teams["cluster"].pk, facts)["per_node"] == {
         "org/crimson": {"owned": {"cpu": 8000}}, "org": {"owned": {"cpu": 16000}},
         "org/azure": {"owned": {"cpu": 8000}}}
+
+
+def _worded(teams, action: str, reason: str, request: str | None, facts: dict) -> tuple[dict, str]:
+    """Facts shaped as the engine records them (``{org}`` etc. standing for the nodes' ids) and
+    the engine's own message for them (wording.py): what the cycle stores."""
+    from scheduling.engine.wording import message
+
+    nodes = {"org": f"t{teams['org'].pk}", "azure": f"t{teams['azure'].pk}", "crimson": f"t{teams['crimson'].pk}"}
+    facts = json.loads(json.dumps(facts).replace("{azure}", nodes["azure"]).replace("{crimson}", nodes["crimson"])
+                       .replace("{org}", nodes["org"]))
+    return facts, message(action, reason, request, facts)
+
+
+def _pending(**binding) -> dict:
+    return {"binding": {"resource": "cpu", "available": 0, "needed": 1000, **binding}}
+
+
+def _evicted(**facts) -> dict:
+    return {"victim": "crimson-jobs/b-2", "preemptor": "azure-apps/web-1", "victim_node": "{crimson}", "lca": "{org}",
+            "used_before": {"cpu": 12000}, "used_after": {"cpu": 11000}, "owned": {"cpu": 8000},
+            "borrow_limit": {"cpu": 4000}, **facts}
+
+
+WORDING = [
+    # (reader, action, reason, request, facts, what the reader reads)
+    ("cole", "PENDING", "PENDING_BORROW_LIMIT", "crimson-jobs/b-1",
+     _pending(node="{crimson}", kind="borrow_limit", used=12000, owned=8000, borrow_limit=4000),
+     "crimson-jobs/b-1 waits: tenant org/crimson uses 12000 of owned 8000 + borrow limit 4000 cpu; it needs 1000, "
+     "0 available."),
+    ("cole", "PENDING", "PENDING_BORROW_LIMIT", "crimson-jobs/b-1",  # the parent binds: its numbers, not its name
+     _pending(node="{org}", kind="borrow_limit", used=16000, owned=16000, borrow_limit=0),
+     "crimson-jobs/b-1 waits: another tenant uses 16000 of owned 16000 + borrow limit 0 cpu; it needs 1000, "
+     "0 available."),
+    ("cole", "PENDING", "PENDING_MAX", "crimson-jobs/b-1", _pending(node="{org}", kind="max", used=16000, max=16000),
+     "crimson-jobs/b-1 waits: another tenant uses 16000 of max 16000 cpu; it needs 1000, 0 available."),
+    ("cole", "PENDING", "PENDING_NO_CAPACITY", "crimson-jobs/b-1",
+     _pending(node="root", kind="capacity", used=16000, owned=16000, free=0),
+     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (16000 used of 16000); it needs 1000."),
+    ("cole", "PENDING", "PENDING_LEND_LIMIT", "crimson-jobs/b-1",  # the lender that holds back: unnamed
+     _pending(node="root", kind="lend_limit", via="{azure}#self", used=10000, owned=16000, free=0, lend_limit=2000,
+              lender_unused=6000),
+     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (10000 used of 16000) and another tenant may lend only "
+     "2000 of its 6000 unused; it needs 1000."),
+    ("olga", "PENDING", "PENDING_LEND_LIMIT", "crimson-jobs/b-1",
+     _pending(node="root", kind="lend_limit", via="{azure}#self", used=10000, owned=16000, free=0, lend_limit=2000,
+              lender_unused=6000),
+     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (10000 used of 16000) and tenant org/azure (its own "
+     "namespaces) may lend only 2000 of its 6000 unused; it needs 1000."),
+    ("cole", "ADMIT", "ADMITTED_BORROWING", "crimson-jobs/b-1",
+     {"leaf": "{crimson}", "path": ["{crimson}", "{org}", "root"], "lender_scope": "{org}", "borrowed": {"cpu": 1000},
+      "per_node": {"{crimson}": {"owned": {"cpu": 8000}, "used_after": {"cpu": 9000}, "borrow_limit": {"cpu": 4000}},
+                   "{org}": {"owned": {"cpu": 16000}, "used_after": {"cpu": 9000}}}},
+     "Admitted crimson-jobs/b-1 by borrowing 1000 cpu under another tenant (tenant org/crimson uses 9000 of owned "
+     "8000 + borrow limit 4000 cpu)."),
+    ("ava", "EVICT", "EVICT_RECLAIM_OWNED", None, _evicted(),  # the victim side: its numbers, neither pod nor name
+     f"Evicting {WORKLOAD} (EVICT_RECLAIM_OWNED) for azure-apps/web-1: another tenant was borrowing: it used 12000 "
+     "of owned 8000 + borrow limit 4000 cpu before this eviction, 11000 after."),
+    ("cole", "EVICT", "EVICT_FAIR_SHARE", None,
+     _evicted(drs_victim_side_before="1/4", drs_victim_side="3/16", preemptor_node="{azure}", drs_preemptor_side="1/8"),
+     f"Evicting crimson-jobs/b-2 (EVICT_FAIR_SHARE) for {WORKLOAD}: tenant org/crimson was borrowing: it used 12000 "
+     f"of owned 8000 + borrow limit 4000 cpu before this eviction, 11000 after; its DRS goes from 1/4 to 3/16, that "
+     f"of another tenant with {WORKLOAD} is 1/8."),
+    ("ava", "RESERVE", "PENDING_WAITING_FOR_VICTIMS", "azure-apps/web-1",
+     {"victims": ["crimson-jobs/b-2", "crimson-jobs/b-3"]},
+     f"Reserved capacity for azure-apps/web-1; waiting for {WORKLOAD}, {WORKLOAD} to release."),
+]
+
+
+@pytest.mark.parametrize(("who", "action", "reason", "key", "facts", "read"), WORDING,
+                         ids=[f"{w[0]}-{w[2]}" for w in WORDING])
+def test_what_the_engine_words_is_read_with_its_numbers_and_only_the_names_the_reader_may_see(
+        teams, who, action, reason, key, facts, read):
+    """The engine's messages (wording.py) as the cycle stores them: every node and request id is
+    a word the reader's Redactor finds. The numbers stay, names of tenants the reader may not see
+    go (docs/scheduling-policy.md, "What a tenant reads of other tenants")."""
+    facts, written = _worded(teams, action, reason, key, facts)
+    record = SchedulingDecision(cluster=teams["cluster"], action=action, reason=reason, request=key or "",
+                                victim=facts.get("victim", ""), preemptor=facts.get("preemptor", ""), facts=facts,
+                                message=written)
+    text = Redactor(teams[who]).decision_message(record)
+    assert text == read
+    assert not RAW_NODE.search(text)
+    hidden = {"cole": ("azure",), "ava": ("crimson",), "olga": ()}[who]
+    for name in hidden:
+        assert name not in text.lower()
+
+
+def test_eviction_facts_keep_their_numbers_and_lose_other_tenants_names(teams):
+    """An EVICT's facts (X3: the victim side's numbers before and after, the DRS of both sides),
+    read by the preemptor's member: the victim's node and pod go, the numbers stay."""
+    facts, _ = _worded(teams, "EVICT", "EVICT_FAIR_SHARE", None, _evicted(
+        drs_victim_side_before="1/4", drs_victim_side="3/16", preemptor_node="{azure}", drs_preemptor_side="1/8",
+        borrowed_before={"cpu": 4000}, borrowed_after={"cpu": 3000}))
+    read = Redactor(teams["ava"]).facts(teams["cluster"].pk, facts)
+    assert read == {"victim": WORKLOAD, "preemptor": "azure-apps/web-1", "victim_node": "another tenant",
+                    "lca": "another tenant", "used_before": {"cpu": 12000}, "used_after": {"cpu": 11000},
+                    "owned": {"cpu": 8000}, "borrow_limit": {"cpu": 4000}, "drs_victim_side_before": "1/4",
+                    "drs_victim_side": "3/16", "preemptor_node": "org/azure", "drs_preemptor_side": "1/8",
+                    "borrowed_before": {"cpu": 4000}, "borrowed_after": {"cpu": 3000}}
 
 
 def test_messages_recorded_before_read_the_same_way(teams):

@@ -177,7 +177,8 @@ def test_pass_after_one_submission_on_a_full_cluster_decides_only_the_newcomer_l
     carried, scratch = decide(config, after, 5), decide(config, replace(after), 5)
     assert carried.decisions == scratch.decisions and carried.state == scratch.state
     assert [d.request for d in carried.decisions] == ["late-1"]
-    assert carried.decisions[0].message.startswith("late-1: PENDING_")
+    (newcomer_waits,) = carried.decisions
+    assert newcomer_waits.reason.startswith("PENDING_") and newcomer_waits.message.startswith("late-1 waits: ")
     # The carried data is not part of the state: not serialised, not pickled.
     assert asdict(carried.state) == asdict(scratch.state)
     assert copy.deepcopy(carried.state) == scratch.state
