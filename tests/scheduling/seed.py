@@ -11,10 +11,11 @@ import time
 from backends.kubernetes import Credentials, KubernetesBackend
 from scheduling.seed_case import OWNED_CPU, T2_BORROW_CPU, gated, running, terminating
 from scheduling.seed_case import gated_deployment as deployment
+from scheduling.snapshot import GATE
 from tenants.models import Cluster, Namespace, ResourcePlan, Tenant
 from tenants.services.clusters import cluster_create
 
-__all__ = ["cycle_until", "deployment", "gated", "running", "setup_seed", "terminating"]
+__all__ = ["GATE", "cycle_until", "deployment", "gated", "running", "setup_seed", "terminating"]
 
 
 def setup_seed(url: str, token: str, operator) -> tuple[Cluster, KubernetesBackend, dict]:
