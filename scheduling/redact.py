@@ -6,7 +6,7 @@ Everything a person reads of them goes through a ``Redactor`` made for that pers
 as the tenant's path and a request keeps its id only when the viewer may see that tenant (its
 own, or one below a tenant it holds an inherited role on); any other reads "another tenant" or
 "another tenant's workload". Operators see everything. Numbers stay: amounts, owned and limits
-explain a share, not who holds it.
+explain a share, not who holds it; a message reads them in display units (units.py).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from tenants.access import Access, access_for
 from tenants.models import Namespace, Tenant
 
 from .snapshot import ROOT
+from .units import in_display_units, request_readings
 
 ANOTHER_TENANT = "another tenant"
 ANOTHER_WORKLOAD = "another tenant's workload"
@@ -73,10 +74,12 @@ class Redactor:
         """A SchedulingRequest's latest word; its facts are those of the decision it came from, or
         the cycle's own when the word is the cycle's (a shrink's, shrinks.rows): either way they
         hold the request ids the message names."""
-        return self.text(row.cluster_id, row.message, ids=[row.key, *_request_ids(row.facts)])
+        message = in_display_units(row.message, row.facts, request_readings(row))
+        return self.text(row.cluster_id, message, ids=[row.key, *_request_ids(row.facts)])
 
     def decision_message(self, d) -> str:
-        return self.text(d.cluster_id, d.message, ids=[d.request, d.victim, d.preemptor, *_request_ids(d.facts)])
+        message = in_display_units(d.message, d.facts, [(d.action, d.reason, d.request or None)])
+        return self.text(d.cluster_id, message, ids=[d.request, d.victim, d.preemptor, *_request_ids(d.facts)])
 
     def text(self, cluster_id: int, text: str, *, ids=()) -> str:
         """Prose from the engine or the cycle, with node ids read as tenant paths and other

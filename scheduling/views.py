@@ -9,6 +9,7 @@ from tenants.views import TenantScopedMixin
 
 from . import selectors
 from .policy import tenant_policy_get
+from .units import amount_text, amounts_text
 
 
 class TenantSchedulingView(TenantScopedMixin, TemplateView):
@@ -54,14 +55,18 @@ def _policy_rows(p, checks: list[str]) -> list[tuple[str, str, str]]:
 def _bars(share: dict) -> dict:
     """Per resource, as percentages of the bar (owned or used, whichever is larger): used within
     owned from the left, then the owned capacity lent to other tenants (it is idle owned capacity,
-    so it fits before the owned marker), and borrowed beyond the marker."""
+    so it fits before the owned marker), and borrowed beyond the marker. The numbers read in
+    display units (cores, GiB: units.py); the share itself stays in the engine's (the API's)."""
     rows = []
     for resource, owned in share["owned"].items():
         used, borrowed, lent = share["used"][resource], share["borrowed"][resource], share["lent_out"][resource]
         scale = max(owned, used, 1)
         within = min(used, owned)
-        rows.append({"resource": resource, "owned": owned, "used": used, "borrowed": borrowed, "lent": lent,
-                     "entitlement": share["entitlement"][resource], "used_pct": round(100 * within / scale),
+        numbers = {"owned": owned, "used": used, "borrowed": borrowed, "lent": lent,
+                   "entitlement": share["entitlement"][resource]}
+        rows.append({"resource": resource, **{k: amount_text(resource, v) for k, v in numbers.items()},
+                     "used_pct": round(100 * within / scale),
                      "lent_pct": round(100 * min(lent, owned - within) / scale),
                      "borrowed_pct": round(100 * borrowed / scale), "owned_pct": round(100 * owned / scale)})
-    return {**share, "rows": rows}
+    borrowers = {who: amounts_text(amounts) for who, amounts in share["borrowed_by"].items()}
+    return {**share, "rows": rows, "borrowers": borrowers}

@@ -23,6 +23,10 @@ def read_only_schema(serializer) -> dict:
             "retrieve": extend_schema(responses={200: serializer, **BAD_QUERY, **NOT_VISIBLE})}
 
 
+# The API's amounts are the engine's integers; pages and messages show them in display units (units.py).
+BASE_UNITS = "millicores for cpu, MiB for memory, counts for pods and gpu"
+
+
 def _names(serializer) -> Redactor:
     """One Redactor per response: it reads the tenants and namespaces once for the whole page."""
     return serializer.context.setdefault("redactor", Redactor(serializer.context["request"].user))
@@ -30,7 +34,8 @@ def _names(serializer) -> Redactor:
 
 class SchedulingRequestSerializer(serializers.ModelSerializer):
     tenant_path = serializers.CharField(source="tenant.full_slug", read_only=True)
-    message = serializers.SerializerMethodField(help_text="The engine's latest word on it; other tenants' workloads "
+    message = serializers.SerializerMethodField(help_text="The engine's latest word on it, its amounts in cores "
+                                                "and MiB or GiB (\"12 of owned 8 cpu\"); other tenants' workloads "
                                                 "and tenants you may not see read \"another tenant\".")
 
     class Meta:
@@ -38,6 +43,7 @@ class SchedulingRequestSerializer(serializers.ModelSerializer):
         fields = ["id", "key", "tenant", "tenant_path", "namespace", "name", "demand", "state", "reason", "message",
                   "notes", "share", "updated_at"]
         read_only_fields = fields
+        extra_kwargs = {"demand": {"help_text": f"Per resource, what it asks for, in base units ({BASE_UNITS})."}}
 
     def get_message(self, obj) -> str:
         return _names(self).request_message(obj)
@@ -60,7 +66,8 @@ class SchedulingRequestViewSet(KnownQueryParams, mixins.ListModelMixin, mixins.R
 
 
 def _amounts(help_text: str) -> serializers.DictField:
-    return serializers.DictField(child=serializers.IntegerField(), help_text=help_text)
+    return serializers.DictField(child=serializers.IntegerField(),
+                                 help_text=f"{help_text} In base units ({BASE_UNITS}).")
 
 
 class BorrowerSerializer(serializers.Serializer):
@@ -90,7 +97,7 @@ class ClusterShareSerializer(serializers.Serializer):
                                               help_text="Waiting requests of its subtree by reason code.")
     borrowed_by = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()),
                                         help_text="lent_out by borrowing tenant; those you may not see add up "
-                                                  "under \"another tenant\".")
+                                                  f"under \"another tenant\". In base units ({BASE_UNITS}).")
     who_is_borrowing_from = BorrowerSerializer(many=True)
 
 
@@ -123,6 +130,10 @@ class BindingSerializer(serializers.ModelSerializer):
                   "share", "lender_scope", "demand", "borrowed", "reason", "opened", "closed_by", "pass_seq",
                   "config_version", "at"]
         read_only_fields = fields
+        extra_kwargs = {"demand": {"help_text": f"Per resource, what the admission holds, in base units "
+                                                f"({BASE_UNITS})."},
+                        "borrowed": {"help_text": f"Per resource, the part of demand borrowed under the lender scope, "
+                                                  f"in base units ({BASE_UNITS})."}}
 
     def get_lender_scope(self, obj) -> str:
         return _names(self).node(obj.lender_scope)

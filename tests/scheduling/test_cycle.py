@@ -51,7 +51,10 @@ def test_the_seed_case_t1_gets_its_owned_share_back_from_the_borrower(sandbox_ap
     assert waiting.reason.startswith("PENDING_") and waiting.message
 
     why = api(operator).get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
-    assert why["state"] == "Pending" and why["message"] == waiting.message
+    # The record keeps the engine's millicores; whoever reads it reads cores (scheduling/units.py).
+    assert waiting.message == f"{waiting.key} waits: the cluster has 0 cpu free (16000 used of 16000); it needs 1000."
+    assert why["state"] == "Pending"
+    assert why["message"] == f"{waiting.key} waits: the cluster has 0 cpu free (16 used of 16); it needs 1."
     share = api(operator).get(f"/api/v1/tenants/{tenants['t1'].pk}/share/").json()["clusters"][0]
     assert share["owned"] == {"cpu": 8000} and share["used"] == {"cpu": 8000}
 
@@ -107,14 +110,13 @@ def test_the_scheduling_page_shows_the_share_bar_and_why_pods_wait(sandbox_api, 
     scheduling_cycle(cluster=cluster)
     client.force_login(owner)
     page = client.get(f"/tenants/{tenants['t2'].pk}/scheduling/").content.decode()
-    assert "owned 8000 · used 12000 · borrowed 4000" in page
+    assert "owned 8 · used 12 · borrowed 4" in page  # cores: the page reads display units (units.py)
     waiting = SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Pending")
-    # The record keeps the engine's node id; the page reads it as the tenant's path.
+    # The record keeps the engine's node id and millicores; the page reads the tenant's path and cores.
     first = waiting.first()
     assert waiting.count() == 2 and first.reason == "PENDING_BORROW_LIMIT"
     assert f" waits: t{tenants['t2'].pk} uses 12000 of owned 8000 + borrow limit 4000 cpu;" in first.message
-    assert (f"{first.key} waits: tenant t2 uses 12000 of owned 8000 + borrow limit 4000 cpu; it needs 1000, "
-            f"0 available.") in page
+    assert f"{first.key} waits: tenant t2 uses 12 of owned 8 + borrow limit 4 cpu; it needs 1, 0 available." in page
     assert client.get(f"/tenants/{tenants['t1'].pk}/scheduling/").status_code == 404
 
 

@@ -22,6 +22,7 @@ from backends.kubernetes import Credentials, KubernetesBackend
 from scheduling.cycle import scheduling_cycle
 from scheduling.models import EngineSnapshot, SchedulingDecision, SchedulingRequest
 from scheduling.redact import Redactor
+from scheduling.units import cores
 from tenants.models import Membership, Namespace, ResourcePlan, Role, Tenant
 from tenants.services.clusters import cluster_create
 from tests.scheduling.seed import cycle_until, deployment, gated, running, terminating
@@ -29,9 +30,9 @@ from tests.servers.sandbox import wait_for
 
 pytestmark = pytest.mark.django_db
 WORKLOAD = "another tenant's workload"
-# What the engine says of crimson when one of its pods is evicted (it borrowed up to its limit).
-CRIMSON_BORROWED = (r"was borrowing: it used (\d+) of owned 8000 \+ borrow limit 4000 cpu before this eviction, "
-                    r"(\d+) after\.")
+# What the engine says of crimson when one of its pods is evicted (it borrowed up to its limit), in cores.
+CRIMSON_BORROWED = (r"was borrowing: it used ([\d.]+) of owned 8 \+ borrow limit 4 cpu before this eviction, "
+                    r"([\d.]+) after\.")
 RAW_NODE = re.compile(r"(?<![\w\-/.])t\d+(#self)?(?![\w\-])")  # an engine node id left unread
 
 
@@ -105,8 +106,8 @@ def test_the_evicted_tenants_member_learns_nothing_of_the_preemptor(reclaimed, a
     assert re.fullmatch(re.escape(f"Evicting {victim.key} (EVICT_RECLAIM_OWNED) for {WORKLOAD}: tenant org/crimson ")
                         + CRIMSON_BORROWED, why["message"])
     assert why["lender_scope"] == "another tenant"  # the pool it borrowed from is org's, which cole may not see
-    assert any(re.search(r"by borrowing 1000 cpu under another tenant \(tenant org/crimson uses \d+ of owned 8000 "
-                         r"\+ borrow limit 4000 cpu\)\.$", d["message"]) for d in why["decisions"])
+    assert any(re.search(r"by borrowing 1 cpu under another tenant \(tenant org/crimson uses [\d.]+ of owned 8 "
+                         r"\+ borrow limit 4 cpu\)\.$", d["message"]) for d in why["decisions"])
     (listed,) = [r for r in client.get("/api/v1/scheduling/requests/", {"namespace": "crimson-jobs"}).json()["results"]
                  if r["key"] == victim.key]
     assert listed["message"] == why["message"]
@@ -252,11 +253,12 @@ def test_the_preemptors_why_lists_the_evictions_made_for_it_with_the_victims_unn
     why = api(reclaimed["ava"]).get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
     evictions = [d for d in why["decisions"] if d["action"] == "EVICT"]
     assert [d["pass"] for d in evictions] == [d.pass_seq for d in made_for_it]
-    numbers = {d.victim: (d.facts["used_before"]["cpu"], d.facts["used_after"]["cpu"]) for d in made_for_it}
-    # The victim side's numbers stay (they explain the share), its name goes.
+    numbers = {d.victim: (cores(d.facts["used_before"]["cpu"]), cores(d.facts["used_after"]["cpu"]))
+               for d in made_for_it}
+    # The victim side's numbers stay (they explain the share; read in cores), its name goes.
     assert {(d["role"], d["message"]) for d in evictions} == {
         ("preemptor", f"Evicting {WORKLOAD} (EVICT_RECLAIM_OWNED) for {waiting.key}: another tenant was borrowing: "
-                      f"it used {before} of owned 8000 + borrow limit 4000 cpu before this eviction, {after} after.")
+                      f"it used {before} of owned 8 + borrow limit 4 cpu before this eviction, {after} after.")
         for before, after in numbers.values()}
     assert_nothing_of(reclaimed["crimson"], reclaimed["backend"], {"why": json.dumps(why)})
     # The parent's member reads the same rows with both sides named, at the same cost.
@@ -265,7 +267,7 @@ def test_the_preemptors_why_lists_the_evictions_made_for_it_with_the_victims_unn
         why = client.get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
     assert {d["message"] for d in why["decisions"] if d["action"] == "EVICT"} == {
         f"Evicting {v} (EVICT_RECLAIM_OWNED) for {waiting.key}: tenant org/crimson was borrowing: it used {before} of "
-        f"owned 8000 + borrow limit 4000 cpu before this eviction, {after} after."
+        f"owned 8 + borrow limit 4 cpu before this eviction, {after} after."
         for v, (before, after) in numbers.items()}
 
 
@@ -338,40 +340,38 @@ WORDING = [
     # (reader, action, reason, request, facts, what the reader reads)
     ("cole", "PENDING", "PENDING_BORROW_LIMIT", "crimson-jobs/b-1",
      _pending(node="{crimson}", kind="borrow_limit", used=12000, owned=8000, borrow_limit=4000),
-     "crimson-jobs/b-1 waits: tenant org/crimson uses 12000 of owned 8000 + borrow limit 4000 cpu; it needs 1000, "
-     "0 available."),
+     "crimson-jobs/b-1 waits: tenant org/crimson uses 12 of owned 8 + borrow limit 4 cpu; it needs 1, 0 available."),
     ("cole", "PENDING", "PENDING_BORROW_LIMIT", "crimson-jobs/b-1",  # the parent binds: its numbers, not its name
      _pending(node="{org}", kind="borrow_limit", used=16000, owned=16000, borrow_limit=0),
-     "crimson-jobs/b-1 waits: another tenant uses 16000 of owned 16000 + borrow limit 0 cpu; it needs 1000, "
-     "0 available."),
+     "crimson-jobs/b-1 waits: another tenant uses 16 of owned 16 + borrow limit 0 cpu; it needs 1, 0 available."),
     ("cole", "PENDING", "PENDING_MAX", "crimson-jobs/b-1", _pending(node="{org}", kind="max", used=16000, max=16000),
-     "crimson-jobs/b-1 waits: another tenant uses 16000 of max 16000 cpu; it needs 1000, 0 available."),
+     "crimson-jobs/b-1 waits: another tenant uses 16 of max 16 cpu; it needs 1, 0 available."),
     ("cole", "PENDING", "PENDING_NO_CAPACITY", "crimson-jobs/b-1",
      _pending(node="root", kind="capacity", used=16000, owned=16000, free=0),
-     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (16000 used of 16000); it needs 1000."),
+     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (16 used of 16); it needs 1."),
     ("cole", "PENDING", "PENDING_LEND_LIMIT", "crimson-jobs/b-1",  # the lender that holds back: unnamed
      _pending(node="root", kind="lend_limit", via="{azure}#self", used=10000, owned=16000, free=0, lend_limit=2000,
               lender_unused=6000),
-     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (10000 used of 16000) and another tenant may lend only "
-     "2000 of its 6000 unused; it needs 1000."),
+     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (10 used of 16) and another tenant may lend only "
+     "2 of its 6 unused; it needs 1."),
     ("olga", "PENDING", "PENDING_LEND_LIMIT", "crimson-jobs/b-1",
      _pending(node="root", kind="lend_limit", via="{azure}#self", used=10000, owned=16000, free=0, lend_limit=2000,
               lender_unused=6000),
-     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (10000 used of 16000) and tenant org/azure (its own "
-     "namespaces) may lend only 2000 of its 6000 unused; it needs 1000."),
+     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (10 used of 16) and tenant org/azure (its own "
+     "namespaces) may lend only 2 of its 6 unused; it needs 1."),
     ("cole", "ADMIT", "ADMITTED_BORROWING", "crimson-jobs/b-1",
      {"leaf": "{crimson}", "path": ["{crimson}", "{org}", "root"], "lender_scope": "{org}", "borrowed": {"cpu": 1000},
       "per_node": {"{crimson}": {"owned": {"cpu": 8000}, "used_after": {"cpu": 9000}, "borrow_limit": {"cpu": 4000}},
                    "{org}": {"owned": {"cpu": 16000}, "used_after": {"cpu": 9000}}}},
-     "Admitted crimson-jobs/b-1 by borrowing 1000 cpu under another tenant (tenant org/crimson uses 9000 of owned "
-     "8000 + borrow limit 4000 cpu)."),
+     "Admitted crimson-jobs/b-1 by borrowing 1 cpu under another tenant (tenant org/crimson uses 9 of owned "
+     "8 + borrow limit 4 cpu)."),
     ("ava", "EVICT", "EVICT_RECLAIM_OWNED", None, _evicted(),  # the victim side: its numbers, neither pod nor name
-     f"Evicting {WORKLOAD} (EVICT_RECLAIM_OWNED) for azure-apps/web-1: another tenant was borrowing: it used 12000 "
-     "of owned 8000 + borrow limit 4000 cpu before this eviction, 11000 after."),
+     f"Evicting {WORKLOAD} (EVICT_RECLAIM_OWNED) for azure-apps/web-1: another tenant was borrowing: it used 12 "
+     "of owned 8 + borrow limit 4 cpu before this eviction, 11 after."),
     ("cole", "EVICT", "EVICT_FAIR_SHARE", None,
      _evicted(drs_victim_side_before="1/4", drs_victim_side="3/16", preemptor_node="{azure}", drs_preemptor_side="1/8"),
-     f"Evicting crimson-jobs/b-2 (EVICT_FAIR_SHARE) for {WORKLOAD}: tenant org/crimson was borrowing: it used 12000 "
-     f"of owned 8000 + borrow limit 4000 cpu before this eviction, 11000 after; its DRS goes from 1/4 to 3/16, that "
+     f"Evicting crimson-jobs/b-2 (EVICT_FAIR_SHARE) for {WORKLOAD}: tenant org/crimson was borrowing: it used 12 "
+     f"of owned 8 + borrow limit 4 cpu before this eviction, 11 after; its DRS goes from 1/4 to 3/16, that "
      f"of another tenant with {WORKLOAD} is 1/8."),
     ("ava", "RESERVE", "PENDING_WAITING_FOR_VICTIMS", "azure-apps/web-1",
      {"victims": ["crimson-jobs/b-2", "crimson-jobs/b-3"]},
@@ -384,8 +384,9 @@ WORDING = [
 def test_what_the_engine_words_is_read_with_its_numbers_and_only_the_names_the_reader_may_see(
         teams, who, action, reason, key, facts, read):
     """The engine's messages (wording.py) as the cycle stores them: every node and request id is
-    a word the reader's Redactor finds. The numbers stay, names of tenants the reader may not see
-    go (docs/scheduling-policy.md, "What a tenant reads of other tenants")."""
+    a word the reader's Redactor finds. The numbers stay (read in cores: units.py), names of
+    tenants the reader may not see go (docs/scheduling-policy.md, "What a tenant reads of other
+    tenants")."""
     facts, written = _worded(teams, action, reason, key, facts)
     record = SchedulingDecision(cluster=teams["cluster"], action=action, reason=reason, request=key or "",
                                 victim=facts.get("victim", ""), preemptor=facts.get("preemptor", ""), facts=facts,
