@@ -20,7 +20,10 @@ from django.utils import timezone
 
 from backends.errors import BackendError
 from scheduling.engine import engine
-from scheduling.engine.model import Config, Request, State, explain_all
+from scheduling.engine.allocate import _pending_facts
+from scheduling.engine.explain import Reason
+from scheduling.engine.model import Config, Request, State, Status, explain_all
+from scheduling.engine.wording import message
 from tenants.models import Cluster, Namespace, Tenant
 from tenants.services.clusters import cluster_backend
 
@@ -331,9 +334,14 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
     """Each request's latest word: insert new rows, update changed ones, drop those whose pods are gone.
     ``overrides``: what the cycle adds to the engine's word (shrinks.rows).
 
+    A waiting request the pass decided nothing about still reads its current status: the engine
+    speaks again only when the reason or the binding constraint changes (A10), not when the
+    numbers at the binding node do, and the row must not keep stale numbers (_StandingWord).
+
     Bulk statements, and only for rows that changed: an unchanged cluster writes nothing."""
     existing = {r.key: r for r in SchedulingRequest.objects.filter(cluster=cluster)}
     stamp = timezone.now()
+    standing = _StandingWord(state)
     new, changed = [], []
     for key, g in groups.items():
         st = state.status.get(key)
@@ -347,6 +355,10 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
             values.update(message=d.message, facts=_jsonable(d.facts))
             if d.action == "ADMIT":
                 values["share"], values["lender_scope"], _ = share_of(d, g["demand"])
+        elif st.state in _WAITING:
+            word = standing(key, st)
+            if word is not None:
+                values["message"], values["facts"] = word
         extra = overrides.get(key)
         if extra:
             values.update(extra)
@@ -363,6 +375,38 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
     gone = [row.pk for key, row in existing.items() if key not in groups]
     SchedulingRequest.objects.filter(pk__in=gone).delete()
     return len(new) + len(changed) + len(gone)
+
+
+_WAITING = frozenset({"Pending", "Reserved"})
+
+
+class _StandingWord:
+    """The message and facts a waiting request's decision would carry if the engine made it now:
+    a PENDING decision's for a Pending request (allocate.emit_pending), a RESERVE decision's for
+    one holding quota while its admission checks run (gates._reserve: the checks still to pass
+    change without a decision). A reservation behind victims has nothing to refresh (its victims
+    are fixed while it holds) and keeps its RESERVE decision's word: None.
+
+    Built once per status object: a pass's verdicts share statuses (evaluate._pending), so a
+    few thousand waiting pods cost a few distinct facts; only the message names the request."""
+
+    def __init__(self, state: State):
+        self._requests = state.requests
+        self._shared: dict[int, dict] = {}  # allocate._pending_facts' memo, by status identity
+        # By identity too: every status looked up is held by the state for the whole sync.
+        self._pending: dict[int, tuple[dict, dict]] = {}  # → (facts, as stored)
+
+    def __call__(self, key: str, st: Status) -> tuple[str, dict] | None:
+        if st.state == "Pending":
+            known = self._pending.get(id(st))
+            if known is None:
+                facts = _pending_facts(st, self._shared)
+                known = self._pending[id(st)] = (facts, _jsonable(facts))
+            return message("PENDING", st.reason, key, known[0]), known[1]
+        if st.reason == Reason.PENDING_GATES and not st.victims:  # one status per request: no memo
+            facts = dict(st.detail, leaf=self._requests[key].leaf)
+            return message("RESERVE", st.reason, key, facts), _jsonable(facts)
+        return None
 
 
 ENACT_THREADS = 8  # cluster calls in flight at once: enactment waits on the API server, not on us
