@@ -342,7 +342,7 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
     existing = {r.key: r for r in SchedulingRequest.objects.filter(cluster=cluster)}
     stamp = timezone.now()
     standing = _StandingWord(state)
-    new, changed = [], []
+    new, changed, reworded = [], [], []
     for key, g in groups.items():
         st = state.status.get(key)
         if st is None:
@@ -365,19 +365,26 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
         row = existing.get(key)
         if row is None:
             new.append(SchedulingRequest(cluster=cluster, key=key, **values))
-        elif any(getattr(row, f) != v for f, v in values.items()):
-            for f, v in values.items():
-                setattr(row, f, v)
+        else:
+            diff = [f for f, v in values.items() if getattr(row, f) != v]
+            if not diff:
+                continue
+            for f in diff:
+                setattr(row, f, values[f])
             row.updated_at = stamp  # bulk_update does not touch auto_now fields
-            changed.append(row)
+            (reworded if all(f in _WORDING for f in diff) else changed).append(row)
     SchedulingRequest.objects.bulk_create(new)
     SchedulingRequest.objects.bulk_update(changed, [*REQUEST_FIELDS, "updated_at"], batch_size=500)
+    # A tenant's usage moving rewords all its waiting rows at once: a statement of three fields per
+    # row rather than twelve (a quarter of the time for 2,000 rows).
+    SchedulingRequest.objects.bulk_update(reworded, [*_WORDING, "updated_at"], batch_size=500)
     gone = [row.pk for key, row in existing.items() if key not in groups]
     SchedulingRequest.objects.filter(pk__in=gone).delete()
-    return len(new) + len(changed) + len(gone)
+    return len(new) + len(changed) + len(reworded) + len(gone)
 
 
 _WAITING = frozenset({"Pending", "Reserved"})
+_WORDING = ("message", "facts")  # what _StandingWord refreshes
 
 
 class _StandingWord:
