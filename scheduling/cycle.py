@@ -20,7 +20,10 @@ from django.utils import timezone
 
 from backends.errors import BackendError
 from scheduling.engine import engine
-from scheduling.engine.model import Config, Request, State, explain_all
+from scheduling.engine.allocate import _pending_facts
+from scheduling.engine.explain import Reason
+from scheduling.engine.model import Config, Request, State, Status, explain_all
+from scheduling.engine.wording import message
 from tenants.models import Cluster, Namespace, Tenant
 from tenants.services.clusters import cluster_backend
 
@@ -331,10 +334,15 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
     """Each request's latest word: insert new rows, update changed ones, drop those whose pods are gone.
     ``overrides``: what the cycle adds to the engine's word (shrinks.rows).
 
+    A waiting request the pass decided nothing about still reads its current status: the engine
+    speaks again only when the reason or the binding constraint changes (A10), not when the
+    numbers at the binding node do, and the row must not keep stale numbers (_StandingWord).
+
     Bulk statements, and only for rows that changed: an unchanged cluster writes nothing."""
     existing = {r.key: r for r in SchedulingRequest.objects.filter(cluster=cluster)}
     stamp = timezone.now()
-    new, changed = [], []
+    standing = _StandingWord(state)
+    new, changed, reworded = [], [], []
     for key, g in groups.items():
         st = state.status.get(key)
         if st is None:
@@ -347,22 +355,65 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
             values.update(message=d.message, facts=_jsonable(d.facts))
             if d.action == "ADMIT":
                 values["share"], values["lender_scope"], _ = share_of(d, g["demand"])
+        elif st.state in _WAITING:
+            word = standing(key, st)
+            if word is not None:
+                values["message"], values["facts"] = word
         extra = overrides.get(key)
         if extra:
             values.update(extra)
         row = existing.get(key)
         if row is None:
             new.append(SchedulingRequest(cluster=cluster, key=key, **values))
-        elif any(getattr(row, f) != v for f, v in values.items()):
-            for f, v in values.items():
-                setattr(row, f, v)
+        else:
+            diff = [f for f, v in values.items() if getattr(row, f) != v]
+            if not diff:
+                continue
+            for f in diff:
+                setattr(row, f, values[f])
             row.updated_at = stamp  # bulk_update does not touch auto_now fields
-            changed.append(row)
+            (reworded if all(f in _WORDING for f in diff) else changed).append(row)
     SchedulingRequest.objects.bulk_create(new)
     SchedulingRequest.objects.bulk_update(changed, [*REQUEST_FIELDS, "updated_at"], batch_size=500)
+    # A tenant's usage moving rewords all its waiting rows at once: a statement of three fields per
+    # row rather than twelve (a quarter of the time for 2,000 rows).
+    SchedulingRequest.objects.bulk_update(reworded, [*_WORDING, "updated_at"], batch_size=500)
     gone = [row.pk for key, row in existing.items() if key not in groups]
     SchedulingRequest.objects.filter(pk__in=gone).delete()
-    return len(new) + len(changed) + len(gone)
+    return len(new) + len(changed) + len(reworded) + len(gone)
+
+
+_WAITING = frozenset({"Pending", "Reserved"})
+_WORDING = ("message", "facts")  # what _StandingWord refreshes
+
+
+class _StandingWord:
+    """The message and facts a waiting request's decision would carry if the engine made it now:
+    a PENDING decision's for a Pending request (allocate.emit_pending), a RESERVE decision's for
+    one holding quota while its admission checks run (gates._reserve: the checks still to pass
+    change without a decision). A reservation behind victims has nothing to refresh (its victims
+    are fixed while it holds) and keeps its RESERVE decision's word: None.
+
+    Built once per status object: a pass's verdicts share statuses (evaluate._pending), so a
+    few thousand waiting pods cost a few distinct facts; only the message names the request."""
+
+    def __init__(self, state: State):
+        self._requests = state.requests
+        self._shared: dict[int, dict] = {}  # allocate._pending_facts' memo, by status identity
+        # By identity too: every status looked up is held by the state for the whole sync.
+        self._pending: dict[int, tuple[dict, dict]] = {}  # → (facts, as stored)
+
+    def __call__(self, key: str, st: Status) -> tuple[str, dict] | None:
+        if st.state == "Pending":
+            known = self._pending.get(id(st))
+            if known is None:
+                facts = _pending_facts(st, self._shared)
+                known = self._pending[id(st)] = (facts, _jsonable(facts))
+            return message("PENDING", st.reason, key, known[0]), known[1]
+        if st.reason == Reason.PENDING_GATES and not st.victims:  # one status per request: no memo
+            facts = dict(st.detail, leaf=self._requests[key].leaf)
+            return message("RESERVE", st.reason, key, facts), _jsonable(facts)
+        return None
 
 
 ENACT_THREADS = 8  # cluster calls in flight at once: enactment waits on the API server, not on us
