@@ -41,7 +41,8 @@ def test_a_waiting_pod_reads_its_tenants_usage_now_without_a_new_decision(sandbo
                                         "owned": 8000, "borrow_limit": 4000, "needed": 3000, "available": 2000}
     assert list(decided.values_list("action", flat=True)) == ["PENDING"]
     why = api(operator).get(f"/api/v1/scheduling/requests/{waiting.pk}/why/").json()
-    assert "uses 10000 of owned 8000 + borrow limit 4000 cpu; it needs 3000, 2000 available." in why["message"]
+    # A person reads it in cores (scheduling/units.py); the row keeps the engine's base units.
+    assert "uses 10 of owned 8 + borrow limit 4 cpu; it needs 3, 2 available." in why["message"]
 
 
 def test_a_pass_on_an_unchanged_cluster_with_waiting_pods_writes_no_request_row(sandbox_api, operator):
