@@ -3,7 +3,9 @@
 A scenario file is the simulator's input plus an ``expect`` block the simulator ignores:
 ``evictions`` (int), ``usage`` / ``requests`` (subset of the final view), ``decisions`` (each
 pattern must match a decision, in order), ``absent`` (patterns with optional ``t_from``/``t_to``
-that must match no decision).
+that must match no decision), ``checkpoints`` (the state after the pass at ``t``: ``degraded``,
+per-node ``owned`` and ``used``; the simulator prints no intermediate state, so only the replay
+through the engine API, test_engine_api.py, checks them).
 """
 
 from __future__ import annotations
@@ -33,8 +35,12 @@ def check(out: dict, expect: dict) -> None:
         assert got is not None, f"{rid} missing from final view"
         for k, v in fields.items():
             assert got.get(k) == v, (rid, k, got)
+    check_decisions(out["decisions"], expect)
+
+
+def check_decisions(decisions: list[dict], expect: dict) -> None:
+    """``decisions`` patterns must match in order; ``absent`` patterns must match nothing."""
     pos = 0
-    decisions = out["decisions"]
     for pattern in expect.get("decisions") or []:
         for i in range(pos, len(decisions)):
             if matches(decisions[i], pattern):

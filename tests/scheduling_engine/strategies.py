@@ -6,14 +6,19 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from scheduling.engine.model import Config, Node, Request, Settings
+from scheduling.engine.model import BorrowPreempt, Config, Node, Request, Settings
 
-RES = ("u", "g")
+from .conftest import TREE_SIZE
+
+RES = ("u", "g", "h")
 
 
 @st.composite
-def configs(draw, *, max_nodes=12, max_depth=4, fair_share=None, flat=False) -> Config:
-    R = RES[: draw(st.integers(1, 2))]
+def configs(draw, *, max_nodes=None, max_depth=None, max_resources=None, fair_share=None, flat=False) -> Config:
+    """A valid config (V1–V3) with random limits and policies; sizes default to the profile's."""
+    max_nodes = max_nodes or TREE_SIZE["max_nodes"]
+    max_depth = max_depth or TREE_SIZE["max_depth"]
+    R = RES[: draw(st.integers(1, max_resources or TREE_SIZE["max_resources"]))]
     cap = {r: draw(st.integers(4, 40)) for r in R}
     nodes: list[dict] = [{"id": "root", "parent": None, "owned": dict(cap), "depth": 0}]
     queue = [0]
@@ -53,7 +58,10 @@ def configs(draw, *, max_nodes=12, max_depth=4, fair_share=None, flat=False) -> 
             share_tier=draw(st.sampled_from([0, 0, 1])),
             reclaim_policy=draw(st.sampled_from(["Any", "Any", "LowerPriority", "Never"])),
             within_policy=draw(st.sampled_from(["LowerPriority", "LowerOrNewerEqualPriority", "Never"])),
+            borrow_preempt=BorrowPreempt(draw(st.sampled_from(["Never", "LowerPriority"])),
+                                         draw(st.sampled_from([None, 0, 50]))),
             fence=draw(st.booleans()),
+            reclaim_delay=draw(st.sampled_from([0, 0, 5])),
             fairshare_delay=draw(st.sampled_from([0, 5, 30])),
             min_runtime_fairshare=draw(st.sampled_from([None, None, 20])),
             quota_preemption_delay=draw(st.sampled_from([0, 0, 10])),

@@ -14,15 +14,23 @@ import yaml
 
 from scheduling.engine import clear_gates, decide, finish, release, set_capacity, submit, switch_config
 from scheduling.engine.explain import Reason, tenant_status, who_is_borrowing_from, why
-from scheduling.engine.simulate import build_config, build_request, expand, initial_state, run
+from scheduling.engine.simulate import build_config, build_request, compact, expand, initial_state, run
+from scheduling.engine.tree import compile_tree
+
+from .scenario_check import check_decisions
 
 HERE = Path(__file__).parent / "scenarios"
 FILES = sorted(HERE.glob("*.yaml"))
 
 
 def replay(doc: dict):
-    """An independent driver: events of an instant, then victims due, then one pass."""
-    config, _ = switch_config(None, build_config(doc, 1, 0), 0)
+    """An independent driver: events of an instant, then victims due, then one pass.  Returns
+    the final config and state, the eviction count, the finished requests, and every decision
+    (config rejections included) in the simulator's output format, for the same expectations.
+    The expectation's ``checkpoints`` are checked on the state each names, after its pass."""
+    points = {p["t"]: p for p in (doc.get("expect") or {}).get("checkpoints") or []}
+    config, rejected = switch_config(None, build_config(doc, 1, 0), 0)
+    log = [compact(d, False) for d in rejected]
     state = initial_state(config, doc.get("running", []))
     by_t: dict[int, list[dict]] = {}
     for ev in doc.get("events", []):
@@ -32,7 +40,8 @@ def replay(doc: dict):
         for ev in by_t.get(t, []):
             if "config" in ev:
                 version += 1
-                config, _ = switch_config(config, build_config(ev["config"], version, t, base=config), t)
+                config, rejected = switch_config(config, build_config(ev["config"], version, t, base=config), t)
+                log += [compact(d, False) for d in rejected]
             if "capacity" in ev:
                 state = set_capacity(state, ev["capacity"])
             if "finish" in ev:
@@ -50,7 +59,21 @@ def replay(doc: dict):
         plan = decide(config, state, t)
         state = plan.state
         evictions += sum(1 for d in plan.decisions if d.action == "EVICT")
-    return config, state, evictions, finished
+        log += [compact(d, False) for d in plan.decisions]
+        if t in points:
+            _check_point(config, state, points.pop(t))
+    assert not points, f"checkpoints after the end: {sorted(points)}"
+    return config, state, evictions, finished, log
+
+
+def _check_point(config, state, point: dict) -> None:
+    """A checkpoint: ``degraded`` (D1: measured capacity below the guarantees), and per node the
+    effective ``owned`` and the ``used`` amounts (X4 tenant_status)."""
+    if "degraded" in point:
+        assert compile_tree(config, state.capacity).degraded == point["degraded"], point
+    for key in ("owned", "used"):
+        for node, quantities in (point.get(key) or {}).items():
+            assert tenant_status(config, state, node)[key] == quantities, (point["t"], node, key)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
@@ -59,7 +82,7 @@ def test_scenario_through_engine_api(path):
     if doc.get("xfail"):
         pytest.xfail(doc["xfail"])
     expect = doc["expect"]
-    config, state, evictions, finished = replay(doc)
+    config, state, evictions, finished, log = replay(doc)
     if "evictions" in expect:
         assert evictions == expect["evictions"]
     for node, quantities in (expect.get("usage") or {}).items():
@@ -75,6 +98,7 @@ def test_scenario_through_engine_api(path):
         assert st.reason == fields.get("reason", st.reason)
         if "binding" in fields:
             assert (st.binding.node, st.binding.resource) == (fields["binding"]["node"], fields["binding"]["resource"])
+    check_decisions(log, expect)
 
 
 def _seed():

@@ -1,0 +1,113 @@
+"""Invariants of a stream of passes, beyond one pass: P10 (a preemptor is eventually admitted)
+and P14 (a release takes an allocation's capacity back exactly once)."""
+
+from __future__ import annotations
+
+from hypothesis import event
+
+from scheduling.engine import finish, release
+from scheduling.engine.model import Plan, State
+
+from . import known_defects
+
+
+class PreemptorWatch:
+    """P10 plan-or-nothing across passes: a request reserved behind victims is admitted at the
+    latest by the first pass at or after its last victim's deadline + release_slack (A1 releases
+    every victim then, and a transfer happens in the pass its victims are gone) — unless it
+    finished or the world under its plan changed (capacity drop, config switch)."""
+
+    def __init__(self, release_slack: int):
+        self.slack = release_slack
+        self.due: dict[str, int] = {}  # reserved preemptor → time by which it must be admitted
+
+    def world_changed(self) -> None:
+        self.due.clear()
+
+    def finished(self, ids) -> None:
+        for rid in ids:
+            self.due.pop(rid, None)
+
+    def after_pass(self, before: State, plan: Plan, t: int) -> None:
+        for rid in sorted(self.due):
+            if known_defects.transfer_short(before, plan, rid, t, self.slack):
+                event("known defect TRANSFER_SHORT (P10) skipped")
+                del self.due[rid]
+        allocations = plan.state.allocations
+        for d in plan.decisions:
+            if d.action == "ADMIT":
+                self.due.pop(d.request, None)
+            elif d.action == "RESERVE" and d.reason == "PENDING_WAITING_FOR_VICTIMS":
+                deadlines = [allocations[v].deadline for v in d.facts["victims"]
+                             if v in allocations and allocations[v].terminating]
+                assert deadlines, f"P10: {d.request} reserved behind no leaving victim"
+                self.due[d.request] = max(deadlines) + self.slack
+        late = sorted(rid for rid, due in self.due.items() if due <= t)
+        assert not late, f"P10: preemptors {late} not admitted by t={t}: " + \
+            str({rid: plan.state.status[rid] for rid in late if rid in plan.state.status})
+
+    def last_due(self) -> int | None:
+        return max(self.due.values(), default=None)
+
+
+def _totals(state: State, resources) -> dict[str, int]:
+    out = dict.fromkeys(resources, 0)
+    for a in state.allocations.values():
+        for r, q in a.demand.items():
+            out[r] += q
+    return out
+
+
+def released_once(before: State, ids: list[str], now: int) -> State:
+    """``release`` with P14 checks: exactly the Terminating allocations named go, each request is
+    requeued once (times_preempted + 1), nothing else changes, and naming them again is a no-op."""
+    after = release(before, ids, now)
+    gone = {rid for rid in ids if rid in before.allocations and before.allocations[rid].terminating}
+    kept = {rid: a for rid, a in before.allocations.items() if rid not in gone}
+    assert after.allocations == kept, "P14: release changed other allocations"
+    for rid in gone:
+        if rid in before.status:
+            st, was = after.status[rid], before.status[rid]
+            assert st.state == "Pending" and st.times_preempted == was.times_preempted + 1, (rid, was, st)
+    assert release(after, ids, now) == after, "P14: a second release of the same allocations changed the state"
+    return after
+
+
+def finished_once(before: State, ids: list[str]) -> State:
+    """``finish`` with P14 checks: the allocations of exactly these requests go, once."""
+    after = finish(before, ids)
+    assert after.allocations == {rid: a for rid, a in before.allocations.items() if rid not in ids}, \
+        "P14: finish changed other allocations"
+    assert finish(after, ids) == after, "P14: finishing twice changed the state"
+    return after
+
+
+def pass_accounts_once(config, before: State, plan: Plan, now: int) -> None:
+    """P14 over one pass: the capacity held afterwards is what was held, minus the allocations
+    A1 expired (each exactly once: every Terminating one past deadline + release_slack), minus
+    what shrinks gave up, plus what was admitted."""
+    slack = config.settings.release_slack
+    after = plan.state
+    expired = {rid for rid, a in before.allocations.items()
+               if a.terminating and a.deadline is not None and a.deadline + slack <= now}
+    for rid, a in before.allocations.items():
+        b = after.allocations.get(rid)
+        if rid in expired:
+            # Gone, or requeued and admitted again in this very pass (a new Running allocation).
+            assert b is None or (not b.terminating and b.admitted_at == now), ("A1", rid, b)
+            if rid in after.status:
+                assert after.status[rid].times_preempted == before.status[rid].times_preempted + 1, rid
+        else:
+            assert b is not None, f"P14: allocation {rid} vanished in a pass"
+    expected = _totals(before, config.resources)
+    for rid in expired:
+        for r, q in before.allocations[rid].demand.items():
+            expected[r] -= q
+    for d in plan.decisions:
+        if d.action == "ADMIT":
+            for r, q in after.requests[d.request].demand.items():  # shrunk later in the pass: see SHRINK
+                expected[r] += q
+        elif d.action == "SHRINK":
+            for r, q in d.facts["freed"].items():
+                expected[r] -= q
+    assert _totals(after, config.resources) == expected, "P14: capacity not conserved over the pass"
