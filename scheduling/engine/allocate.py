@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import gates
+from . import gates, quota_preemption
 from .accounting import Ledger
 from .evaluate import _admit, _bkey
 from .explain import Reason, binding_facts
@@ -29,11 +29,16 @@ from .tournament import tournament, would_progress
 from .tree import Tree, compile_tree, per_tree
 
 
-def run_pass(ctx: PassCtx) -> None:
+def run_pass(ctx: PassCtx, over_max_since: tuple = ()) -> tuple[tuple[str, int], ...]:
+    """A full pass; returns the D2 clocks (``State.over_max_since``) for the next state."""
     _expire(ctx)
     _build_ledgers(ctx)
     accept_new(ctx)
     _transfers(ctx)
+    # D2 before the tournament: its victims are Terminating when the pending requests are judged,
+    # as they will be in every later pass, so a second pass at this instant finds the same
+    # verdicts (P13) — and a preemptor may wait on them rather than evict anew (§10.7 order 1).
+    over_max_since = quota_preemption.run(ctx, over_max_since)
     # A request judged early in a pass saw less usage than the pass ends with, so its reason (or
     # even its fate: a plan may become possible) can differ on the final state.  Re-run the
     # tournament over what is still pending until nothing changes; then a second pass at the
@@ -51,6 +56,7 @@ def run_pass(ctx: PassCtx) -> None:
         # A tournament that stopped at its tail has just swept the final ledgers: nothing changed since.
         progressed = tournament(ctx) and ctx.settled != ctx.version and would_progress(ctx)
     emit_pending(ctx)
+    return over_max_since
 
 
 def emit_pending(ctx: PassCtx) -> None:

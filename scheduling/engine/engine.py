@@ -17,7 +17,7 @@ import json
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 
-from . import incremental, quota_preemption
+from . import incremental
 from .allocate import release_allocation, run_pass
 from .explain import Reason
 from .model import Config, Decision, Plan, Request, State, Status, id_key
@@ -35,11 +35,13 @@ def decide(config: Config, state: State, now: int, *, with_hash: bool = True, au
         digest = state_hash(state) if with_hash else ""
         fast = incremental.try_pass(tree, state, now, audit)
         if fast is not None:
-            ctx, carry = fast
+            # A carried state came out of a pass that found no node over its max (its clock would
+            # have made the pass time-dependent, incremental.keep), on this very tree; since then
+            # only requests that hold nothing came or went.  So quota preemption has nothing to do.
+            (ctx, carry), over_max_since = fast, ()
         else:
             ctx, carry = PassCtx(tree, state, now, audit), None
-            run_pass(ctx)
-        over_max_since = quota_preemption.run(ctx, state)  # D2, after the pass (quota_preemption.py)
+            over_max_since = run_pass(ctx, state.over_max_since)
     if over_max_since:
         carry = None  # a running clock makes the next verdict time-dependent: no incremental pass
     window = config.settings.fs_budget_window

@@ -20,8 +20,12 @@ EVICT_QUOTA_DECREASE and no preemptor (the config change is the cause).
 * Victims are marked Terminating with the usual deadline and stay counted until released, like
   every eviction (P1, P5 transfer semantics); their capacity then goes to whoever fits, within max.
 
-It runs after the allocation pass: admissions of the pass already respect max (they cannot add to
-an excess), and the pass's plans have chosen their victims, which this rule then skips.
+It runs in the pass after the reservation transfers and before the tournament.  Admissions
+respect max (F2), so the tournament cannot add to an excess, and nothing it decides would change
+this rule's verdict.  The reverse is not true: once evicted, a victim is a Terminating allocation
+that the pending requests' verdicts see (a preemptor may wait on it, §10.7 order 1).  Run after
+the tournament, the rule left those verdicts stale, and a second pass at the same instant changed
+them (P13).  Victims that a plan already waits on (``victim_of``) are Terminating and skipped.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .explain import Reason
-from .model import State, id_key
+from .model import id_key
 from .passctx import PassCtx
 from .tree import INF, per_tree
 
@@ -44,7 +48,7 @@ def _watched(tree) -> list[int]:
                    and any(c < INF for c in tree.cap[x])), key=lambda x: (tree.depth[x], id_key(tree.ids[x])))
 
 
-def run(ctx: PassCtx, state: State) -> tuple[tuple[str, int], ...]:
+def run(ctx: PassCtx, over_max_since: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
     """Evict where due; returns the new ``over_max_since`` (empty when no node is over)."""
     tree = ctx.tree
     watched = _watched(tree)
@@ -59,7 +63,7 @@ def run(ctx: PassCtx, state: State) -> tuple[tuple[str, int], ...]:
                 row = used[x]
                 for r in range(R):
                     row[r] += vec[r]
-    since = dict(state.over_max_since)
+    since = dict(over_max_since)
     out: dict[str, int] = {}
     for x in watched:
         if not any(used[x][r] > tree.cap[x][r] for r in range(R)):
@@ -67,8 +71,6 @@ def run(ctx: PassCtx, state: State) -> tuple[tuple[str, int], ...]:
         node = tree.nodes[x]
         start = since.get(node.id, ctx.now)
         if ctx.now - start >= node.quota_preemption_delay:
-            if ctx.allocations is state.allocations:  # an incremental pass shares them (incremental.py)
-                ctx.allocations = dict(ctx.allocations)
             _evict(ctx, x, used)
         if any(used[x][r] > tree.cap[x][r] for r in range(R)):
             out[node.id] = start

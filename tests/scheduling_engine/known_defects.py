@@ -12,9 +12,6 @@ and then the reproduction becomes an ordinary test and the waiver here goes.
   Pending) before a plan in the same pass freed room in the planning view, and the re-run
   tournament reached it only after the gated request had reserved that room.  A second pass at
   the same instant then gives the room to the better-ranked request.
-* QUOTA_AFTER_PASS (P13, D2): quota preemption runs after the allocation pass (engine.decide),
-  when the pending requests' reasons are already settled; its victims, Terminating from then on,
-  are candidates the next pass at the same instant sees, and a pending reason changes.
 * RECLAIM_BACK (P7, H1 against the candidate order of §10.7): H1 argues that once q reclaimed
   from v's side, q's side is within owned, so v's side can never reclaim q back.  But q's side
   may grow again afterwards (a later admission by borrowing, or a later reservation in the
@@ -44,13 +41,6 @@ def gate_order(first: State, second: Plan) -> bool:
     that the first pass left."""
     held = {rid for rid, st in first.status.items() if _borrowing_gate_reservation(st)}
     return any(d.action == "PENDING" and d.request in held for d in second.decisions)
-
-
-def quota_after_pass(first: Plan, second: Plan) -> bool:
-    """QUOTA_AFTER_PASS: the first pass ended with quota evictions and the second pass at the
-    same instant only changes pending reasons."""
-    return any(d.reason == "EVICT_QUOTA_DECREASE" for d in first.decisions) and all(
-        d.action == "PENDING" for d in second.decisions)
 
 
 def reclaim_back(config: Config, before: State, after: State, q: str, reclaimer: str) -> bool:

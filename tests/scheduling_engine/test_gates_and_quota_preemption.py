@@ -9,7 +9,7 @@ import pytest
 
 from scheduling.engine import clear_gates, decide, finish, submit, switch_config
 from scheduling.engine.explain import tenant_status, why
-from scheduling.engine.model import Config, Node, Request, State
+from scheduling.engine.model import Allocation, Config, Node, Request, Settings, State, Status
 from scheduling.engine.simulate import initial_state
 
 
@@ -82,3 +82,32 @@ def test_quota_preemption_evicts_the_newest_lowest_priority_down_to_max_and_expl
     assert "more than its max" in plan.decisions[0].message
     assert plan.state.over_max_since == ()  # running usage is within max; the victims are leaving
     assert decide(config, plan.state, 13).decisions == ()  # P13
+
+
+def test_quota_preemption_runs_before_the_pending_are_judged_so_a_second_pass_has_nothing_to_add():
+    """P13 with D2.  C's max is 2 but it runs 8u (v in C2, w in C1), over max since t=65 with a
+    delay of 10.  At t=77 quota preemption evicts v first; q (C2, priority 100) is then judged with
+    v already leaving and waits on it.  (Run after the pass, the rule left q judged on the state
+    before the eviction, and a second pass at t=77 changed its reason.)"""
+    config = Config(version=1, resources=("u",), capacity={"u": 8}, settings=Settings(fair_share_preemption=True),
+                    nodes=(
+                        Node(id="root"),
+                        Node(id="A", parent="root", owned={"u": 6}),
+                        Node(id="B", parent="A", owned={"u": 3}),
+                        Node(id="C", parent="B", owned={"u": 2}, max={"u": 2}, quota_preemption_delay=10),
+                        Node(id="C1", parent="C", owned={"u": 2}),
+                        Node(id="C2", parent="C"),
+                    ))
+    running = {"v": Request(id="v", leaf="C2", demand={"u": 4}, priority=50, created_at=20),
+               "w": Request(id="w", leaf="C1", demand={"u": 4}, priority=100, created_at=20, reclaim_grace=0)}
+    state = State(requests=running,
+                  status={k: Status("Admitted", "ADMITTED_BORROWING", pending_since=20) for k in running},
+                  allocations={k: Allocation(k, q.leaf, q.demand, admitted_at=31) for k, q in running.items()},
+                  over_max_since=(("C", 65),))
+    state = submit(state, [Request(id="q", leaf="C2", demand={"u": 1}, priority=100, created_at=77,
+                                   reclaim_grace=0)])
+    first = decide(config, state, 77)
+    assert [d.reason for d in first.decisions if d.action == "EVICT"] == ["EVICT_QUOTA_DECREASE"]
+    assert first.decisions[0].victim == "v"  # the eviction comes first, then the verdicts that see it
+    assert first.state.status["q"].state == "Pending" and first.state.allocations["v"].terminating
+    assert decide(config, first.state, 77).decisions == ()
