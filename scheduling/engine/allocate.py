@@ -52,9 +52,20 @@ def run_pass(ctx: PassCtx, over_max_since: tuple = ()) -> tuple[tuple[str, int],
     ctx.opening = True
     progressed = would_progress(ctx)
     ctx.opening = False
-    while progressed:
-        # A tournament that stopped at its tail has just swept the final ledgers: nothing changed since.
-        progressed = tournament(ctx) and ctx.settled != ctx.version and would_progress(ctx)
+    since = len(ctx.decisions)  # what the tournaments decide from here on
+    while True:
+        while progressed:
+            # A tournament that stopped at its tail has just swept the final ledgers: nothing changed since.
+            progressed = tournament(ctx) and ctx.settled != ctx.version and would_progress(ctx)
+        # Borrowing gate reservations taken after progress are taken again in order (gates.py).
+        if not gates.retake(ctx, since):
+            break
+        since = len(ctx.decisions)
+        tournament(ctx)
+        # The closing sweep, as after any tournament: the pending verdicts are those of the final
+        # ledgers (with the reservations taken again), as the next pass will find them.
+        progressed = ctx.settled != ctx.version and would_progress(ctx)
+    gates.emit_reservations(ctx)
     emit_pending(ctx)
     return over_max_since
 

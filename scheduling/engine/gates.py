@@ -29,6 +29,14 @@ Choices, and why:
   someone else's checks.  The re-taken reservation emits no decision when nothing changed (A10).
 * A withdrawn (finished) gated request frees its reservation simply because the next pass
   rebuilds ``sim`` from the statuses it finds.
+* Within one pass, a borrowing reservation is taken at the gated request's turn in a tournament,
+  on the planning view of that moment.  When anything else progresses in the pass (an admission
+  or a plan), the next pass, which hands the reservation back first, judges the requests ranked
+  above it on a different view: one judged before a plan freed room may now take that room, and
+  a second pass at one instant would decide something (P13).  So a pass ends the way the next
+  one begins: once nothing else progresses, the borrowing reservations it took are handed back
+  and taken again by one more tournament on the final state (allocate.run_pass, ``retake``).  The RESERVE decision of
+  a reservation new to the pass is emitted at the pass's end, when it is known to be kept.
 """
 
 from __future__ import annotations
@@ -86,22 +94,60 @@ def _borrowing_top(ctx: PassCtx, leaf: int, vec: list[int]) -> int | None:
 def _reserve(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status, *, borrowing: bool) -> None:
     if ctx.dry:
         raise WouldProgress
-    held = getattr(ctx, "gate_held", {})
     ctx.fork_planning_view()
     ctx.sim_is_actual = False  # sim now holds what actual does not
     ctx.sim.add(leaf, vec)
     ctx.version += 1
-    seq = held.get(q.id)
+    seq = ctx.gate_held.get(q.id)
     if seq is None:
         ctx.plan_seq += 1
         seq = ctx.plan_seq
+        ctx.gate_new.append(q.id)  # its RESERVE decision comes at the end of the pass, if still held
+    if borrowing:
+        ctx.gate_borrowed.append(q.id)
     detail = {"gates": list(q.gates), "quota_reserved": True, "borrowing": borrowing}
     if not borrowing:
         detail["owned_when_reserved"] = _owned_basis(ctx, leaf, vec)
+    ctx.touched_from.setdefault(q.id, st)
     ctx.status[q.id] = Status("Reserved", GATED, pending_since=st.pending_since, plan_seq=seq,
                               times_preempted=st.times_preempted, detail=tuple(sorted(detail.items())))
-    if q.id not in held:  # re-taking the same reservation in a later pass is no news (A10)
-        ctx.emit("RESERVE", Reason.PENDING_GATES, request=q.id, facts=dict(detail, leaf=q.leaf))
+
+
+def retake(ctx: PassCtx, since: int) -> bool:
+    """If anything but gate reservations progressed after the pass's first ``since`` decisions,
+    hand back the borrowing reservations taken meanwhile, for one more tournament on the final
+    state to take them again in its order (see the module docstring).  False when there is
+    nothing to hand back.  Without progress they were taken on the state the next pass starts
+    from, in the order it takes them: nothing to do (and a pass that only re-takes held
+    reservations costs one tournament)."""
+    taken = [rid for rid in ctx.gate_borrowed if is_gate_reservation(ctx.status[rid])]
+    ctx.gate_borrowed.clear()
+    if len(ctx.decisions) == since:
+        return False
+    for rid in taken:
+        _hand_back(ctx, rid, ctx.status[rid])
+    return bool(taken)
+
+
+def emit_reservations(ctx: PassCtx) -> None:
+    """RESERVE decisions for the reservations first taken in this pass and still held, in the
+    order they were first taken (A10: re-taking a held one is no news)."""
+    for rid in ctx.gate_new:
+        st = ctx.status[rid]
+        if is_gate_reservation(st):
+            ctx.emit("RESERVE", Reason.PENDING_GATES, request=rid, facts=dict(st.detail, leaf=ctx.requests[rid].leaf))
+
+
+def _hand_back(ctx: PassCtx, rid: str, st: Status) -> None:
+    """Take a reservation's charge out of the planning view: the request is Pending again, to be
+    judged in tournament order, and keeps its reservation's place (``plan_seq``) if it re-takes it."""
+    q = ctx.requests[rid]
+    ctx.sim.remove(ctx.tree.index[q.leaf], ctx.vec(rid))
+    ctx.version += 1
+    ctx.gate_held[rid] = st.plan_seq
+    ctx.status[rid] = Status("Pending", GATED, pending_since=st.pending_since, times_preempted=st.times_preempted,
+                             detail=st.detail)
+    ctx.touched_from.setdefault(rid, st)  # a PENDING decision follows only if it ends the pass unreserved
 
 
 def transfer(ctx: PassCtx, rid: str) -> None:
@@ -114,11 +160,9 @@ def transfer(ctx: PassCtx, rid: str) -> None:
     q = ctx.requests[rid]
     leaf = ctx.tree.index[q.leaf]
     vec = ctx.vec(rid)
-    ctx.sim.remove(leaf, vec)
-    ctx.version += 1
-    if not hasattr(ctx, "gate_held"):
-        ctx.gate_held = {}
     if not q.gates:
+        ctx.sim.remove(leaf, vec)
+        ctx.version += 1
         ctx.status[rid] = Status("Pending", "", pending_since=st.pending_since, times_preempted=st.times_preempted)
         _evaluate(ctx, rid, leaf)  # the ordinary path: it fits, its own charge kept the room
         return
@@ -132,17 +176,15 @@ def transfer(ctx: PassCtx, rid: str) -> None:
     # running pods look like borrowers and be evicted in its place.  So it is decided again.
     # (Not re-checked against this pass's usage: who borrows depends on the order things were
     # taken in, and a second pass at the same instant must find the same answer, P13.)
-    if (not detail.get("borrowing") and ctx.sim.fit(leaf, vec) is None
-            and _tuple(detail.get("owned_when_reserved")) == _owned_basis(ctx, leaf, vec)):
+    if not detail.get("borrowing"):
+        ctx.sim.remove(leaf, vec)
+        fits = ctx.sim.fit(leaf, vec) is None
         ctx.sim.add(leaf, vec)
-        ctx.status[rid] = replace(st, detail=tuple(sorted(detail.items())))
-        return
+        if fits and _tuple(detail.get("owned_when_reserved")) == _owned_basis(ctx, leaf, vec):
+            ctx.status[rid] = replace(st, detail=tuple(sorted(detail.items())))
+            return
     # Borrowing (or no longer fitting after a config/capacity change): decided again below.
-    ctx.gate_held[rid] = st.plan_seq
-    ctx.status[rid] = Status("Pending", GATED, pending_since=st.pending_since, times_preempted=st.times_preempted,
-                             detail=st.detail)
-    ctx.touched_from.setdefault(rid, st)  # a PENDING decision follows only if it ends the pass unreserved
-
+    _hand_back(ctx, rid, st)
 
 
 def _owned_basis(ctx: PassCtx, leaf: int, vec: list[int]) -> tuple:

@@ -58,6 +58,11 @@ class PassCtx:
         self.reserved_at_start: list[tuple[int, str]] = []  # (plan_seq, request) of the Reserved, by _build_ledgers
         self.settled = -1  # the version at which a tournament's tail sweep found nothing to progress
         self.opening = False  # the sweep before the first tournament: planning counts as progress
+        # Gate reservations (gates.py): handed back in this pass → their plan_seq; first taken in
+        # this pass, in order; borrowing ones taken since the last ``gates.retake``.
+        self.gate_held: dict[str, int] = {}
+        self.gate_new: list[str] = []
+        self.gate_borrowed: list[str] = []
         self.victim_index: dict = {}  # victims.py and victim_*.py: leaf orders, orphans, node views, per pass
         self._by_leaf: dict[int, list[str]] | None = None
         self._leaving: _LeavingOrder | None = None  # excluded_in_plan_order, between calls

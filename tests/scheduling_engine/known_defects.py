@@ -6,12 +6,6 @@ those passes is still checked.  Each one is also reproduced by a strict xfail te
 test_known_defects.py: when the engine is fixed that test passes, which fails the run,
 and then the reproduction becomes an ordinary test and the waiver here goes.
 
-* GATE_ORDER (P13, A4c × P5b): a gated request's borrowing reservation is handed back at the
-  start of every pass and taken again in tournament order (gates.py).  The pass that first took
-  it ran its tournament in another order: a request ranked above it was judged (and stayed
-  Pending) before a plan in the same pass freed room in the planning view, and the re-run
-  tournament reached it only after the gated request had reserved that room.  A second pass at
-  the same instant then gives the room to the better-ranked request.
 * RECLAIM_BACK (P7, H1 against the candidate order of §10.7): H1 argues that once q reclaimed
   from v's side, q's side is within owned, so v's side can never reclaim q back.  But q's side
   may grow again afterwards (a later admission by borrowing, or a later reservation in the
@@ -26,21 +20,8 @@ and then the reproduction becomes an ordinary test and the waiver here goes.
 
 from __future__ import annotations
 
-from scheduling.engine.model import Config, Plan, State, Status
+from scheduling.engine.model import Config, Plan, State
 from scheduling.engine.tree import compile_tree
-
-GATED = "PENDING_GATES"
-
-
-def _borrowing_gate_reservation(st: Status) -> bool:
-    return st.state == "Reserved" and st.reason == GATED and bool(dict(st.detail).get("borrowing"))
-
-
-def gate_order(first: State, second: Plan) -> bool:
-    """GATE_ORDER: the second pass at the same instant takes back a borrowing gate reservation
-    that the first pass left."""
-    held = {rid for rid, st in first.status.items() if _borrowing_gate_reservation(st)}
-    return any(d.action == "PENDING" and d.request in held for d in second.decisions)
 
 
 def reclaim_back(config: Config, before: State, after: State, q: str, reclaimer: str) -> bool:

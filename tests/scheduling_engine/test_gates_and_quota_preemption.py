@@ -111,3 +111,32 @@ def test_quota_preemption_runs_before_the_pending_are_judged_so_a_second_pass_ha
     assert first.decisions[0].victim == "v"  # the eviction comes first, then the verdicts that see it
     assert first.state.status["q"].state == "Pending" and first.state.allocations["v"].terminating
     assert decide(config, first.state, 77).decisions == ()
+
+
+def test_a_gated_reservation_never_takes_room_a_better_ranked_request_gets_in_the_next_pass():
+    """P13 with A4c × P5b.  X owns the cluster and runs f; P borrows 4u for r.  At t=5: s (S, tier
+    1) is judged first and waits; p (P, priority 100) evicts r (P-W), which frees 3u more than p
+    needs in the planning view.  The gated g (G, tier 0) ranks below s: s shares r's room (P5b) and
+    g waits — in the first pass, not only in a second one at the same instant, which hands g's
+    borrowing reservation back and re-runs the tournament."""
+    config = Config(version=1, resources=("u",), capacity={"u": 10}, nodes=(
+        Node(id="root"),
+        Node(id="X", parent="root", owned={"u": 10}),
+        Node(id="P", parent="root", share_tier=1),
+        Node(id="S", parent="root", share_tier=1),
+        Node(id="G", parent="root"),
+    ))
+    state = initial_state(config, [
+        {"id": "f", "leaf": "X", "demand": {"u": 6}, "admitted_at": -10},
+        {"id": "r", "leaf": "P", "demand": {"u": 4}, "admitted_at": -10, "reclaim_grace": 100},
+    ])
+    state = submit(state, [
+        Request(id="s", leaf="S", demand={"u": 2}, created_at=5),
+        Request(id="p", leaf="P", demand={"u": 1}, created_at=5, priority=100),
+        Request(id="g", leaf="G", demand={"u": 2}, created_at=5, gates=("check",)),
+    ])
+    first = decide(config, state, 5)
+    assert [(d.action, d.request, d.victim) for d in first.decisions] == [
+        ("RESERVE", "p", None), ("EVICT", None, "r"), ("RESERVE", "s", None), ("PENDING", "g", None)]
+    assert first.state.status["s"].victims == ("r",) and first.state.status["g"].reason == "PENDING_NO_CAPACITY"
+    assert decide(config, first.state, 5).decisions == ()

@@ -95,15 +95,9 @@ def drive(data, config: Config, steps: int, *, capacity_drops=False, weights_swi
 
 
 def _second_pass_is_silent(config: Config, plan, t: int) -> None:
-    """P13: a second pass at the same instant decides nothing — but for the known defects,
-    recognised by their signatures (known_defects.py)."""
+    """P13: a second pass at the same instant decides nothing."""
     again = decide(config, plan.state, t, with_hash=False)
-    if not again.decisions:
-        return
-    if known_defects.gate_order(plan.state, again):
-        event("known defect GATE_ORDER (P13) skipped")
-    else:
-        raise AssertionError(f"P13: second pass at t={t} decided {again.decisions[:3]}")
+    assert again.decisions == (), f"P13: second pass at t={t} decided {again.decisions[:3]}"
 
 
 def _no_reclaim_ping_pong(config: Config, plan, state, edges, last_evicted) -> None:
