@@ -25,6 +25,7 @@ from .evaluate import _admit, _bkey
 from .explain import Reason, binding_facts
 from .model import Status, id_key
 from .passctx import PassCtx
+from .sharing import leaving_needed
 from .tournament import tournament, would_progress
 from .tree import Tree, compile_tree, per_tree
 
@@ -251,7 +252,26 @@ def _transfers(ctx: PassCtx) -> None:
         vec = ctx.vec(rid)
         ctx.sim.remove(leaf, vec)
         ctx.version += 1  # the planning view changed: verdicts and fits cached before are stale
-        if ctx.actual.fit(leaf, vec) is None and ctx.sim.fit(leaf, vec) is None:
+        if ctx.sim.fit(leaf, vec) is not None:  # the world changed under the plan (capacity drop, config)
+            ctx.status[rid] = replace(st, state="Pending", reason="", victims=())  # plan again
+        elif ctx.actual.fit(leaf, vec) is None:
             _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER, {"victims": list(st.victims)})
-        else:  # the world changed under the plan (capacity drop, config): plan again
-            ctx.status[rid] = replace(st, state="Pending", reason="", victims=())
+        else:
+            _wait_longer(ctx, rid, st, leaf, vec)
+
+
+def _wait_longer(ctx: PassCtx, rid: str, st: Status, leaf: int, vec: list[int]) -> None:
+    """A reservation whose victims are gone still does not fit physically: since it was made,
+    other requests were admitted into room its plan counted on, on the strength of other plans'
+    victims that are still leaving (the planning view counts them as gone).  Its own victims are
+    evicted already, so dropping it would break plan-or-nothing (P10) and hand the room they freed
+    to whoever comes first.  It keeps its place and waits for those victims as well (P5b).  Some
+    of them always suffice: the planning view, where it fits, holds at least the physical ledger
+    without every leaving victim."""
+    waits = leaving_needed(ctx, leaf, vec)
+    if not waits:  # cannot happen while the ledgers agree; planning again is the safe answer
+        ctx.status[rid] = replace(st, state="Pending", reason="", victims=())
+        return
+    ctx.sim.add(leaf, vec)
+    ctx.status[rid] = replace(st, victims=tuple(waits))
+    ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=rid, facts={"victims": waits, "shared": True})

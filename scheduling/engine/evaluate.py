@@ -16,6 +16,7 @@ from .explain import BINDING_REASON, CLASS_RULE, Reason, admit_facts, victim_sid
 from .fairshare import drs, drs_text
 from .model import Allocation, Binding, Request, Status
 from .passctx import PassCtx, WouldProgress
+from .sharing import leaving_needed
 from .tree import per_tree
 from .waste import shrink_commit
 
@@ -325,10 +326,16 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
             return touched | _evaluate(ctx, q.id, leaf)  # still needs earlier plans' victims (P5b)
     ctx.plan_seq += 1
     names = [c.alloc.request for c in victims]
+    # P5b: the plan may count on room that earlier plans' victims free only in the planning view
+    # (a gang evicted whole for a smaller preemptor).  q then waits for those victims too, listed
+    # first as their plans come first (sharing.py).  With no victim leaving, sim holds at least
+    # what actual does, so q needs none; otherwise some always suffice, since sim without q's
+    # victims holds at least actual without them and without every leaving victim.
+    waits = (leaving_needed(ctx, leaf, vec, names) or []) + names if ctx.excluded else names
     st = ctx.status[q.id]
     ctx.status[q.id] = Status("Reserved", str(Reason.PENDING_WAITING_FOR_VICTIMS), pending_since=st.pending_since,
-                              victims=tuple(names), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted)
-    ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=q.id, facts={"victims": names})
+                              victims=tuple(waits), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted)
+    ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=q.id, facts={"victims": waits})
     touched = {leaf, *(c.leaf for c in shrunk)}
     for c in victims:
         a = ctx.allocations[c.alloc.request]
@@ -370,34 +377,13 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
 
 def _share(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> set[int]:
     """P5b: q fits in the planning view only because earlier plans' victims are leaving: reserve
-    q behind a minimal subset of those victims instead of evicting anything new."""
+    q behind a minimal subset of those victims instead of evicting anything new (sharing.py)."""
     if ctx.dry:
         raise WouldProgress
     ctx.fork_planning_view()
     ctx.sim_is_actual = False
-    actual = ctx.actual
-    tree = ctx.tree
-    pool = ctx.excluded_in_plan_order()
-    taken = []
-    for v in pool:
-        a = ctx.allocations[v]
-        actual.remove(tree.index[a.leaf], tree.vec(a.demand))
-        taken.append(v)
-        if actual.fit(leaf, vec) is None:
-            break
-    ok = actual.fit(leaf, vec) is None
-    if ok:
-        for v in reversed(list(taken)):
-            a = ctx.allocations[v]
-            actual.add(tree.index[a.leaf], tree.vec(a.demand))
-            if actual.fit(leaf, vec) is None:
-                taken.remove(v)
-            else:
-                actual.remove(tree.index[a.leaf], tree.vec(a.demand))
-    for v in taken:
-        a = ctx.allocations[v]
-        actual.add(tree.index[a.leaf], tree.vec(a.demand))
-    if not ok:
+    taken = leaving_needed(ctx, leaf, vec)
+    if taken is None:
         _pending(ctx, q.id, Reason.PENDING_WAITING_FOR_VICTIMS, None, {})
         return set()
     ctx.plan_seq += 1

@@ -11,11 +11,6 @@ and then the reproduction becomes an ordinary test and the waiver here goes.
   may grow again afterwards (a later admission by borrowing, or a later reservation in the
   planning view); v's side may then reclaim from it, and the candidate order — priority
   ascending before newest admission — can pick q rather than the newcomer.
-* TRANSFER_SHORT (P10, P5/P5b): a plan may count on room that an earlier plan's victims free
-  only in the planning view (a whole gang evicted for a smaller preemptor), yet the reservation
-  lists only the plan's own victims.  When those are gone first, the transfer finds the
-  physical ledger short and drops the reservation ("plan again"); if other requests take the
-  room meanwhile, the victims were evicted for nothing.
 """
 
 from __future__ import annotations
@@ -41,19 +36,3 @@ def reclaim_back(config: Config, before: State, after: State, q: str, reclaimer:
         any(a.admitted_at > since and below(state, rid) for rid, a in state.allocations.items())
         or any(st.state == "Reserved" and below(state, rid) for rid, st in state.status.items())
         for state in (before, after))
-
-
-def transfer_short(before: State, plan: Plan, rid: str, now: int, slack: int) -> bool:
-    """TRANSFER_SHORT: ``rid`` entered the pass Reserved behind victims that were all gone when
-    the pass began (released, or expired by A1 at its start), other victims were still leaving,
-    and it leaves the pass Pending."""
-    was, after = before.status.get(rid), plan.state.status.get(rid)
-    if was is None or after is None or was.state != "Reserved" or after.state != "Pending":
-        return False
-
-    def leaving(v: str) -> bool:
-        a = before.allocations.get(v)
-        return a is not None and a.terminating and a.deadline + slack > now
-
-    return not any(leaving(v) for v in was.victims) and any(
-        leaving(v) for v in before.allocations if v not in was.victims)

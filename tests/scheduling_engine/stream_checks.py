@@ -8,14 +8,14 @@ from hypothesis import event
 from scheduling.engine import finish, release
 from scheduling.engine.model import Plan, State
 
-from . import known_defects
-
 
 class PreemptorWatch:
     """P10 plan-or-nothing across passes: a request reserved behind victims is admitted at the
     latest by the first pass at or after its last victim's deadline + release_slack (A1 releases
     every victim then, and a transfer happens in the pass its victims are gone) — unless it
-    finished or the world under its plan changed (capacity drop, config switch)."""
+    finished or the world under its plan changed (capacity drop, config switch).  If it does not
+    fit then, because requests admitted meanwhile took room its plan counted on, it is reserved
+    again, behind other plans' victims still leaving (P5b), and the bound moves to theirs."""
 
     def __init__(self, release_slack: int):
         self.slack = release_slack
@@ -29,10 +29,6 @@ class PreemptorWatch:
             self.due.pop(rid, None)
 
     def after_pass(self, before: State, plan: Plan, t: int) -> None:
-        for rid in sorted(self.due):
-            if known_defects.transfer_short(before, plan, rid, t, self.slack):
-                event("known defect TRANSFER_SHORT (P10) skipped")
-                del self.due[rid]
         allocations = plan.state.allocations
         for d in plan.decisions:
             if d.action == "ADMIT":
@@ -41,6 +37,13 @@ class PreemptorWatch:
                 deadlines = [allocations[v].deadline for v in d.facts["victims"]
                              if v in allocations and allocations[v].terminating]
                 assert deadlines, f"P10: {d.request} reserved behind no leaving victim"
+                if d.request in self.due:
+                    # Its victims are gone but requests admitted since took room its plan counted
+                    # on: it keeps its reservation and waits for other plans' victims as well
+                    # (allocate._wait_longer), evicting nothing more.
+                    assert not any(e.action == "EVICT" and e.preemptor == d.request for e in plan.decisions), \
+                        f"P10: {d.request} evicts again while its reservation stands"
+                    event("P10: a reservation waits for more victims at its transfer")
                 self.due[d.request] = max(deadlines) + self.slack
         late = sorted(rid for rid, due in self.due.items() if due <= t)
         assert not late, f"P10: preemptors {late} not admitted by t={t}: " + \

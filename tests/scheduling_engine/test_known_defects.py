@@ -37,29 +37,3 @@ def test_a_request_that_reclaimed_from_a_tenant_is_never_reclaimed_back_by_it():
                 if d["action"] == "EVICT" and d["reason"] == "EVICT_RECLAIM_OWNED"]
     assert reclaims[:2] == [("a1", "b4"), ("a2", "b3")]
     assert ("b5", "a1") not in reclaims
-
-
-TRANSFER_SHORT = {
-    "resources": ["u"], "capacity": {"u": 8}, "until": 130,
-    "tree": [{"id": "root"}, {"id": "T1", "parent": "root", "owned": {"u": 4}},
-             {"id": "T2", "parent": "root", "owned": {"u": 2}}, {"id": "T3", "parent": "root", "owned": {"u": 2}}],
-    "running": [{"id": "a0", "leaf": "T1", "demand": {"u": 1}, "admitted_at": -10},
-                {"id": "g", "leaf": "T2", "demand": {"u": 5}, "admitted_at": -10, "reclaim_grace": 100},
-                {"id": "h1", "leaf": "T3", "demand": {"u": 1}, "admitted_at": -10, "reclaim_grace": 0},
-                {"id": "h2", "leaf": "T3", "demand": {"u": 1}, "admitted_at": -9, "reclaim_grace": 0}],
-    "events": [{"t": 10, "submit": [{"id": "a1", "leaf": "T1", "demand": {"u": 1}},
-                                    {"id": "x", "leaf": "T3", "demand": {"u": 5}, "priority": 100}]},
-               {"t": 11, "submit": [{"id": "a2", "leaf": "T1", "demand": {"u": 2}}]}],
-}
-
-
-@pytest.mark.xfail(strict=True, reason="known defect TRANSFER_SHORT (known_defects.py)")
-def test_a_preemptor_whose_plan_counted_on_another_plans_victims_is_admitted():
-    """P10.  At t=10 a1 reclaims the whole gang g (5u for 1u: 4u spare in the planning view,
-    freed only when g leaves at t=110); x evicts h2 (P-W) counting on that spare, but is reserved
-    behind h2 alone.  At t=11 h2 is gone, the physical ledger still holds g, x's reservation is
-    dropped, a2 takes g's spare room: h2 was evicted for a preemptor that never runs."""
-    out = run(TRANSFER_SHORT)
-    evicted_for_x = [d["victim"] for d in out["decisions"] if d["action"] == "EVICT" and d["preemptor"] == "x"]
-    assert evicted_for_x == ["h2"]
-    assert out["final"]["requests"]["x"]["state"] == "Admitted"

@@ -1,0 +1,63 @@
+"""P5b: which victims of earlier plans a reservation waits for, besides its own.
+
+A reservation is transferred (allocate._transfers) in the first pass in which none of the victims
+it lists is still leaving, and it must then fit the physical ledger ``actual``.  The planning view
+``sim`` counts every victim of every plan as gone already, so a request may fit there thanks to
+another plan's victims — typically a whole gang evicted for a smaller preemptor, whose surplus
+nobody was promised.  Physically that room is free only once those victims have left.  So a
+reservation lists every leaving victim whose capacity it needs:
+
+* a request that fits in ``sim`` alone shares earlier plans' victims, evicting nothing
+  (evaluate._share);
+* a plan whose own victims do not free enough in ``actual`` waits for the earlier victims its
+  plan counted on as well (evaluate._commit); listing only its own, it would be transferred when
+  they are gone, find ``actual`` short, and its victims would have been evicted for nothing (P10);
+* a transfer that still finds ``actual`` short (other admissions took room in the meantime) waits
+  for more of them instead of dropping a reservation whose victims are already evicted
+  (allocate._transfers).
+
+The victims are taken in plan order (``PassCtx.excluded_in_plan_order``, the order in which their
+preemptors are transferred) until the request fits in ``actual`` without them; those not needed
+are then put back, newest first, so the list is minimal.  They are not evictions: minimality (P8)
+concerns a plan's own victims, and these were chosen and evicted by the plans before it.
+"""
+
+from __future__ import annotations
+
+from .passctx import PassCtx
+
+
+def leaving_needed(ctx: PassCtx, leaf: int, vec: list[int], gone: list[str] | tuple = ()) -> list[str] | None:
+    """The leaving victims that a request of demand ``vec`` at ``leaf`` must wait for to fit in
+    ``actual``, in plan order, once the allocations ``gone`` (its own victims) have left too: [] if
+    none, None if even all of them are not enough.  ``actual`` is restored before returning."""
+    actual, tree, allocs = ctx.actual, ctx.tree, ctx.allocations
+    index, vec_of = tree.index, tree.vec
+    for v in gone:
+        a = allocs[v]
+        actual.remove(index[a.leaf], vec_of(a.demand))
+    taken: list[str] = []
+    ok = actual.fit(leaf, vec) is None
+    if not ok:
+        for v in ctx.excluded_in_plan_order():
+            a = allocs[v]
+            actual.remove(index[a.leaf], vec_of(a.demand))
+            taken.append(v)
+            if actual.fit(leaf, vec) is None:
+                ok = True
+                break
+        if ok:
+            for v in reversed(list(taken)):  # fill-back, newest first: the list ends minimal
+                a = allocs[v]
+                actual.add(index[a.leaf], vec_of(a.demand))
+                if actual.fit(leaf, vec) is None:
+                    taken.remove(v)
+                else:
+                    actual.remove(index[a.leaf], vec_of(a.demand))
+        for v in taken:
+            a = allocs[v]
+            actual.add(index[a.leaf], vec_of(a.demand))
+    for v in gone:
+        a = allocs[v]
+        actual.add(index[a.leaf], vec_of(a.demand))
+    return taken if ok else None
