@@ -15,7 +15,7 @@ and then the reproduction becomes an ordinary test and the waiver here goes.
 
 from __future__ import annotations
 
-from scheduling.engine.model import Config, Plan, State
+from scheduling.engine.model import Config, State
 from scheduling.engine.tree import compile_tree
 
 
