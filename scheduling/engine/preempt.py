@@ -340,6 +340,7 @@ def _greedy(ctx, q, leaf, vec, need, cands, strat, relaxed, target_within_owned)
             for r in range(ctx.tree.R):
                 budget_used[r] += c.vec[r]
         sim.remove(c.leaf, c.vec)
+        c.taken_after = tuple(taken)
         taken.append(c)
         memo = {}
         if _satisfied(ctx, leaf, vec, need, target_within_owned):

@@ -52,6 +52,11 @@ class Candidate:
     tags: dict[str, int] = field(default_factory=dict)  # tag -> "until" (or 0)
     band: tuple = ()  # (terminating, class, DRS of a_v, aged priority): the P2 swap stays inside one
     shrink_to: list[int] | None = None  # P4: the allocation keeps this instead of being evicted
+    # P9 is judged "in the simulated state at selection time": the plan's victims already out of
+    # it when this one was validated and taken, in order of taking.  Fill-back (P3) may put some
+    # of them back later, so the final victim set alone does not tell that state; the audit hook
+    # (decide's ``audit``) reads it here.  Set by the walk that takes it (preempt.py, waste.py).
+    taken_after: tuple[Candidate, ...] = ()
 
 
 class _Segment:

@@ -71,8 +71,10 @@ def swap_tail(ctx, seg, stop, taken, leaf, vec, need, target_within_owned, satis
         sim.add(c.leaf, c.vec)
     choice = _best_subset(ctx, members, tail, prefix, leaf, vec, need, target_within_owned, satisfied, valid)
     chosen = tail if choice is None else choice
-    for c in chosen:
+    for i, c in enumerate(chosen):
         sim.remove(c.leaf, c.vec)
+        if choice is not None:  # validated by _works after the prefix and the subset's earlier ones
+            c.taken_after = (*prefix, *chosen[:i])
     return prefix + chosen
 
 

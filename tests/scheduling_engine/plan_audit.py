@@ -2,12 +2,14 @@
 ``audit`` hook), against the rule texts of §10.5, §10.7 and §10.8.
 
 The audit recomputes what it needs from scratch (balances by the F1 recursion, DRS with
-``fairshare.drs``, exact Fractions) on the planning view the plan started from.  Each victim's
-class condition is judged in that view minus the victims listed before it: the engine
-re-validates a candidate when it takes it (P9), and the list keeps the order of taking.  That
-state differs from the one at selection time only by earlier victims the fill-back (P3) put
-back.  The borrowing chain can only be stronger with fewer removals; the advantage node (P-R)
-and S2-a/S2-b (P-F) could in principle differ, though no random stream has shown a case yet.
+``fairshare.drs``, exact Fractions) on the planning view the plan started from.  P9 judges each
+victim "in the simulated state at selection time": the start view minus the victims taken
+before it, which the engine records on each candidate (``Candidate.taken_after``) because
+fill-back (P3) may have put some of them back — then that state differs from the start view
+minus the final victims listed before it (a P-F victim may hold S2-b only while an earlier,
+later put back, victim is out).  The record is not taken on trust: the victims and every
+candidate taken then put back must form one sequence of taking, each of its candidates legal
+in its own selection-time state; the put back ones are judged like victims.
 Conditions that do not depend on the state (priorities, policies, delays, fences, minimum
 runtime, budget) are checked as the rules state them.
 """
@@ -83,15 +85,41 @@ def plan_auditor(problems: list[str], seen: dict[str, int] | None = None):
         start = View.of(tree, ctx.sim)
         _admissible_and_minimal(ctx, q, leaf, vec, need, victims, problems)
         pending_since = ctx.status[q.id].pending_since
+        sequence = _taking_sequence(q, victims, problems)
+        kept = {id(c) for c in victims}
         view = start
-        for c in victims:
-            if seen is not None:
-                seen[c.cls] = seen.get(c.cls, 0) + 1
-            problems.extend(_victim_problems(ctx, q, leaf, vec, need, c, view, start, pending_since))
-            view = view.plus(c.leaf, c.vec, -1)
+        for c in sequence:
+            found = _victim_problems(ctx, q, leaf, vec, need, c, view, start, pending_since)
+            if id(c) in kept:
+                if seen is not None:
+                    seen[c.cls] = seen.get(c.cls, 0) + 1
+                problems.extend(found)
+            else:
+                problems.extend(f"{p} (taken, then put back by fill-back)" for p in found)
+            # What left the simulated state when c was taken: all of it, even if P4 later shrank c.
+            view = view.plus(c.leaf, tree.vec(c.alloc.demand), -1)
         problems.extend(_budget_problems(ctx, q, victims))
 
     return audit
+
+
+def _taking_sequence(q, victims, problems) -> list:
+    """Every candidate the plan took, in order of taking: the last victim's record of what was
+    taken before it, then itself.  Each candidate's own record must be the sequence before it,
+    and the victims a subsequence in their listed order, or the selection-time states the
+    records stand for are not those of one walk."""
+    if not victims:
+        return []
+    sequence = [*victims[-1].taken_after, victims[-1]]
+    position = {id(c): i for i, c in enumerate(sequence)}
+    coherent = len(position) == len(sequence) and all(
+        len(c.taken_after) == i and all(a is b for a, b in zip(c.taken_after, sequence, strict=False))
+        for i, c in enumerate(sequence))
+    listed = [position.get(id(c), -1) for c in victims]
+    if not coherent or min(listed) < 0 or listed != sorted(listed):
+        problems.append(f"P9: victims of {q.id} do not come from one sequence of taking "
+                        f"({[c.alloc.request for c in sequence]} vs {[c.alloc.request for c in victims]})")
+    return sequence
 
 
 def _admissible_and_minimal(ctx, q, leaf, vec, need, victims, problems) -> None:
