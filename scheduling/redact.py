@@ -30,7 +30,7 @@ NODE = re.compile(r"t(\d+)(?:#self)?")
 REQUEST_IN_TEXT = re.compile(r"(?<![\w\-/.])([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)/([\w](?:[\w\-.]*\w)?)")
 # Facts that hold nodes, and facts that hold request ids (the engine's own keys, explain.py).
 NODE_FACTS = {"node", "via", "lender_scope", "victim_node", "preemptor_node", "lca", "leaf", "path"}
-REQUEST_FACTS = {"request", "victim", "preemptor", "by", "victims"}
+REQUEST_FACTS = {"request", "victim", "preemptor", "by", "victims", "released"}
 
 
 class Redactor:
@@ -170,9 +170,9 @@ def _unused(taken: dict, name):
 
 
 def _request_ids(facts) -> list[str]:
-    """The request ids a decision's facts name (victim, preemptor, by, victims)."""
+    """The request ids a decision's facts name (victim, preemptor, by, victims, released)."""
     found = []
     for key in REQUEST_FACTS:
         value = (facts or {}).get(key)
-        found += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+        found += [v for v in (value if isinstance(value, list | tuple) else [value]) if isinstance(v, str)]
     return found

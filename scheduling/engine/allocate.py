@@ -108,6 +108,26 @@ def release_allocation(status: dict, allocations: dict, aid: str, now: int) -> N
         status[a.request] = Status("Pending", "", pending_since=now, times_preempted=st.times_preempted + 1)
 
 
+def mark_released(status: dict, released: set[str]) -> None:
+    """Reservations note which of their victims are gone (fact ``released``).  Victims are named
+    by request id, and a released victim is requeued: it may be admitted again and evicted again,
+    for another plan, while a reservation that named it still stands.  That new Terminating
+    allocation is not the one the reservation waits for (P10).  One scan per batch of releases;
+    the callers copy or scan the status map anyway."""
+    for rid, st in status.items():
+        if st.state == "Reserved" and st.victims and not released.isdisjoint(st.victims):
+            gone = released.union(_released(st))
+            detail = dict(st.detail, released=tuple(v for v in st.victims if v in gone))
+            status[rid] = replace(st, detail=tuple(sorted(detail.items())))
+
+
+def _released(st: Status) -> tuple[str, ...]:
+    for key, value in st.detail:
+        if key == "released":
+            return value
+    return ()
+
+
 def _expire(ctx: PassCtx) -> None:
     slack = ctx.settings.release_slack
     due = [aid for aid, a in ctx.allocations.items()
@@ -117,13 +137,15 @@ def _expire(ctx: PassCtx) -> None:
         if ctx._by_leaf is not None:
             ctx._by_leaf[ctx.tree.index[a.leaf]].remove(aid)
         release_allocation(ctx.status, ctx.allocations, aid, ctx.now)
+    if due:
+        mark_released(ctx.status, set(due))
 
 
-def _still_leaving(allocations: dict, victim: str) -> bool:
-    """Victims are named by request id; a released victim may be admitted again later, and
-    that new Running allocation is not the one the plan waits for."""
-    a = allocations.get(victim)
-    return a is not None and a.terminating
+def _still_leaving(allocations: dict, st: Status) -> list[str]:
+    """The victims a reservation still waits for: not released since it was made (see
+    ``mark_released``) and still Terminating."""
+    gone = _released(st)
+    return [v for v in st.victims if v not in gone and (a := allocations.get(v)) is not None and a.terminating]
 
 
 def _build_ledgers(ctx: PassCtx) -> None:
@@ -142,18 +164,17 @@ def _build_ledgers(ctx: PassCtx) -> None:
     for leaf in sorted(per_leaf):
         ctx.actual.add(tree.index[leaf], per_leaf[leaf])
     ctx.sim = ctx.actual  # one ledger until the planning view first differs (PassCtx.fork_planning_view)
-    ctx.excluded = set()
     for rid, st in ctx.status.items():
         if st.state != "Reserved":
             continue
         ctx.reserved_at_start.append((st.plan_seq, rid))  # for _transfers, in plan order
         ctx.fork_planning_view()
         ctx.sim_is_actual = False
-        for v in st.victims:
-            if _still_leaving(ctx.allocations, v) and v not in ctx.excluded:
-                ctx.excluded.add(v)
+        for v in _still_leaving(ctx.allocations, st):
+            if v not in ctx.excluded:
                 a = ctx.allocations[v]
                 ctx.sim.remove(tree.index[a.leaf], tree.vec(a.demand))
+            ctx.wait_for(v, st.plan_seq)
         ctx.sim.add(tree.index[ctx.requests[rid].leaf], ctx.vec(rid))
 
 
@@ -245,17 +266,20 @@ def _transfers(ctx: PassCtx) -> None:
         if gates.is_gate_reservation(st):  # A4c: no victims, waits for its checks instead
             gates.transfer(ctx, rid)
             continue
-        if any(_still_leaving(ctx.allocations, v) for v in st.victims):
+        if _still_leaving(ctx.allocations, st):
             continue
         q = ctx.requests[rid]
         leaf = ctx.tree.index[q.leaf]
         vec = ctx.vec(rid)
         ctx.sim.remove(leaf, vec)
         ctx.version += 1  # the planning view changed: verdicts and fits cached before are stale
-        if ctx.sim.fit(leaf, vec) is not None:  # the world changed under the plan (capacity drop, config)
-            ctx.status[rid] = replace(st, state="Pending", reason="", victims=())  # plan again
-        elif ctx.actual.fit(leaf, vec) is None:
+        if ctx.actual.fit(leaf, vec) is None:
+            # Physically there: it is admitted in its plan's place, even where the planning view
+            # is short.  That view can be overcommitted by victims counted back in when the plan
+            # that evicted them went away, and the earlier plan comes first (P5b, P10).
             _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER, {"victims": list(st.victims)})
+        elif ctx.sim.fit(leaf, vec) is not None:  # the world changed under the plan (capacity drop, config)
+            ctx.status[rid] = replace(st, state="Pending", reason="", victims=(), detail=())  # plan again
         else:
             _wait_longer(ctx, rid, st, leaf, vec)
 
@@ -273,5 +297,8 @@ def _wait_longer(ctx: PassCtx, rid: str, st: Status, leaf: int, vec: list[int]) 
         ctx.status[rid] = replace(st, state="Pending", reason="", victims=())
         return
     ctx.sim.add(leaf, vec)
-    ctx.status[rid] = replace(st, victims=tuple(waits))
+    for v in waits:  # their room comes to it in its (earlier) place now
+        ctx.wait_for(v, st.plan_seq)
+    detail = tuple(kv for kv in st.detail if kv[0] != "released")  # waits are all still leaving
+    ctx.status[rid] = replace(st, victims=tuple(waits), detail=detail)
     ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=rid, facts={"victims": waits, "shared": True})

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 from . import incremental
-from .allocate import release_allocation, run_pass
+from .allocate import mark_released, release_allocation, run_pass
 from .explain import Reason
 from .model import Config, Decision, Plan, Request, State, Status, id_key
 from .passctx import PassCtx
@@ -155,12 +155,14 @@ def clear_gates(state: State, ids: list[str], names: list[str] | None = None) ->
 def release(state: State, ids: list[str], now: int) -> State:
     """Kubernetes confirmed that an evicted allocation's pods are gone."""
     status, allocs = dict(state.status), dict(state.allocations)
-    released = False
+    released = set()
     for aid in ids:
         a = allocs.get(aid)
         if a is not None and a.terminating:
             release_allocation(status, allocs, aid, now)
-            released = True
+            released.add(aid)
+    if released:
+        mark_released(status, released)
     after = replace(state, status=status, allocations=allocs)
     # Nothing released: the carried pass data (incremental.py) still describes this state.
     return after if released else incremental.on_submit(state, after, ())

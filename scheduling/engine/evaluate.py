@@ -343,7 +343,7 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
         if not a.terminating:
             ctx.allocations[a.request] = replace(a, terminating=True, victim_of=q.id,
                                                  deadline=ctx.now + vreq.reclaim_grace)
-        ctx.excluded.add(a.request)
+        ctx.wait_for(a.request, ctx.plan_seq)
         # X3: the victim side's numbers before and after this eviction, in the planning view the
         # plan was made in (earlier victims of the plan already gone, q not yet admitted).
         used_before, borrowed_before = victim_side(tree, ctx.sim, c.a_v, c.vec)

@@ -109,7 +109,7 @@ def try_pass(tree, state: State, now: int, audit) -> tuple[PassCtx, Carry] | Non
         if i is not None and tree.nodes[i].queueing == "StrictFIFO":
             return None
     ctx = PassCtx(tree, state, now, audit, share_allocations=True)
-    ctx.actual, ctx.sim, ctx.excluded = carry.actual, carry.sim, set()
+    ctx.actual, ctx.sim = carry.actual, carry.sim  # nothing counted as leaving: see carried()
     carry.busy = True
     ctx.dry = True  # any admission, reservation or eviction aborts: see the module docstring
     try:

@@ -66,6 +66,10 @@ class PassCtx:
         self.victim_index: dict = {}  # victims.py and victim_*.py: leaf orders, orphans, node views, per pass
         self._by_leaf: dict[int, list[str]] | None = None
         self._leaving: _LeavingOrder | None = None  # excluded_in_plan_order, between calls
+        # The victims this pass counts as leaving (set by allocate._build_ledgers and the plans
+        # made in the pass), each with the lowest plan_seq of the reservations waiting for it.
+        self.excluded: set[str] = set()
+        self.waited_by: dict[str, int] = {}
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R
         for t, amounts in self.fs_history:
@@ -118,20 +122,28 @@ class PassCtx:
 
     def excluded_in_plan_order(self) -> list[str]:
         """``excluded`` — the victims this pass counts as leaving — in the order a shared
-        reservation takes them (P5b, evaluate._share): by their preemptor's ``plan_seq`` (INF
-        when it has no status), then id.  Kept between calls rather than sorted on each: a pass
-        shares hundreds of reservations while the set grows by a few victims per plan (B10).
-        Before it is reused it is checked against all the order depends on — the set, each
-        victim's allocation (``victim_of``) and its preemptor's status, compared as values, in C
-        — and built again from scratch if anything but an addition changed."""
-        excluded, allocs, status = self.excluded, self.allocations, self.status
+        reservation takes them (P5b, evaluate._share): by the ``plan_seq`` of the first
+        reservation that waits for them (``waited_by``), then id.  That is the order in which
+        their room is handed on at transfers: a victim's ``victim_of`` names the plan that evicted
+        it, which may have been withdrawn since while a later plan still waits for it.  Kept
+        between calls rather than sorted on each: a pass shares hundreds of reservations while the
+        set grows by a few victims per plan (B10).  Before it is reused it is checked against all
+        the order depends on — the set and each victim's key, compared as lists, in C — and built
+        again from scratch if anything but an addition changed."""
+        excluded, waited_by = self.excluded, self.waited_by
         got = self._leaving
-        if (got is None or not got.members <= excluded or list(map(allocs.get, got.order)) != got.allocs
-                or list(map(status.get, got.preemptors)) != got.statuses):
+        if got is None or not got.members <= excluded or list(map(waited_by.get, got.order)) != got.seqs:
             got = self._leaving = _LeavingOrder()
         if len(got.members) != len(excluded):
-            got.add(excluded - got.members if got.members else excluded, allocs, status)
+            got.add(excluded - got.members if got.members else excluded, waited_by)
         return got.order
+
+    def wait_for(self, victim: str, plan_seq: int) -> None:
+        """Count ``victim`` as leaving, for a reservation made at ``plan_seq`` (see ``waited_by``)."""
+        self.excluded.add(victim)
+        seq = self.waited_by.get(victim)
+        if seq is None or plan_seq < seq:
+            self.waited_by[victim] = plan_seq
 
     def times_preempted(self, rid: str) -> int:
         st = self.status.get(rid)
@@ -163,31 +175,23 @@ class PassCtx:
 
 
 class _LeavingOrder:
-    """``PassCtx.excluded_in_plan_order``'s sorted victims, with what their keys were read from
-    (parallel lists, so that checking them is a comparison of lists)."""
+    """``PassCtx.excluded_in_plan_order``'s sorted victims, with the keys they were sorted by."""
 
-    __slots__ = ("members", "order", "keys", "allocs", "preemptors", "statuses")
+    __slots__ = ("members", "order", "seqs")
 
     def __init__(self):
         self.members: set[str] = set()
         self.order: list[str] = []
-        self.keys: list[tuple] = []
-        self.allocs: list = []
-        self.preemptors: list = []
-        self.statuses: list = []
+        self.seqs: list[int] = []
 
-    def add(self, added: set, allocs: dict, status: dict) -> None:
-        """Key the ``added`` victims and merge them in.  The sort is stable, on the key alone: a
-        full build orders the set as ``sorted(excluded, key=…)`` would."""
-        entries = list(zip(self.keys, self.order, self.allocs, self.preemptors, self.statuses, strict=True))
-        for v in added:
-            a = allocs[v]
-            st = status.get(a.victim_of)
-            entries.append(((st.plan_seq if st is not None else INF, id_key(v)), v, a, a.victim_of, st))
+    def add(self, added: set, waited_by: dict) -> None:
+        """Key the ``added`` victims and merge them in: a full build orders the set as
+        ``sorted(excluded, key=…)`` would."""
+        entries = [((seq, id_key(v)), v) for seq, v in zip(self.seqs, self.order, strict=True)]
+        entries += [((waited_by.get(v, INF), id_key(v)), v) for v in added]
         entries.sort(key=itemgetter(0))
-        keys, order, alloc_list, preemptors, statuses = zip(*entries, strict=True)
-        self.keys, self.order, self.allocs = list(keys), list(order), list(alloc_list)
-        self.preemptors, self.statuses = list(preemptors), list(statuses)
+        self.order = [v for _, v in entries]
+        self.seqs = [waited_by.get(v) for v in self.order]
         self.members |= added
 
 

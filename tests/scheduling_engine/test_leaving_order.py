@@ -1,11 +1,9 @@
-"""The victims a shared reservation takes (P5b) come in plan order, whatever happened to the pass
+"""The victims a shared reservation takes (P5b) come in plan order — by the first reservation that
+waits for each (``PassCtx.waited_by``), whatever plan evicted it — whatever happened to the pass
 since the order was last asked for: ``PassCtx.excluded_in_plan_order`` keeps it between calls and
-must still answer what sorting ``excluded`` anew would (the oracle below, evaluate._share's sort
-before the cache)."""
+must still answer what sorting ``excluded`` anew would (the oracle below)."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from scheduling.engine.model import Allocation, Config, Node, Request, State, Status, id_key
 from scheduling.engine.passctx import PassCtx
@@ -13,8 +11,7 @@ from scheduling.engine.tree import INF, compile_tree
 
 
 def oracle(ctx) -> list[str]:
-    return sorted(ctx.excluded, key=lambda v: (ctx.status[ctx.allocations[v].victim_of].plan_seq
-                                               if ctx.allocations[v].victim_of in ctx.status else INF, id_key(v)))
+    return sorted(ctx.excluded, key=lambda v: (ctx.waited_by.get(v, INF), id_key(v)))
 
 
 def a_pass() -> PassCtx:
@@ -38,25 +35,43 @@ def a_pass() -> PassCtx:
 
 def test_the_order_follows_additions_and_every_change_it_depends_on():
     ctx = a_pass()
+    seq = {f"p{j}": s for j, s in zip(range(1, 5), (3, 1, 4, 2), strict=True)}
+
+    def plans_wait(*victims):
+        for v in victims:
+            ctx.wait_for(v, seq[ctx.allocations[v].victim_of])
+
     assert ctx.excluded_in_plan_order() == oracle(ctx) == []
-    ctx.excluded.update(["v1", "v2", "v10", "v7"])
+    plans_wait("v1", "v2", "v10", "v7")
+    assert ctx.excluded_in_plan_order() == oracle(ctx) == ["v2", "v10", "v1", "v7"]
+    ctx.wait_for("v3", 5)  # a later plan's own victims
+    ctx.wait_for("v11", 5)
     assert ctx.excluded_in_plan_order() == oracle(ctx)
-    ctx.excluded.update(["v3", "v11", "v12"])  # a later plan's victims
+    # An earlier reservation waits for a victim too (P5b sharing, a transfer that waits longer):
+    # the victim's room comes to it first, so it moves up.
+    ctx.wait_for("v11", 1)
     assert ctx.excluded_in_plan_order() == oracle(ctx)
-    # A preemptor's status changes (an orphan's preemptor admitted, re-reserved, or gone).
-    ctx.status["p2"] = replace(ctx.status["p2"], plan_seq=9)
+    assert ctx.excluded_in_plan_order()[:3] == ["v2", "v10", "v11"]
+    ctx.wait_for("v7", 9)  # a later one changes nothing
     assert ctx.excluded_in_plan_order() == oracle(ctx)
-    ctx.status["p3"] = Status("Admitted", "ADMITTED_WITHIN_OWNED")
+    # A victim's key is set apart from any plan (as a test may), or dropped.
+    ctx.waited_by["v2"] = 7
     assert ctx.excluded_in_plan_order() == oracle(ctx)
-    del ctx.status["p4"]
-    assert ctx.excluded_in_plan_order() == oracle(ctx)
-    # A victim's allocation now names another preemptor, or none.
-    ctx.allocations["v1"] = replace(ctx.allocations["v1"], victim_of="p4")
-    ctx.allocations["v10"] = replace(ctx.allocations["v10"], victim_of=None)
+    del ctx.waited_by["v1"]
     assert ctx.excluded_in_plan_order() == oracle(ctx)
     # The set loses a member, or is replaced by another one.
     ctx.excluded.discard("v11")
-    ctx.excluded.add("v5")
+    ctx.wait_for("v5", 2)
     assert ctx.excluded_in_plan_order() == oracle(ctx)
     ctx.excluded = {"v4", "v9"}
     assert ctx.excluded_in_plan_order() == oracle(ctx)
+
+
+def test_the_order_is_that_of_the_waiting_reservations_not_of_the_plans_that_evicted():
+    """A victim evicted by a plan since withdrawn (its ``victim_of`` names no reservation) that a
+    later reservation shares comes in that reservation's place, not last."""
+    ctx = a_pass()
+    del ctx.status["p1"]  # v1's preemptor finished; p2 (plan_seq 1) shares v1
+    ctx.wait_for("v1", 1)
+    ctx.wait_for("v4", 2)  # p4's own victim
+    assert ctx.excluded_in_plan_order() == ["v1", "v4"]

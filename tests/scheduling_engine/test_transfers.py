@@ -5,7 +5,9 @@ back to planning."""
 
 from __future__ import annotations
 
-from scheduling.engine.simulate import run
+from scheduling.engine import decide, release, submit
+from scheduling.engine.explain import why
+from scheduling.engine.simulate import build_config, build_request, initial_state, run
 
 
 def _decisions(out: dict, action: str, request: str) -> list[dict]:
@@ -85,3 +87,70 @@ def test_a_reservation_the_capacity_no_longer_holds_is_planned_again():
     assert [(d["t"], d["victims"]) for d in _decisions(out, "RESERVE", "a")] == [(10, ["b"])]
     assert [(d["t"], d["reason"]) for d in _decisions(out, "PENDING", "a")] == [(15, "PENDING_NO_CAPACITY")]
     assert out["final"]["requests"]["a"]["state"] == "Pending"
+
+
+EVICTED_AGAIN = {
+    "resources": ["u"], "capacity": {"u": 8}, "until": 60,
+    "tree": [{"id": "root"}, {"id": "T1", "parent": "root", "owned": {"u": 4}},
+             {"id": "T2", "parent": "root", "owned": {"u": 4}}],
+    "running": [{"id": "w", "leaf": "T1", "demand": {"u": 2}, "admitted_at": -10, "preemptible": False},
+                {"id": "v1", "leaf": "T1", "demand": {"u": 1}, "admitted_at": -10, "reclaim_grace": 100},
+                {"id": "v2", "leaf": "T1", "demand": {"u": 1}, "admitted_at": -9, "reclaim_grace": 30},
+                {"id": "b1", "leaf": "T2", "demand": {"u": 2}, "admitted_at": -10},
+                {"id": "b2", "leaf": "T2", "demand": {"u": 2}, "admitted_at": -10}],
+    "events": [{"t": 10, "submit": [{"id": "p", "leaf": "T1", "demand": {"u": 2}, "priority": 50}]},
+               {"t": 12, "release": ["v1"]},
+               {"t": 16, "finish": ["b1"]},
+               {"t": 17, "submit": [{"id": "z", "leaf": "T2", "demand": {"u": 2}}]}],
+}
+
+
+def test_a_victim_released_and_evicted_again_for_another_plan_is_not_waited_for_twice():
+    """P10.  p evicts v1 and v2 (P-W).  v1's pods are gone at t=12; requeued, v1 is admitted
+    again (borrowing) at t=16 and reclaimed for z at t=17, with a 100 s grace.  Victims are named
+    by request id, but that new Terminating allocation is z's business: p is admitted when v2
+    leaves (t=40), not when v1 leaves a second time (t=117)."""
+    out = run(EVICTED_AGAIN)
+    assert [d["victim"] for d in out["decisions"] if d["action"] == "EVICT"] == ["v2", "v1", "v1"]
+    assert [(d["t"], d["reason"]) for d in _decisions(out, "ADMIT", "p")] == [(40, "ADMITTED_BY_TRANSFER")]
+    assert _decisions(out, "PENDING", "p") == []
+
+
+def test_a_reservation_notes_which_of_its_victims_are_gone():
+    """The why of a reservation names its victims and, once some are gone, which of them
+    (``released``): the operator sees what it still waits for."""
+    config = build_config(EVICTED_AGAIN, 1, 0)
+    state = initial_state(config, EVICTED_AGAIN["running"])
+    state = submit(state, [build_request({"id": "p", "leaf": "T1", "demand": {"u": 2}, "priority": 50}, 10)])
+    state = decide(config, state, 10).state
+    assert why(state, "p")["victims"] == ["v2", "v1"] and "released" not in why(state, "p")
+    state = decide(config, release(state, ["v1"], 12), 12).state
+    assert why(state, "p")["state"] == "Reserved" and why(state, "p")["released"] == ("v1",)
+
+
+ORPHAN_SHARED = {
+    "resources": ["u"], "capacity": {"u": 10}, "until": 120,
+    "tree": [{"id": "root"}, {"id": "T1", "parent": "root", "owned": {"u": 4}},
+             {"id": "T2", "parent": "root", "owned": {"u": 4}},
+             {"id": "T3", "parent": "root", "owned": {"u": 2}, "borrow_limit": {"u": 0}}],
+    "running": [{"id": "a0", "leaf": "T1", "demand": {"u": 3}, "admitted_at": -10},
+                {"id": "g", "leaf": "T2", "demand": {"u": 5}, "admitted_at": -10, "reclaim_grace": 100},
+                {"id": "h", "leaf": "T3", "demand": {"u": 2}, "admitted_at": -10, "reclaim_grace": 50}],
+    "events": [{"t": 10, "submit": [{"id": "a1", "leaf": "T1", "demand": {"u": 1}}]},
+               {"t": 11, "submit": [{"id": "x", "leaf": "T2", "demand": {"u": 2}}]},
+               {"t": 12, "finish": ["a1"]},
+               {"t": 13, "submit": [{"id": "y", "leaf": "T3", "demand": {"u": 2}, "priority": 100}]},
+               {"t": 14, "submit": [{"id": "s", "leaf": "T2", "demand": {"u": 2}}]}],
+}
+
+
+def test_a_shared_reservation_waits_for_the_victims_whose_room_is_not_promised_first():
+    """P5b.  a1 reclaims the whole gang g (5u for 1u) and x shares g's spare; a1 then finishes,
+    so g's room goes to x first.  y evicts h.  s fits in the planning view on g's spare: it must
+    wait for g (its room comes after x's 2u) and not for h, whose room y takes first — listed
+    behind h, s would find no room when h leaves and have to wait again."""
+    out = run(ORPHAN_SHARED)
+    assert [(d["t"], d["victims"]) for d in _decisions(out, "RESERVE", "s")] == [(14, ["g"])]
+    assert [(d["t"], d["request"]) for d in out["decisions"] if d["reason"] == "ADMITTED_BY_TRANSFER"] == [
+        (63, "y"), (110, "x"), (110, "s")]
+    assert [d["victim"] for d in out["decisions"] if d["action"] == "EVICT"] == ["g", "h"]
