@@ -166,11 +166,17 @@ def state_from_json(data: dict) -> State:
                       detail=tuple((k, _tupled(v)) for k, v in d.get("detail") or ()),
                       times_preempted=d.get("times_preempted", 0))
 
+    def allocation(d: dict) -> Allocation:
+        fields_ = _only_fields(Allocation, d)
+        if d.get("reclaim_guard"):
+            fields_["reclaim_guard"] = _tupled(d["reclaim_guard"])
+        return Allocation(**fields_)
+
     return State(
         requests={k: Request(**{**_only_fields(Request, v), "gates": tuple(v.get("gates") or ())})
                   for k, v in data["requests"].items()},
         status={k: status(v) for k, v in data["status"].items()},
-        allocations={k: Allocation(**_only_fields(Allocation, v)) for k, v in data["allocations"].items()},
+        allocations={k: allocation(v) for k, v in data["allocations"].items()},
         capacity=data.get("capacity"),
         fs_history=tuple((t, tuple((n, q) for n, q in pairs)) for t, pairs in data.get("fs_history") or ()),
         plan_seq=data.get("plan_seq", 0), pass_seq=data.get("pass_seq", 0),

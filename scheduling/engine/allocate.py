@@ -25,6 +25,7 @@ from .evaluate import _admit, _bkey
 from .explain import Reason, binding_facts
 from .model import Status, id_key
 from .passctx import PassCtx
+from .reserved_reclaim import is_shared
 from .sharing import leaving_needed
 from .tournament import tournament, would_progress
 from .tree import Tree, compile_tree, per_tree
@@ -122,10 +123,14 @@ def mark_released(status: dict, released: set[str]) -> None:
 
 
 def _released(st: Status) -> tuple[str, ...]:
-    for key, value in st.detail:
-        if key == "released":
+    return _fact(st, "released", ())
+
+
+def _fact(st: Status, key: str, default):
+    for k, value in st.detail:
+        if k == key:
             return value
-    return ()
+    return default
 
 
 def _expire(ctx: PassCtx) -> None:
@@ -168,6 +173,8 @@ def _build_ledgers(ctx: PassCtx) -> None:
         if st.state != "Reserved":
             continue
         ctx.reserved_at_start.append((st.plan_seq, rid))  # for _transfers, in plan order
+        if is_shared(st):
+            ctx.shared_reservations.append(rid)
         ctx.fork_planning_view()
         ctx.sim_is_actual = False
         for v in _still_leaving(ctx.allocations, st):
@@ -277,7 +284,8 @@ def _transfers(ctx: PassCtx) -> None:
             # Physically there: it is admitted in its plan's place, even where the planning view
             # is short.  That view can be overcommitted by victims counted back in when the plan
             # that evicted them went away, and the earlier plan comes first (P5b, P10).
-            _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER, {"victims": list(st.victims)})
+            _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER, {"victims": list(st.victims)},
+                   reclaim_guard=_fact(st, "reclaim_guard", ()))
         elif ctx.sim.fit(leaf, vec) is not None:  # the world changed under the plan (capacity drop, config)
             ctx.status[rid] = replace(st, state="Pending", reason="", victims=(), detail=())  # plan again
         else:

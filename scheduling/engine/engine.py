@@ -20,7 +20,7 @@ from dataclasses import asdict, replace
 from . import incremental
 from .allocate import mark_released, release_allocation, run_pass
 from .explain import Reason
-from .model import Config, Decision, Plan, Request, State, Status, id_key
+from .model import Allocation, Config, Decision, Plan, Request, State, Status, id_key
 from .passctx import PassCtx
 from .tree import compile_tree
 from .validate import validate_config
@@ -103,13 +103,20 @@ def state_hash(state: State) -> str:
     doc = {
         "requests": [asdict(state.requests[k]) for k in sorted(state.requests, key=id_key)],
         "status": [[k, asdict(state.status[k])] for k in sorted(state.status, key=id_key)],
-        "allocations": [asdict(state.allocations[k]) for k in sorted(state.allocations, key=id_key)],
+        "allocations": [_allocation_doc(state.allocations[k]) for k in sorted(state.allocations, key=id_key)],
         "capacity": state.capacity, "fs_history": state.fs_history, "plan_seq": state.plan_seq,
     }
     if state.over_max_since:  # D2 clocks; absent otherwise, so hashes of older states stay the same
         doc["over_max_since"] = state.over_max_since
     text = json.dumps(doc, sort_keys=True, default=str, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _allocation_doc(a: Allocation) -> dict:
+    doc = asdict(a)
+    if not a.reclaim_guard:  # absent while empty, so hashes of states without one stay the same
+        del doc["reclaim_guard"]
+    return doc
 
 
 # ---------------------------------------------------------------- events

@@ -16,6 +16,7 @@ from .explain import BINDING_REASON, CLASS_RULE, Reason, admit_facts, victim_sid
 from .fairshare import drs, drs_text
 from .model import Allocation, Binding, Request, Status
 from .passctx import PassCtx, WouldProgress
+from .reserved_reclaim import SHARED, hand_back_for
 from .sharing import leaving_needed
 from .tree import per_tree
 from .waste import shrink_commit
@@ -144,6 +145,9 @@ def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_ow
     _note_time(ctx, out)
     if out.victims:
         return _commit(ctx, q, leaf, vec, out.victims)
+    handed_back = hand_back_for(ctx, q, leaf, vec, st.pending_since)
+    if handed_back:  # q now fits in the planning view: judged again, ahead of them
+        return _evaluate(ctx, q.id, leaf) | set(handed_back)
     if out.reason is not None and reason != Reason.PENDING_NON_PREEMPTIBLE_NEEDS_OWNED:
         _pending(ctx, q.id, out.reason, binding, out.detail)
     else:
@@ -234,18 +238,18 @@ def _binding_at(ctx, leaf, vec, x, need) -> Binding:
 
 
 def _admit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: Reason, facts: dict,
-           borrowing: tuple | None = None) -> None:
+           borrowing: tuple | None = None, *, reclaim_guard: tuple = ()) -> None:
     """Charge both ledgers.  ``borrowing`` = (node h, its balances after admission — None in a
     plain tree, where they follow from the usage snapshot of the ADMIT decision) for an
     ADMITTED_BORROWING, whose facts (lender scope, borrowed amounts, DRS) are derived from it."""
     if ctx.dry:
         raise WouldProgress
     ctx.actual.add_both(ctx.sim, leaf, vec)
-    record_admission(ctx, q, leaf, vec, str(reason), facts, borrowing)
+    record_admission(ctx, q, leaf, vec, str(reason), facts, borrowing, reclaim_guard)
 
 
 def record_admission(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason: str, facts: dict,
-                      borrowing: tuple | None) -> None:
+                      borrowing: tuple | None, reclaim_guard: tuple = ()) -> None:
     """What follows the charge of an admission: allocation, status and the ADMIT decision."""
     tree = ctx.tree
     path = tree.path[leaf]
@@ -253,7 +257,7 @@ def record_admission(ctx: PassCtx, q: Request, leaf: int, vec: list[int], reason
     rid = q.id
     # The request's demand mapping is shared, not copied: engine mappings are never mutated
     # after construction (model.py), and a pass admits thousands of requests (B2).
-    ctx.allocations[rid] = Allocation.new(rid, q.leaf, q.demand, ctx.now)
+    ctx.allocations[rid] = Allocation.new(rid, q.leaf, q.demand, ctx.now, reclaim_guard)
     if ctx._by_leaf is not None:  # else it is built later from the allocations, this one included
         ctx._by_leaf.setdefault(leaf, []).append(rid)
     st = ctx.status[rid]
@@ -303,6 +307,14 @@ def _bkey(b: Binding | None):
     return None if b is None else (b.node, b.resource, b.kind, b.via)
 
 
+def reclaim_guard(tree, victims) -> tuple:
+    """What the allocation of a request admitted on ``victims`` keeps (model.Allocation): for each
+    side it reclaimed from (P-R) or took from by fair share (P-F), that side, its own side and the
+    owned vector of its own side — which H1 shows to be within owned after the transfer."""
+    return tuple(sorted({(tree.ids[c.a_v], tree.ids[c.a_q], tuple(tree.owned[c.a_q]))
+                         for c in victims if c.cls in ("R", "F")}))
+
+
 def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set[int]:
     """P5: victims → Terminating(victim_of=q, deadline), q → Reserved; capacity stays counted in
     ``actual`` until released and is already handed to q in ``sim``."""
@@ -313,6 +325,7 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
     tree = ctx.tree
     if ctx.audit is not None:
         ctx.audit(ctx, q, leaf, vec, victims)
+    guard = reclaim_guard(tree, victims)
     shrunk = [c for c in victims if c.shrink_to is not None]
     if shrunk:
         touched = shrink_commit(ctx, q, shrunk)
@@ -321,7 +334,7 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
             ctx.version += 1
             if ctx.actual.fit(leaf, vec) is None and ctx.sim.fit(leaf, vec) is None:
                 _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER,
-                       {"victims": [c.alloc.request for c in shrunk], "shrunk": True})
+                       {"victims": [c.alloc.request for c in shrunk], "shrunk": True}, reclaim_guard=guard)
                 return touched
             return touched | _evaluate(ctx, q.id, leaf)  # still needs earlier plans' victims (P5b)
     ctx.plan_seq += 1
@@ -334,7 +347,8 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
     waits = (leaving_needed(ctx, leaf, vec, names) or []) + names if ctx.excluded else names
     st = ctx.status[q.id]
     ctx.status[q.id] = Status("Reserved", str(Reason.PENDING_WAITING_FOR_VICTIMS), pending_since=st.pending_since,
-                              victims=tuple(waits), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted)
+                              victims=tuple(waits), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted,
+                              detail=(("reclaim_guard", guard),) if guard else ())
     ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=q.id, facts={"victims": waits})
     touched = {leaf, *(c.leaf for c in shrunk)}
     for c in victims:
@@ -388,7 +402,9 @@ def _share(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> s
         return set()
     ctx.plan_seq += 1
     ctx.status[q.id] = Status("Reserved", str(Reason.PENDING_WAITING_FOR_VICTIMS), pending_since=st.pending_since,
-                              victims=tuple(taken), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted)
+                              victims=tuple(taken), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted,
+                              detail=SHARED)
+    ctx.shared_reservations.append(q.id)
     ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=q.id, facts={"victims": taken, "shared": True})
     ctx.sim.add(leaf, vec)
     ctx.version += 1

@@ -207,12 +207,15 @@ def _path_names(tree: Tree) -> list[list[str]]:
 # ---------------------------------------------------------------- X4 queries
 
 
+_NOT_TOLD = frozenset({"reclaim_guard"})  # bookkeeping for the allocation to come (model.Allocation)
+
+
 def why(state: State, request: str) -> dict:
     st = state.status.get(request)
     if st is None:
         return {"request": request, "state": "Unknown"}
     return {"request": request, "state": st.state, "reason": st.reason, "binding": binding_facts(st.binding),
-            "victims": list(st.victims), **dict(st.detail)}
+            "victims": list(st.victims), **{k: v for k, v in st.detail if k not in _NOT_TOLD}}
 
 
 def tenant_status(config: Config, state: State, node: str) -> dict:

@@ -127,7 +127,13 @@ def _fast(cls, fields: dict):
 
 @dataclass(frozen=True)
 class Allocation:
-    """Capacity held by an admitted request: Running, or Terminating after an eviction."""
+    """Capacity held by an admitted request: Running, or Terminating after an eviction.
+
+    ``reclaim_guard``: for a request admitted on the room its plan reclaimed (P-R) or took by fair
+    share (P-F), one ``(victim side, own side, own side's owned)`` per side it took from — the
+    children of the lowest common ancestor towards the victim and towards the request, by id, and
+    the owned vector its side had then.  While that side still owns as much, nothing below the
+    victim side may take this allocation back by P-R or P-F (H1, P7; victims.py)."""
 
     request: str
     leaf: str
@@ -136,12 +142,17 @@ class Allocation:
     terminating: bool = False
     victim_of: str | None = None
     deadline: int | None = None
+    reclaim_guard: tuple[tuple[str, str, tuple[int, ...]], ...] = ()
 
     @classmethod
-    def new(cls, request: str, leaf: str, demand: dict[str, int], admitted_at: int) -> Allocation:
-        """A Running allocation, as ``Allocation(request, leaf, demand, admitted_at)`` (fast).  The
-        other fields are at their class defaults, read from the class (see ``Decision.lazy``)."""
-        return _fast(cls, {"request": request, "leaf": leaf, "demand": demand, "admitted_at": admitted_at})
+    def new(cls, request: str, leaf: str, demand: dict[str, int], admitted_at: int,
+            reclaim_guard: tuple = ()) -> Allocation:
+        """A Running allocation, as ``Allocation(request, leaf, demand, admitted_at, …)`` (fast).
+        The other fields are at their class defaults, read from the class (see ``Decision.lazy``)."""
+        fields = {"request": request, "leaf": leaf, "demand": demand, "admitted_at": admitted_at}
+        if reclaim_guard:
+            fields["reclaim_guard"] = reclaim_guard
+        return _fast(cls, fields)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ class PassCtx:
         # made in the pass), each with the lowest plan_seq of the reservations waiting for it.
         self.excluded: set[str] = set()
         self.waited_by: dict[str, int] = {}
+        # Reservations that evicted nothing (reserved_reclaim.py), as found or made in the pass;
+        # some may have been transferred or handed back since.
+        self.shared_reservations: list[str] = []
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R
         for t, amounts in self.fs_history:

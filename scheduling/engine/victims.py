@@ -399,6 +399,22 @@ class Candidates:
 
     # ------------------------------------------------------------ one allocation
 
+    def _taken_back(self, a: Allocation) -> bool:
+        """Whether taking ``a`` by P-R or P-F would take back what it reclaimed (or took by fair
+        share) from this request's side, while its own side still owns what it did then: H1
+        holds that side within owned after the transfer, but it may borrow again later — through
+        newer admissions, which the walk takes instead, or through reservations, which no class
+        can take (§10.7).  Then nothing is taken from it (P7: no ping-pong); an owner waits
+        until the borrowing is an allocation.  A smaller owned share (a config change, degraded
+        capacity, D1/D2) ends the guard: the owner is owed its share (P4)."""
+        tree = self.ctx.tree
+        path, index = tree.path[self.leaf], tree.index
+        for victim_side, own_side, owned in a.reclaim_guard:
+            x, y = index.get(victim_side), index.get(own_side)
+            if x is not None and y is not None and x in path and tuple(tree.owned[y]) == tuple(owned):
+                return True
+        return False
+
     def _make(self, a: Allocation, lv: int, A: int, a_q: int, a_v: int) -> Candidate | None:
         """Classify one allocation (P-R, P-F, P-B, P-W) or None if it is no candidate."""
         ctx, q, need, node = self.ctx, self.q, self.need, self.node
@@ -425,6 +441,8 @@ class Candidates:
         if self.reclaim_ok and adv is not None and tree.depth[adv] > tree.depth[A] and (
             node.reclaim_policy == "Any" or vreq.priority < q.priority
         ):
+            if a.reclaim_guard and self._taken_back(a):
+                return None
             c.cls = "R"
             if now < self.reclaim_until:
                 c.tags["delay"] = self.reclaim_until
@@ -437,6 +455,8 @@ class Candidates:
                 return None
             c.cls = "B"
         else:
+            if a.reclaim_guard and self._taken_back(a):
+                return None
             c.cls = "F"
             until = a.admitted_at + tree.min_runtime[lv]
             if now < until:

@@ -15,24 +15,32 @@ class PreemptorWatch:
     every victim then, and a transfer happens in the pass its victims are gone) — unless it
     finished or the world under its plan changed (capacity drop, config switch).  If it does not
     fit then, because requests admitted meanwhile took room its plan counted on, it is reserved
-    again, behind other plans' victims still leaving (P5b), and the bound moves to theirs."""
+    again, behind other plans' victims still leaving (P5b), and the bound moves to theirs.  A
+    reservation that evicted nothing (it shares earlier plans' victims) may be handed back to an
+    owner (reserved_reclaim.py): P10 is about evictions, and it made none."""
 
     def __init__(self, release_slack: int):
         self.slack = release_slack
         self.due: dict[str, int] = {}  # reserved preemptor → time by which it must be admitted
+        self.evicted: set[str] = set()  # those of them that evicted something themselves
 
     def world_changed(self) -> None:
         self.due.clear()
+        self.evicted.clear()
 
     def finished(self, ids) -> None:
         for rid in ids:
             self.due.pop(rid, None)
+            self.evicted.discard(rid)
 
     def after_pass(self, before: State, plan: Plan, t: int) -> None:
         allocations = plan.state.allocations
         for d in plan.decisions:
             if d.action == "ADMIT":
                 self.due.pop(d.request, None)
+                self.evicted.discard(d.request)
+            elif d.action == "EVICT" and d.preemptor is not None:
+                self.evicted.add(d.preemptor)
             elif d.action == "RESERVE" and d.reason == "PENDING_WAITING_FOR_VICTIMS":
                 deadlines = [allocations[v].deadline for v in d.facts["victims"]
                              if v in allocations and allocations[v].terminating]
@@ -45,6 +53,10 @@ class PreemptorWatch:
                         f"P10: {d.request} evicts again while its reservation stands"
                     event("P10: a reservation waits for more victims at its transfer")
                 self.due[d.request] = max(deadlines) + self.slack
+        for rid in [rid for rid in self.due if rid not in self.evicted]:
+            if plan.state.status[rid].state == "Pending":
+                self.due.pop(rid)
+                event("P10: a reservation that evicted nothing handed back to an owner")
         late = sorted(rid for rid, due in self.due.items() if due <= t)
         assert not late, f"P10: preemptors {late} not admitted by t={t}: " + \
             str({rid: plan.state.status[rid] for rid in late if rid in plan.state.status})

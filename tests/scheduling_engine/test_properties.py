@@ -1,7 +1,6 @@
 """Hypothesis properties of the specification (§11.3; profiles in conftest.py): P1–P14 and P18
 on random streams and probes here; P15/P16 in test_p15_p16_fair_share.py, P17 in
-test_p17_reclaim_independence.py.  Engine defects these checks found and that are not fixed
-yet are waived by signature only (known_defects.py)."""
+test_p17_reclaim_independence.py."""
 
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ from scheduling.engine.model import Config, Request, State
 from scheduling.engine.tree import compile_tree
 from scheduling.engine.validate import validate_config
 
-from . import known_defects
 from .conftest import STEPS
 from .harness import check_pass
 from .plan_audit import plan_auditor
@@ -72,6 +70,7 @@ def drive(data, config: Config, steps: int, *, capacity_drops=False, weights_swi
             state = set_capacity(state, {r: data.draw(st.integers(0, c)) for r, c in config.capacity.items()})
             dropped = True
             watch.world_changed()
+            evict_edges.clear()
         if weights_switch and data.draw(st.integers(0, 9)) == 0:
             # Some nodes' max drops to their owned (D2): the state may then be over max until
             # quota preemption (nodes with a delay) or finishes bring it back.
@@ -102,16 +101,15 @@ def _second_pass_is_silent(config: Config, plan, t: int) -> None:
 
 def _no_reclaim_ping_pong(config: Config, plan, state, edges, last_evicted) -> None:
     """P7 for owned reclaim (H1): if q reclaimed from leaf L, nothing of L reclaims q back while
-    q keeps running — but for the known defect RECLAIM_BACK (known_defects.py)."""
+    q keeps running (edges are forgotten when capacity drops: owned shrinks with it, D1, and the
+    owner is owed its share, P4)."""
     for d in plan.decisions:
         if d.action != "EVICT" or d.reason != "EVICT_RECLAIM_OWNED":
             continue
         victim, pre = d.victim, d.preemptor
         pre_leaf = state.requests[pre].leaf
         back = any(vleaf == pre_leaf for t0, vleaf in edges.get(victim, []) if t0 >= last_evicted.get(victim, -1))
-        if back and known_defects.reclaim_back(config, state, plan.state, victim, pre):
-            event("known defect RECLAIM_BACK (P7) skipped")
-        elif back:
+        if back:
             raise AssertionError(f"P7: {pre} ({pre_leaf}) reclaims {victim} back")
         edges.setdefault(pre, []).append((d.time, state.requests[victim].leaf))
         last_evicted[victim] = d.time

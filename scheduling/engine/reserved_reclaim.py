@@ -1,0 +1,83 @@
+"""P-R against reservations that evicted nothing: an owner takes back what a shared reservation
+(P5b) holds of its owned share in the planning view, at no cost to anything running.
+
+A request that fits in the planning view only thanks to earlier plans' victims is reserved
+behind them without evicting anything (evaluate._share); it may borrow, in the planning view,
+owned capacity another side does not use yet.  When an owner of that side later wants its
+share, owned reclaim (§10.7) finds no victim there: victims are allocations.  It would take a
+running allocation of the borrowing side instead — possibly one that had reclaimed from the
+owner's side itself (H1 rules that out: ``Allocation.reclaim_guard``) — or wait until the
+reservation is admitted and then evict it, past the owner's SLA (P4).  So when a request with an
+owned-reclaim advantage finds no plan, borrowing shared reservations are handed back, newest
+first, under P-R's own conditions (reclaim policy and delay of the owner's leaf, a(q) strictly
+below the lowest common ancestor, the reservation's side borrowing a resource it needs all the
+way up to it), until the owner fits in the planning view.  They evicted nothing, so nothing is
+lost (P10); they are judged again, after the owner, in tournament order.
+"""
+
+from __future__ import annotations
+
+from .model import Request, Status
+from .passctx import PassCtx, WouldProgress
+from .preempt import _advantage
+
+SHARED = (("shared", True),)  # the detail of a reservation that evicted nothing (evaluate._share)
+
+
+def is_shared(st: Status) -> bool:
+    return st.state == "Reserved" and ("shared", True) in st.detail
+
+
+def hand_back_for(ctx: PassCtx, q: Request, leaf: int, vec: list[int], pending_since: int) -> list[int]:
+    """Hand back the shared reservations that keep the owner ``q`` out; their leaves, or [] if
+    there are none to hand back or handing them all back would not let ``q`` fit."""
+    tree = ctx.tree
+    node = tree.nodes[leaf]
+    shared = [rid for rid in ctx.shared_reservations if is_shared(ctx.status[rid])]
+    if not shared or node.reclaim_policy == "Never" or ctx.now < pending_since + node.reclaim_delay:
+        return []
+    need = [r for r in range(tree.R) if vec[r] > 0]
+    adv = _advantage(ctx, leaf, vec, need)
+    if adv is None:
+        return []
+    sim, depth = ctx.sim, tree.depth
+    taken: list[tuple[str, int, list[int]]] = []
+    fits = False
+    for rid in sorted(shared, key=lambda rid: ctx.status[rid].plan_seq, reverse=True):
+        r = ctx.requests[rid]
+        lr = tree.index[r.leaf]
+        if lr == leaf or (node.reclaim_policy != "Any" and r.priority >= q.priority):
+            continue
+        A = tree.lca(leaf, lr)
+        rvec = ctx.vec(rid)
+        if depth[adv] <= depth[A] or not _borrows_up_to(ctx, lr, A, rvec, need):
+            continue
+        sim.remove(lr, rvec)
+        taken.append((rid, lr, rvec))
+        if sim.fit(leaf, vec) is None:
+            fits = True
+            break
+    if not fits or ctx.dry:
+        for _, lr, rvec in taken:
+            sim.add(lr, rvec)
+        if fits:
+            raise WouldProgress
+        return []
+    ctx.version += 1
+    for rid, _, _ in taken:
+        st = ctx.status[rid]
+        ctx.status[rid] = Status("Pending", "", pending_since=st.pending_since, times_preempted=st.times_preempted)
+        ctx.touched_from.setdefault(rid, st)
+    return [lr for _, lr, _ in taken]
+
+
+def _borrows_up_to(ctx: PassCtx, lr: int, A: int, rvec: list[int], need: list[int]) -> bool:
+    """borrowing chain up to A (excluded), as for an allocation (preempt._chain)."""
+    sim = ctx.sim
+    for x in ctx.tree.path[lr]:
+        if x == A:
+            return True
+        if not any(rvec[r] > 0 and sim.balance(x, r) < 0 for r in need):
+            return False
+    return True
+
