@@ -18,6 +18,8 @@ PENDING decisions whose reason changed.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import compress
+from operator import attrgetter
 
 from . import gates, quota_preemption
 from .accounting import Ledger
@@ -109,14 +111,19 @@ def release_allocation(status: dict, allocations: dict, aid: str, now: int) -> N
         status[a.request] = Status("Pending", "", pending_since=now, times_preempted=st.times_preempted + 1)
 
 
+_STATE = attrgetter("state")
+_RESERVED = "Reserved".__eq__
+
+
 def mark_released(status: dict, released: set[str]) -> None:
     """Reservations note which of their victims are gone (fact ``released``).  Victims are named
     by request id, and a released victim is requeued: it may be admitted again and evicted again,
     for another plan, while a reservation that named it still stands.  That new Terminating
     allocation is not the one the reservation waits for (P10).  One scan per batch of releases;
-    the callers copy or scan the status map anyway."""
-    for rid, st in status.items():
-        if st.state == "Reserved" and st.victims and not released.isdisjoint(st.victims):
+    the callers copy the status map anyway, and the scan for Reserved ones runs in C (B2)."""
+    for rid in list(compress(status, map(_RESERVED, map(_STATE, status.values())))):
+        st = status[rid]
+        if st.victims and not released.isdisjoint(st.victims):
             gone = released.union(_released(st))
             detail = dict(st.detail, released=tuple(v for v in st.victims if v in gone))
             status[rid] = replace(st, detail=tuple(sorted(detail.items())))
@@ -174,7 +181,7 @@ def _build_ledgers(ctx: PassCtx) -> None:
             continue
         ctx.reserved_at_start.append((st.plan_seq, rid))  # for _transfers, in plan order
         if is_shared(st):
-            ctx.shared_reservations.append(rid)
+            ctx.shared_reservations[rid] = None
         ctx.fork_planning_view()
         ctx.sim_is_actual = False
         for v in _still_leaving(ctx.allocations, st):
@@ -302,7 +309,7 @@ def _wait_longer(ctx: PassCtx, rid: str, st: Status, leaf: int, vec: list[int]) 
     without every leaving victim."""
     waits = leaving_needed(ctx, leaf, vec)
     if not waits:  # cannot happen while the ledgers agree; planning again is the safe answer
-        ctx.status[rid] = replace(st, state="Pending", reason="", victims=())
+        ctx.status[rid] = replace(st, state="Pending", reason="", victims=(), detail=())
         return
     ctx.sim.add(leaf, vec)
     for v in waits:  # their room comes to it in its (earlier) place now

@@ -138,12 +138,17 @@ def finish(state: State, ids: list[str]) -> State:
     """Requests complete or are withdrawn: their allocation (if any) is released exactly once
     (P14); a withdrawn preemptor's victims stay Terminating as orphans."""
     reqs, status, allocs = dict(state.requests), dict(state.status), dict(state.allocations)
+    gone = set()
     for rid in ids:
         if rid not in reqs:
             continue
-        allocs.pop(rid, None)
+        a = allocs.pop(rid, None)
+        if a is not None and a.terminating:
+            gone.add(rid)
         reqs.pop(rid)
         status.pop(rid, None)
+    if gone:  # a victim withdrawn: its id may come again, and is no longer waited for
+        mark_released(status, gone)
     return incremental.on_finish(state, replace(state, requests=reqs, status=status, allocations=allocs), ids)
 
 

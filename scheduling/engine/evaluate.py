@@ -309,10 +309,11 @@ def _bkey(b: Binding | None):
 
 def reclaim_guard(tree, victims) -> tuple:
     """What the allocation of a request admitted on ``victims`` keeps (model.Allocation): for each
-    side it reclaimed from (P-R) or took from by fair share (P-F), that side, its own side and the
-    owned vector of its own side — which H1 shows to be within owned after the transfer."""
+    side it reclaimed owned capacity from (P-R), that side, its own side and the owned vector of
+    its own side — which H1 shows to be within owned after the transfer.  Not for fair share
+    (P-F): its winner's side still borrows, and owners must be able to reclaim from it (P4)."""
     return tuple(sorted({(tree.ids[c.a_v], tree.ids[c.a_q], tuple(tree.owned[c.a_q]))
-                         for c in victims if c.cls in ("R", "F")}))
+                         for c in victims if c.cls == "R"}))
 
 
 def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set[int]:
@@ -404,7 +405,7 @@ def _share(ctx: PassCtx, q: Request, leaf: int, vec: list[int], st: Status) -> s
     ctx.status[q.id] = Status("Reserved", str(Reason.PENDING_WAITING_FOR_VICTIMS), pending_since=st.pending_since,
                               victims=tuple(taken), plan_seq=ctx.plan_seq, times_preempted=st.times_preempted,
                               detail=SHARED)
-    ctx.shared_reservations.append(q.id)
+    ctx.shared_reservations[q.id] = None
     ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=q.id, facts={"victims": taken, "shared": True})
     ctx.sim.add(leaf, vec)
     ctx.version += 1

@@ -72,7 +72,7 @@ class PassCtx:
         self.waited_by: dict[str, int] = {}
         # Reservations that evicted nothing (reserved_reclaim.py), as found or made in the pass;
         # some may have been transferred or handed back since.
-        self.shared_reservations: list[str] = []
+        self.shared_reservations: dict[str, None] = {}
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R
         for t, amounts in self.fs_history:

@@ -11,8 +11,9 @@ reservation is admitted and then evict it, past the owner's SLA (P4).  So when a
 owned-reclaim advantage finds no plan, borrowing shared reservations are handed back, newest
 first, under P-R's own conditions (reclaim policy and delay of the owner's leaf, a(q) strictly
 below the lowest common ancestor, the reservation's side borrowing a resource it needs all the
-way up to it), until the owner fits in the planning view.  They evicted nothing, so nothing is
-lost (P10); they are judged again, after the owner, in tournament order.
+way up to it), until the owner fits in the planning view within owned all the way — then fewer
+if fewer suffice.  They evicted nothing, so nothing is lost (P10); they are judged again, after
+the owner, in tournament order, and find its room taken.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ def is_shared(st: Status) -> bool:
 
 def hand_back_for(ctx: PassCtx, q: Request, leaf: int, vec: list[int], pending_since: int) -> list[int]:
     """Hand back the shared reservations that keep the owner ``q`` out; their leaves, or [] if
-    there are none to hand back or handing them all back would not let ``q`` fit."""
+    there are none to hand back, or if without them ``q`` would still not fit, or fit only by
+    borrowing somewhere on its path (then a gate — non-preemptible, lender's grace — could still
+    refuse it, and the room would only go round: the reservations take it again)."""
     tree = ctx.tree
     node = tree.nodes[leaf]
     shared = [rid for rid in ctx.shared_reservations if is_shared(ctx.status[rid])]
-    if not shared or node.reclaim_policy == "Never" or ctx.now < pending_since + node.reclaim_delay:
+    if (not shared or node.reclaim_policy == "Never" or ctx.now < pending_since + node.reclaim_delay
+            or ctx.sim.fit(leaf, vec) is None):
         return []
     need = [r for r in range(tree.R) if vec[r] > 0]
     adv = _advantage(ctx, leaf, vec, need)
@@ -55,8 +59,15 @@ def hand_back_for(ctx: PassCtx, q: Request, leaf: int, vec: list[int], pending_s
         sim.remove(lr, rvec)
         taken.append((rid, lr, rvec))
         if sim.fit(leaf, vec) is None:
-            fits = True
+            fits = sim.borrowing_top(leaf, vec, need) is None
             break
+    if fits:  # fill-back: only what q needs goes (the last one taken made it fit)
+        for entry in taken[:-1]:
+            sim.add(entry[1], entry[2])
+            if sim.fit(leaf, vec) is None and sim.borrowing_top(leaf, vec, need) is None:
+                taken.remove(entry)
+            else:
+                sim.remove(entry[1], entry[2])
     if not fits or ctx.dry:
         for _, lr, rvec in taken:
             sim.add(lr, rvec)

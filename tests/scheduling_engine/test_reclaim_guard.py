@@ -98,3 +98,23 @@ def test_the_guard_is_kept_by_the_allocation_and_not_told_in_why():
     state = decide(config, release(state, ["b4"], 11), 11).state
     assert state.allocations["a1"].reclaim_guard == (("T2", "T1", (2,)),)
     assert state.allocations["b1"].reclaim_guard == ()
+
+
+def test_an_owner_reclaims_from_requests_that_won_their_place_by_fair_share():
+    """Fair share leaves its winners' side borrowing: they keep no guard.  B's b1–b5 take five
+    of A's units by fair share; when A wants its owned 10 back, it reclaims them (P4)."""
+    out = run({
+        "resources": ["u"], "capacity": {"u": 20}, "until": 40,
+        "settings": {"fair_share_preemption": True},
+        "tree": [{"id": "root"}, {"id": "A", "parent": "root", "owned": {"u": 10}},
+                 {"id": "B", "parent": "root", "owned": {"u": 0}}, {"id": "X", "parent": "root", "owned": {"u": 10}}],
+        "running": [{"id": "a1", "leaf": "A", "demand": {"u": 1}, "count": 20, "admitted_at": -100,
+                     "reclaim_grace": 0}],
+        "events": [{"t": 0, "submit": [{"id": "b1", "leaf": "B", "demand": {"u": 1}, "count": 5, "reclaim_grace": 0}]},
+                   {"t": 10, "finish": [f"a{i}" for i in range(1, 21)]},
+                   {"t": 11, "submit": [{"id": "x1", "leaf": "X", "demand": {"u": 1}, "count": 10}]},
+                   {"t": 12, "submit": [{"id": "n1", "leaf": "A", "demand": {"u": 1}, "count": 10,
+                                         "reclaim_grace": 0}]}],
+    })
+    assert sorted(v for p, v in _reclaims(out) if p.startswith("n")) == ["b1", "b2", "b3", "b4", "b5"]
+    assert out["final"]["usage"]["A"] == {"u": 10}

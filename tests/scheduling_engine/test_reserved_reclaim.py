@@ -1,0 +1,72 @@
+"""Owners take back what a reservation that evicted nothing holds of their share
+(reserved_reclaim.py): only as much as they need, and only when they are then admitted or
+reserved at once — never a hand-back that a gate would make futile, which would go round forever
+(the reservation taking the room again in the same pass)."""
+
+from __future__ import annotations
+
+from scheduling.engine.simulate import run
+
+
+def _of(out: dict, request: str) -> list[tuple[int, str, str]]:
+    return [(d["t"], d["action"], d["reason"]) for d in out["decisions"] if d.get("request") == request]
+
+
+# g (9u, grace 100) is evicted whole for y (1u): its spare 8u is shared by x1 (4u) and x2 (1u) of
+# T1, which borrow in the planning view.
+SPARE = {
+    "resources": ["u"], "capacity": {"u": 10}, "until": 21,
+    "tree": [{"id": "root"}, {"id": "T1", "parent": "root", "owned": {"u": 1}},
+             {"id": "T2", "parent": "root", "owned": {"u": 1}}, {"id": "O", "parent": "root", "owned": {"u": 5}},
+             {"id": "P", "parent": "root", "owned": {"u": 3}}],
+    "running": [{"id": "g", "leaf": "T2", "demand": {"u": 9}, "admitted_at": -10, "reclaim_grace": 100},
+                {"id": "t1", "leaf": "T1", "demand": {"u": 1}, "admitted_at": -10, "preemptible": False}],
+    "events": [{"t": 10, "submit": [{"id": "y", "leaf": "T2", "demand": {"u": 1}, "priority": 100}]},
+               {"t": 11, "submit": [{"id": "x1", "leaf": "T1", "demand": {"u": 4}}]},
+               {"t": 12, "submit": [{"id": "x2", "leaf": "T1", "demand": {"u": 1}}]},
+               {"t": 20, "submit": [{"id": "q", "leaf": "O", "demand": {"u": 5}}]}],
+}
+
+
+def test_an_owner_takes_back_only_the_reservations_it_needs():
+    """q (O, 5u within its owned 5) needs 5u of the 8u spare: x2 is the newest reservation, but
+    handing back x1 alone makes room, so x2 keeps its place."""
+    out = run(SPARE)
+    assert _of(out, "q") == [(20, "RESERVE", "PENDING_WAITING_FOR_VICTIMS")]
+    assert _of(out, "x1") == [(11, "RESERVE", "PENDING_WAITING_FOR_VICTIMS"), (20, "PENDING", "PENDING_NO_CAPACITY")]
+    assert _of(out, "x2") == [(12, "RESERVE", "PENDING_WAITING_FOR_VICTIMS")]
+    assert out["final"]["evictions"] == 1
+
+
+def _gated_owner(q: dict, *, lendout_grace=None) -> dict:
+    """x (T1) shares g's spare; q's own leaf L1 owns nothing, its parent D does: q has an owned
+    reclaim advantage at D but borrows at L1, where a gate may refuse it."""
+    d = {"id": "D", "parent": "root", "owned": {"u": 6}}
+    if lendout_grace is not None:
+        d["lendout_grace"] = lendout_grace
+    return {
+        "resources": ["u"], "capacity": {"u": 10}, "until": 22,
+        "tree": [{"id": "root"}, {"id": "T1", "parent": "root", "owned": {"u": 1}},
+                 {"id": "T2", "parent": "root", "owned": {"u": 3}}, d,
+                 {"id": "L1", "parent": "D", "owned": {"u": 0}}, {"id": "L2", "parent": "D", "owned": {"u": 6}}],
+        "running": [{"id": "g", "leaf": "T2", "demand": {"u": 4}, "admitted_at": -10, "reclaim_grace": 100},
+                    {"id": "t1", "leaf": "T1", "demand": {"u": 1}, "admitted_at": -10, "preemptible": False},
+                    {"id": "f", "leaf": "L2", "demand": {"u": 5}, "admitted_at": -10}],
+        "events": [{"t": 10, "submit": [{"id": "y", "leaf": "T2", "demand": {"u": 1}, "priority": 100}]},
+                   {"t": 11, "submit": [{"id": "x", "leaf": "T1", "demand": {"u": 2}, "reclaim_grace": 0}]},
+                   {"t": 20, "submit": [q]}],
+    }
+
+
+def test_no_hand_back_for_an_owner_a_gate_would_refuse_and_the_pass_ends():
+    """A non-preemptible q (A4b) or one whose grace exceeds its lender's promise (A4a) would not
+    be admitted on the room: x keeps its reservation and q waits with its own reason."""
+    for q, grace, reason in (
+            ({"id": "q", "leaf": "L1", "demand": {"u": 1}, "preemptible": False}, None,
+             "PENDING_NON_PREEMPTIBLE_NEEDS_OWNED"),
+            ({"id": "q", "leaf": "L1", "demand": {"u": 1}, "reclaim_grace": 30}, 5, None)):
+        out = run(_gated_owner(q, lendout_grace=grace))
+        assert _of(out, "x") == [(11, "RESERVE", "PENDING_WAITING_FOR_VICTIMS")]
+        assert [a for _, a, _ in _of(out, "q")] == ["PENDING"]
+        if reason:
+            assert _of(out, "q")[0][2] == reason
