@@ -18,8 +18,6 @@ PENDING decisions whose reason changed.
 from __future__ import annotations
 
 from dataclasses import replace
-from itertools import compress
-from operator import attrgetter
 
 from . import gates, quota_preemption
 from .accounting import Ledger
@@ -28,7 +26,7 @@ from .explain import Reason, binding_facts
 from .model import Status, id_key
 from .passctx import PassCtx
 from .reserved_reclaim import is_shared
-from .sharing import leaving_needed
+from .sharing import fact, leaving_needed, mark_released, still_leaving
 from .tournament import tournament, would_progress
 from .tree import Tree, compile_tree, per_tree
 
@@ -111,35 +109,6 @@ def release_allocation(status: dict, allocations: dict, aid: str, now: int) -> N
         status[a.request] = Status("Pending", "", pending_since=now, times_preempted=st.times_preempted + 1)
 
 
-_STATE = attrgetter("state")
-_RESERVED = "Reserved".__eq__
-
-
-def mark_released(status: dict, released: set[str]) -> None:
-    """Reservations note which of their victims are gone (fact ``released``).  Victims are named
-    by request id, and a released victim is requeued: it may be admitted again and evicted again,
-    for another plan, while a reservation that named it still stands.  That new Terminating
-    allocation is not the one the reservation waits for (P10).  One scan per batch of releases;
-    the callers copy the status map anyway, and the scan for Reserved ones runs in C (B2)."""
-    for rid in list(compress(status, map(_RESERVED, map(_STATE, status.values())))):
-        st = status[rid]
-        if st.victims and not released.isdisjoint(st.victims):
-            gone = released.union(_released(st))
-            detail = dict(st.detail, released=tuple(v for v in st.victims if v in gone))
-            status[rid] = replace(st, detail=tuple(sorted(detail.items())))
-
-
-def _released(st: Status) -> tuple[str, ...]:
-    return _fact(st, "released", ())
-
-
-def _fact(st: Status, key: str, default):
-    for k, value in st.detail:
-        if k == key:
-            return value
-    return default
-
-
 def _expire(ctx: PassCtx) -> None:
     slack = ctx.settings.release_slack
     due = [aid for aid, a in ctx.allocations.items()
@@ -151,13 +120,6 @@ def _expire(ctx: PassCtx) -> None:
         release_allocation(ctx.status, ctx.allocations, aid, ctx.now)
     if due:
         mark_released(ctx.status, set(due))
-
-
-def _still_leaving(allocations: dict, st: Status) -> list[str]:
-    """The victims a reservation still waits for: not released since it was made (see
-    ``mark_released``) and still Terminating."""
-    gone = _released(st)
-    return [v for v in st.victims if v not in gone and (a := allocations.get(v)) is not None and a.terminating]
 
 
 def _build_ledgers(ctx: PassCtx) -> None:
@@ -184,7 +146,7 @@ def _build_ledgers(ctx: PassCtx) -> None:
             ctx.shared_reservations[rid] = None
         ctx.fork_planning_view()
         ctx.sim_is_actual = False
-        for v in _still_leaving(ctx.allocations, st):
+        for v in still_leaving(ctx.allocations, st):
             if v not in ctx.excluded:
                 a = ctx.allocations[v]
                 ctx.sim.remove(tree.index[a.leaf], tree.vec(a.demand))
@@ -277,10 +239,12 @@ def _reject(ctx: PassCtx, rid: str, reason: Reason, facts: dict) -> None:
 def _transfers(ctx: PassCtx) -> None:
     for _, rid in sorted(ctx.reserved_at_start):
         st = ctx.status[rid]
+        if st.state != "Reserved":  # handed back meanwhile to an owner judged here (reserved_reclaim.py)
+            continue
         if gates.is_gate_reservation(st):  # A4c: no victims, waits for its checks instead
             gates.transfer(ctx, rid)
             continue
-        if _still_leaving(ctx.allocations, st):
+        if still_leaving(ctx.allocations, st):
             continue
         q = ctx.requests[rid]
         leaf = ctx.tree.index[q.leaf]
@@ -292,7 +256,7 @@ def _transfers(ctx: PassCtx) -> None:
             # is short.  That view can be overcommitted by victims counted back in when the plan
             # that evicted them went away, and the earlier plan comes first (P5b, P10).
             _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER, {"victims": list(st.victims)},
-                   reclaim_guard=_fact(st, "reclaim_guard", ()))
+                   reclaim_guard=fact(st, "reclaim_guard", ()))
         elif ctx.sim.fit(leaf, vec) is not None:  # the world changed under the plan (capacity drop, config)
             ctx.status[rid] = replace(st, state="Pending", reason="", victims=(), detail=())  # plan again
         else:

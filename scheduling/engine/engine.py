@@ -18,10 +18,11 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 
 from . import incremental
-from .allocate import mark_released, release_allocation, run_pass
+from .allocate import release_allocation, run_pass
 from .explain import Reason
 from .model import Allocation, Config, Decision, Plan, Request, State, Status, id_key
 from .passctx import PassCtx
+from .sharing import mark_released
 from .tree import compile_tree
 from .validate import validate_config
 from .wording import message

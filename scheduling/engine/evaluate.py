@@ -16,7 +16,7 @@ from .explain import BINDING_REASON, CLASS_RULE, Reason, admit_facts, victim_sid
 from .fairshare import drs, drs_text
 from .model import Allocation, Binding, Request, Status
 from .passctx import PassCtx, WouldProgress
-from .reserved_reclaim import SHARED, hand_back_for
+from .reserved_reclaim import SHARED, hand_back_for, settle_handed_back
 from .sharing import leaving_needed
 from .tree import per_tree
 from .waste import shrink_commit
@@ -147,7 +147,14 @@ def _plan_or_pending(ctx, q, leaf, vec, st, reason, binding, *, target_within_ow
         return _commit(ctx, q, leaf, vec, out.victims)
     handed_back = hand_back_for(ctx, q, leaf, vec, st.pending_since)
     if handed_back:  # q now fits in the planning view: judged again, ahead of them
-        return _evaluate(ctx, q.id, leaf) | set(handed_back)
+        touched = _evaluate(ctx, q.id, leaf) | set(handed_back)
+        settle_handed_back(ctx)
+        return touched
+    if out.guarded:  # the last resort: what reclaimed from q's side is all that could be taken
+        last = preempt.plan(ctx, q, leaf, vec, st.pending_since, target_within_owned=target_within_owned,
+                            take_back=True)
+        if last.victims:
+            return _commit(ctx, q, leaf, vec, last.victims, taken_back=True)
     if out.reason is not None and reason != Reason.PENDING_NON_PREEMPTIBLE_NEEDS_OWNED:
         _pending(ctx, q.id, out.reason, binding, out.detail)
     else:
@@ -316,7 +323,7 @@ def reclaim_guard(tree, victims) -> tuple:
                          for c in victims if c.cls == "R"}))
 
 
-def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set[int]:
+def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims, taken_back: bool = False) -> set[int]:
     """P5: victims → Terminating(victim_of=q, deadline), q → Reserved; capacity stays counted in
     ``actual`` until released and is already handed to q in ``sim``."""
     if ctx.dry:
@@ -379,6 +386,8 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims) -> set
             facts.update(victim_priority=vreq.priority, preemptor_priority=q.priority)
         if sum(c.vec) > sum(vec):
             facts["note"] = "WHOLE_GANG"
+        if taken_back and any(tree.index.get(side) in tree.path[leaf] for side, _, _ in a.reclaim_guard):
+            facts["reclaimed_back"] = True  # P7 gives way to P4 (victims.Candidates._taken_back)
         ctx.emit("EVICT", rule, victim=a.request, preemptor=q.id, facts=facts)
         if c.cls == "F":
             res = tree.config.resources

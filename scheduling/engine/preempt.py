@@ -41,25 +41,26 @@ class Outcome:
     victims: list[Candidate] | None = None
     reason: str | None = None  # pending reason if no plan, None = plain capacity reason
     detail: dict = field(default_factory=dict)
+    guarded: bool = False  # a reclaim guard kept some allocation out (victims.Candidates._taken_back)
 
 
 def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
-         only_within: bool = False, target_within_owned: bool = False) -> Outcome:
+         only_within: bool = False, target_within_owned: bool = False, take_back: bool = False) -> Outcome:
     """The plan for ``q``, or why there is none.  Outcomes without victims are shared by the
     requests that would be planned identically (``_same_plan_key``) until the planning view
     changes: a full cluster plans the same few shapes at every leaf over and over (B10)."""
     key = _same_plan_key(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
-    if key is None:
-        return _plan(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
+    if key is None or take_back:
+        return _plan(ctx, q, leaf, vec, pending_since, only_within, target_within_owned, take_back)
     memo = ctx.victim_index.get("plans")
     if memo is None or memo[0] != ctx.version:
         memo = ctx.victim_index["plans"] = (ctx.version, {})
     got = memo[1].get(key)
     if got is not None:
-        return Outcome(reason=got.reason, detail=dict(got.detail))
+        return Outcome(reason=got.reason, detail=dict(got.detail), guarded=got.guarded)
     out = _plan(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
     if not out.victims:
-        memo[1][key] = Outcome(reason=out.reason, detail=dict(out.detail))
+        memo[1][key] = Outcome(reason=out.reason, detail=dict(out.detail), guarded=out.guarded)
     return out
 
 
@@ -80,13 +81,20 @@ def _same_plan_key(ctx, q: Request, leaf: int, vec: list[int], pending_since: in
 
 
 def _plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, only_within: bool,
-          target_within_owned: bool) -> Outcome:
+          target_within_owned: bool, take_back: bool = False) -> Outcome:
     tree = ctx.tree
     node = tree.nodes[leaf]
-    s = ctx.settings
     need = [r for r in range(tree.R) if vec[r] > 0]
     adv = _advantage(ctx, leaf, vec, need) if node.reclaim_policy != "Never" else None
-    cands = Candidates(ctx, q, leaf, need, pending_since, only_within, adv)
+    cands = Candidates(ctx, q, leaf, need, pending_since, only_within, adv, take_back)
+    out = _walk_rounds(ctx, q, leaf, vec, pending_since, target_within_owned, cands, node, need)
+    out.guarded = cands.guarded and not out.victims
+    return out
+
+
+def _walk_rounds(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, target_within_owned: bool,
+                 cands: Candidates, node, need: list[int]) -> Outcome:
+    s = ctx.settings
     if cands.hopeless(vec):
         # No candidate can be valid before the first take, so none is ever taken and every
         # round below would end with nothing valid seen: the same empty outcome, without the

@@ -21,6 +21,7 @@ from __future__ import annotations
 from .model import Request, Status
 from .passctx import PassCtx, WouldProgress
 from .preempt import _advantage
+from .sharing import still_leaving
 
 SHARED = (("shared", True),)  # the detail of a reservation that evicted nothing (evaluate._share)
 
@@ -58,10 +59,10 @@ def hand_back_for(ctx: PassCtx, q: Request, leaf: int, vec: list[int], pending_s
             continue
         sim.remove(lr, rvec)
         taken.append((rid, lr, rvec))
-        if sim.fit(leaf, vec) is None:
-            fits = sim.borrowing_top(leaf, vec, need) is None
+        if sim.fit(leaf, vec) is None and sim.borrowing_top(leaf, vec, need) is None:
+            fits = True
             break
-    if fits:  # fill-back: only what q needs goes (the last one taken made it fit)
+    if fits:  # fill-back: only what q needs goes (the last one taken completed it)
         for entry in taken[:-1]:
             sim.add(entry[1], entry[2])
             if sim.fit(leaf, vec) is None and sim.borrowing_top(leaf, vec, need) is None:
@@ -92,3 +93,24 @@ def _borrows_up_to(ctx: PassCtx, lr: int, A: int, rvec: list[int], need: list[in
             return False
     return True
 
+
+def settle_handed_back(ctx: PassCtx) -> None:
+    """After a hand-back and the owner's verdict: victims that only handed-back reservations
+    waited for are counted in the planning view again, as the next pass will count them (an
+    orphan whose plan went away, shared by one of them), and the others keep the lowest
+    plan_seq of the reservations still waiting for them (P13: a second pass at this instant
+    must find the same planning view)."""
+    waiting: dict[str, int] = {}
+    for st in ctx.status.values():
+        if st.state == "Reserved":
+            for v in still_leaving(ctx.allocations, st):
+                if v not in waiting or st.plan_seq < waiting[v]:
+                    waiting[v] = st.plan_seq
+    tree = ctx.tree
+    for v in sorted(ctx.excluded - waiting.keys()):
+        a = ctx.allocations[v]
+        ctx.sim.add(tree.index[a.leaf], tree.vec(a.demand))
+        ctx.excluded.discard(v)
+        ctx.waited_by.pop(v, None)
+    ctx.waited_by.update(waiting)
+    ctx.version += 1

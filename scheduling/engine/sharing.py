@@ -24,6 +24,11 @@ concerns a plan's own victims, and these were chosen and evicted by the plans be
 
 from __future__ import annotations
 
+from dataclasses import replace
+from itertools import compress
+from operator import attrgetter
+
+from .model import Status
 from .passctx import PassCtx
 
 
@@ -61,3 +66,40 @@ def leaving_needed(ctx: PassCtx, leaf: int, vec: list[int], gone: list[str] | tu
         a = allocs[v]
         actual.add(index[a.leaf], vec_of(a.demand))
     return taken if ok else None
+
+
+_STATE = attrgetter("state")
+_RESERVED = "Reserved".__eq__
+
+
+def mark_released(status: dict, released: set[str]) -> None:
+    """Reservations note which of their victims are gone (fact ``released``).  Victims are named
+    by request id, and a released victim is requeued: it may be admitted again and evicted again,
+    for another plan, while a reservation that named it still stands.  That new Terminating
+    allocation is not the one the reservation waits for (P10).  One scan per batch of releases;
+    the callers copy the status map anyway, and the scan for Reserved ones runs in C (B2)."""
+    for rid in list(compress(status, map(_RESERVED, map(_STATE, status.values())))):
+        st = status[rid]
+        if st.victims and not released.isdisjoint(st.victims):
+            gone = released.union(_released(st))
+            detail = dict(st.detail, released=tuple(v for v in st.victims if v in gone))
+            status[rid] = replace(st, detail=tuple(sorted(detail.items())))
+
+
+def _released(st: Status) -> tuple[str, ...]:
+    return fact(st, "released", ())
+
+
+def fact(st: Status, key: str, default):
+    """A fact of a status's ``detail`` (a tuple of pairs), or ``default``."""
+    for k, value in st.detail:
+        if k == key:
+            return value
+    return default
+
+
+def still_leaving(allocations: dict, st: Status) -> list[str]:
+    """The victims a reservation still waits for: not released since it was made (see
+    ``mark_released``) and still Terminating."""
+    gone = _released(st)
+    return [v for v in st.victims if v not in gone and (a := allocations.get(v)) is not None and a.terminating]

@@ -7,7 +7,9 @@ without an explicit ``release`` event are released at their deadline (the simula
 Kubernetes).  Output is JSON on stdout; an elastic shrink (P4) reads
 ``{"t", "request", "action": "SHRINK", "reason": <victim rule>, "preemptor", "to": {new demand}}``.
 Beyond that format: ``{t, clear_gates: [ids]}`` passes the external admission checks of those
-requests (A4c), and a node may set ``quota_preemption_delay`` (D2).
+requests (A4c), a node may set ``quota_preemption_delay`` (D2), and an eviction that takes back
+a request that had reclaimed from the preemptor's side (the owner's last resort) says
+``"reclaimed_back": true``.
 Imports: standard library, plus PyYAML for YAML files.
 
 A malformed file is refused before anything runs (``check_scenario``): the command prints
@@ -145,6 +147,8 @@ def compact(d, explain: bool) -> dict:
             out["binding"] = {k: v for k, v in out["binding"].items() if k in X2_BINDING}
     if d.facts.get("note"):
         out["note"] = d.facts["note"]
+    if d.facts.get("reclaimed_back"):  # P7 gave way to P4 (victims.Candidates._taken_back)
+        out["reclaimed_back"] = True
     if d.modifiers:
         out["modifiers"] = list(d.modifiers)
     if explain:

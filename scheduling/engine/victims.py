@@ -117,8 +117,10 @@ class Candidates:
     (``hopeless``) never reaches — most plans of a full cluster (benchmark B10)."""
 
     def __init__(self, ctx, q, leaf: int, need: list[int], pending_since: int, only_within: bool,
-                 adv: int | None):
+                 adv: int | None, take_back: bool = False):
         self.ctx, self.q, self.leaf, self.need = ctx, q, leaf, need
+        self.take_back = take_back  # guards ignored: the owner's last resort (evaluate._plan_or_pending)
+        self.guarded = False  # some allocation was passed over for its reclaim guard
         self.removed: list[Candidate] = []  # victims the greedy walk has taken out of ctx.sim
         tree, s, now = ctx.tree, ctx.settings, ctx.now
         node = tree.nodes[leaf]
@@ -400,18 +402,23 @@ class Candidates:
     # ------------------------------------------------------------ one allocation
 
     def _taken_back(self, a: Allocation) -> bool:
-        """Whether taking ``a`` by P-R or P-F would take back what it reclaimed (or took by fair
-        share) from this request's side, while its own side still owns what it did then: H1
-        holds that side within owned after the transfer, but it may borrow again later — through
-        newer admissions, which the walk takes instead, or through reservations, which no class
-        can take (§10.7).  Then nothing is taken from it (P7: no ping-pong); an owner waits
-        until the borrowing is an allocation.  A smaller owned share (a config change, degraded
-        capacity, D1/D2) ends the guard: the owner is owed its share (P4)."""
+        """Whether taking ``a`` by P-R or P-F would take back what it reclaimed from this
+        request's side, while its own side still owns what it did then (P7).  H1 holds that side
+        within owned after the transfer, but it may borrow again later: through newer admissions,
+        which the walk takes instead; through reservations that evicted nothing, which the owner
+        takes back (reserved_reclaim.py); or, in a deeper tree, through a sibling within its own
+        leaf's share, which no class may take.  Only then, as a last resort, is the guard ignored
+        (``take_back``): the owner is owed its share (P4), and the request taken back cannot
+        reclaim again, its side being over its owned share without it.  A smaller owned share (a
+        config change, degraded capacity, D1/D2) ends the guard."""
+        if self.take_back:
+            return False
         tree = self.ctx.tree
         path, index = tree.path[self.leaf], tree.index
         for victim_side, own_side, owned in a.reclaim_guard:
             x, y = index.get(victim_side), index.get(own_side)
             if x is not None and y is not None and x in path and tuple(tree.owned[y]) == tuple(owned):
+                self.guarded = True
                 return True
         return False
 

@@ -210,6 +210,9 @@ def _evicted(reason: str, f: dict, amount_text: AmountText) -> str:
                  f"that of {f.get('preemptor_node')} with {preemptor} is {f.get('drs_preemptor_side')}")
     elif reason == Reason.EVICT_BORROW_PREEMPT:
         text += f"; priority {f.get('victim_priority')} against {f.get('preemptor_priority')}"
+    if f.get("reclaimed_back"):
+        text += (f"; {victim} had reclaimed from {preemptor}'s side, but nothing else that borrows there "
+                 "can be taken, and its owners are owed their share")
     return text + "."
 
 

@@ -101,15 +101,19 @@ def _second_pass_is_silent(config: Config, plan, t: int) -> None:
 
 def _no_reclaim_ping_pong(config: Config, plan, state, edges, last_evicted) -> None:
     """P7 for owned reclaim (H1): if q reclaimed from leaf L, nothing of L reclaims q back while
-    q keeps running (edges are forgotten when capacity drops: owned shrinks with it, D1, and the
-    owner is owed its share, P4)."""
+    q keeps running — unless nothing else borrowing on q's side can be taken and the decision
+    says so (``reclaimed_back``: the owner is owed its share, P4).  Edges are forgotten when
+    capacity drops: owned shrinks with it (D1)."""
     for d in plan.decisions:
         if d.action != "EVICT" or d.reason != "EVICT_RECLAIM_OWNED":
             continue
         victim, pre = d.victim, d.preemptor
         pre_leaf = state.requests[pre].leaf
         back = any(vleaf == pre_leaf for t0, vleaf in edges.get(victim, []) if t0 >= last_evicted.get(victim, -1))
-        if back:
+        if back and d.facts.get("reclaimed_back"):
+            # The owner's last resort (victims.Candidates._taken_back): P4 over P7, said so.
+            event("P7: an owner took back a request that had reclaimed from it, nothing else borrowing")
+        elif back:
             raise AssertionError(f"P7: {pre} ({pre_leaf}) reclaims {victim} back")
         edges.setdefault(pre, []).append((d.time, state.requests[victim].leaf))
         last_evicted[victim] = d.time

@@ -118,3 +118,31 @@ def test_an_owner_reclaims_from_requests_that_won_their_place_by_fair_share():
     })
     assert sorted(v for p, v in _reclaims(out) if p.startswith("n")) == ["b1", "b2", "b3", "b4", "b5"]
     assert out["final"]["usage"]["A"] == {"u": 10}
+
+
+def test_an_owner_takes_back_a_guarded_request_when_nothing_else_can_be_taken():
+    """D's x and x2 (leaf L2) reclaim from V; the last victim is larger than needed, and z (L1,
+    within L1's owned share) takes the room left, so D borrows V's owned share again — through
+    z, which no class may take (L1 does not borrow).  V's owner w then takes x2 back, the
+    decision saying so (``reclaimed_back``): P4 wins over P7 here, and x2 cannot reclaim again
+    (D is at its owned share without it)."""
+    out = run({
+        "resources": ["u"], "capacity": {"u": 8}, "until": 60,
+        "tree": [{"id": "root"}, {"id": "D", "parent": "root", "owned": {"u": 4}},
+                 {"id": "L1", "parent": "D", "owned": {"u": 3}}, {"id": "L2", "parent": "D", "owned": {"u": 0}},
+                 {"id": "V", "parent": "root", "owned": {"u": 4}}],
+        "running": [{"id": "z0", "leaf": "L1", "demand": {"u": 1}, "admitted_at": -40, "reclaim_grace": 0},
+                    {"id": "v1", "leaf": "V", "demand": {"u": 3}, "admitted_at": -30, "reclaim_grace": 0},
+                    {"id": "v2", "leaf": "V", "demand": {"u": 2}, "admitted_at": -20, "reclaim_grace": 0},
+                    {"id": "v3", "leaf": "V", "demand": {"u": 2}, "admitted_at": -10, "reclaim_grace": 0}],
+        "events": [{"t": 10, "submit": [{"id": "x", "leaf": "L2", "demand": {"u": 2}, "reclaim_grace": 0}]},
+                   {"t": 20, "submit": [{"id": "x2", "leaf": "L2", "demand": {"u": 1}, "reclaim_grace": 0}]},
+                   {"t": 30, "submit": [{"id": "z", "leaf": "L1", "demand": {"u": 1}, "reclaim_grace": 0}]},
+                   {"t": 40, "submit": [{"id": "w", "leaf": "V", "demand": {"u": 1}, "reclaim_grace": 0}]}],
+    }, explain=True)
+    back = [d for d in out["decisions"] if d["action"] == "EVICT" and d["preemptor"] == "w"]
+    assert [(d["t"], d["victim"], d.get("reclaimed_back")) for d in back] == [(40, "x2", True)]
+    assert "x2 had reclaimed from w's side" in back[0]["message"]
+    assert [(d["t"], d["reason"]) for d in out["decisions"] if d.get("request") == "w" and d["action"] == "ADMIT"
+            ] == [(41, "ADMITTED_BY_TRANSFER")]
+    assert not any(d["action"] == "EVICT" and d["preemptor"] == "x2" and d["t"] > 40 for d in out["decisions"])
