@@ -257,8 +257,6 @@ def _transfers(ctx: PassCtx) -> None:
             # that evicted them went away, and the earlier plan comes first (P5b, P10).
             _admit(ctx, q, leaf, vec, Reason.ADMITTED_BY_TRANSFER, {"victims": list(st.victims)},
                    reclaim_guard=fact(st, "reclaim_guard", ()))
-        elif ctx.sim.fit(leaf, vec) is not None:  # the world changed under the plan (capacity drop, config)
-            ctx.status[rid] = replace(st, state="Pending", reason="", victims=(), detail=())  # plan again
         else:
             _wait_longer(ctx, rid, st, leaf, vec)
 
@@ -266,17 +264,23 @@ def _transfers(ctx: PassCtx) -> None:
 def _wait_longer(ctx: PassCtx, rid: str, st: Status, leaf: int, vec: list[int]) -> None:
     """A reservation whose victims are gone still does not fit physically: since it was made,
     other requests were admitted into room its plan counted on, on the strength of other plans'
-    victims that are still leaving (the planning view counts them as gone).  Its own victims are
-    evicted already, so dropping it would break plan-or-nothing (P10) and hand the room they freed
-    to whoever comes first.  It keeps its place and waits for those victims as well (P5b).  Some
-    of them always suffice: the planning view, where it fits, holds at least the physical ledger
-    without every leaving victim."""
-    waits = leaving_needed(ctx, leaf, vec)
-    if not waits:  # cannot happen while the ledgers agree; planning again is the safe answer
+    victims that are still leaving (the planning view counts them as gone), or earlier plans took
+    more of a shared victim's room than it was left, once the plan that evicted that victim went
+    away and the victim's spare room was counted in again.  Its own victims are evicted already,
+    so dropping it would break plan-or-nothing (P10) and hand the room they freed to whoever
+    comes first.  It keeps its place and waits for leaving victims as well (P5b) — unless even all
+    of them would not make room: then the world changed under the plan (a capacity drop, a new
+    config version) and it is planned again."""
+    waits = leaving_needed(ctx, leaf, vec, orphans=True)
+    if not waits:
         ctx.status[rid] = replace(st, state="Pending", reason="", victims=(), detail=())
         return
     ctx.sim.add(leaf, vec)
+    tree = ctx.tree
     for v in waits:  # their room comes to it in its (earlier) place now
+        if v not in ctx.excluded:  # an orphan: counted as leaving from now on, as by the next pass
+            a = ctx.allocations[v]
+            ctx.sim.remove(tree.index[a.leaf], tree.vec(a.demand))
         ctx.wait_for(v, st.plan_seq)
     detail = tuple(kv for kv in st.detail if kv[0] != "released")  # waits are all still leaving
     ctx.status[rid] = replace(st, victims=tuple(waits), detail=detail)

@@ -28,14 +28,17 @@ from dataclasses import replace
 from itertools import compress
 from operator import attrgetter
 
-from .model import Status
+from .model import Status, id_key
 from .passctx import PassCtx
 
 
-def leaving_needed(ctx: PassCtx, leaf: int, vec: list[int], gone: list[str] | tuple = ()) -> list[str] | None:
+def leaving_needed(ctx: PassCtx, leaf: int, vec: list[int], gone: list[str] | tuple = (),
+                   orphans: bool = False) -> list[str] | None:
     """The leaving victims that a request of demand ``vec`` at ``leaf`` must wait for to fit in
     ``actual``, in plan order, once the allocations ``gone`` (its own victims) have left too: [] if
-    none, None if even all of them are not enough.  ``actual`` is restored before returning."""
+    none, None if even all of them are not enough.  With ``orphans``, Terminating allocations no
+    plan waits for (their preemptor went away) come after them, earliest deadline first: they
+    leave too.  ``actual`` is restored before returning."""
     actual, tree, allocs = ctx.actual, ctx.tree, ctx.allocations
     index, vec_of = tree.index, tree.vec
     for v in gone:
@@ -44,7 +47,7 @@ def leaving_needed(ctx: PassCtx, leaf: int, vec: list[int], gone: list[str] | tu
     taken: list[str] = []
     ok = actual.fit(leaf, vec) is None
     if not ok:
-        for v in ctx.excluded_in_plan_order():
+        for v in ctx.excluded_in_plan_order() + (_orphans(ctx) if orphans else []):
             a = allocs[v]
             actual.remove(index[a.leaf], vec_of(a.demand))
             taken.append(v)
@@ -103,3 +106,10 @@ def still_leaving(allocations: dict, st: Status) -> list[str]:
     ``mark_released``) and still Terminating."""
     gone = _released(st)
     return [v for v in st.victims if v not in gone and (a := allocations.get(v)) is not None and a.terminating]
+
+
+def _orphans(ctx: PassCtx) -> list[str]:
+    excluded = ctx.excluded
+    leaving = [(a.deadline, id_key(aid), aid) for aid, a in ctx.allocations.items()
+               if a.terminating and aid not in excluded]
+    return [aid for _, _, aid in sorted(leaving)]
