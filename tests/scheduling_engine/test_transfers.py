@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from scheduling.engine import decide, release, submit
 from scheduling.engine.explain import why
+from scheduling.engine.model import Allocation, Request, State, Status
 from scheduling.engine.simulate import build_config, build_request, initial_state, run
 
 
@@ -154,3 +155,30 @@ def test_a_shared_reservation_waits_for_the_victims_whose_room_is_not_promised_f
     assert [(d["t"], d["request"]) for d in out["decisions"] if d["reason"] == "ADMITTED_BY_TRANSFER"] == [
         (63, "y"), (110, "x"), (110, "s")]
     assert [d["victim"] for d in out["decisions"] if d["action"] == "EVICT"] == ["g", "h"]
+
+
+def test_a_reservation_short_at_its_transfer_waits_for_an_orphan_rather_than_plan_again():
+    """P10.  r's victim is gone, but r does not fit: o, a victim whose preemptor went away, still
+    holds 2u (counted in the planning view again, which is therefore short as well — no change
+    of capacity or config).  r keeps its place and waits for o, evicting nothing more; it is
+    admitted when o leaves."""
+    config = build_config({"resources": ["u"], "capacity": {"u": 4},
+                           "tree": [{"id": "root"}, {"id": "T1", "parent": "root", "owned": {"u": 2}},
+                                    {"id": "T2", "parent": "root", "owned": {"u": 2}}]}, 1, 0)
+    requests = {"a": Request("a", "T1", {"u": 1}, created_at=0), "o": Request("o", "T2", {"u": 2}, created_at=0),
+                "r": Request("r", "T1", {"u": 2}, created_at=5)}
+    state = State(requests=requests,
+                  status={"a": Status("Admitted", "ADMITTED_WITHIN_OWNED"),
+                          "o": Status("Admitted", "ADMITTED_BORROWING"),
+                          "r": Status("Reserved", "PENDING_WAITING_FOR_VICTIMS", pending_since=5, victims=("v",),
+                                      plan_seq=1)},
+                  allocations={"a": Allocation("a", "T1", {"u": 1}, 0),
+                               "o": Allocation("o", "T2", {"u": 2}, 0, terminating=True, victim_of="gone",
+                                               deadline=30)},
+                  plan_seq=1)
+    plan = decide(config, state, 10)
+    assert [(d.action, d.request, d.facts.get("victims")) for d in plan.decisions] == [("RESERVE", "r", ["o"])]
+    assert decide(config, plan.state, 10).decisions == ()
+    after = decide(config, release(plan.state, ["o"], 20), 20)
+    assert [(d.action, d.request, d.reason) for d in after.decisions if d.request == "r"] == [
+        ("ADMIT", "r", "ADMITTED_BY_TRANSFER")]
