@@ -147,10 +147,7 @@ def _build_ledgers(ctx: PassCtx) -> None:
         ctx.fork_planning_view()
         ctx.sim_is_actual = False
         for v in still_leaving(ctx.allocations, st):
-            if v not in ctx.excluded:
-                a = ctx.allocations[v]
-                ctx.sim.remove(tree.index[a.leaf], tree.vec(a.demand))
-            ctx.wait_for(v, st.plan_seq)
+            ctx.count_leaving(v, st.plan_seq)
         ctx.sim.add(tree.index[ctx.requests[rid].leaf], ctx.vec(rid))
 
 
@@ -276,12 +273,8 @@ def _wait_longer(ctx: PassCtx, rid: str, st: Status, leaf: int, vec: list[int]) 
         ctx.status[rid] = replace(st, state="Pending", reason="", victims=(), detail=())
         return
     ctx.sim.add(leaf, vec)
-    tree = ctx.tree
-    for v in waits:  # their room comes to it in its (earlier) place now
-        if v not in ctx.excluded:  # an orphan: counted as leaving from now on, as by the next pass
-            a = ctx.allocations[v]
-            ctx.sim.remove(tree.index[a.leaf], tree.vec(a.demand))
-        ctx.wait_for(v, st.plan_seq)
+    for v in waits:  # their room comes to it in its (earlier) place now; orphans, as the next pass will
+        ctx.count_leaving(v, st.plan_seq)
     detail = tuple(kv for kv in st.detail if kv[0] != "released")  # waits are all still leaving
     ctx.status[rid] = replace(st, victims=tuple(waits), detail=detail)
     ctx.emit("RESERVE", Reason.PENDING_WAITING_FOR_VICTIMS, request=rid, facts={"victims": waits, "shared": True})

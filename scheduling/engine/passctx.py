@@ -141,8 +141,17 @@ class PassCtx:
             got.add(excluded - got.members if got.members else excluded, waited_by)
         return got.order
 
+    def count_leaving(self, victim: str, plan_seq: int) -> None:
+        """``wait_for``, taking ``victim`` out of the planning view first if it was still counted
+        there (a reservation found at the start of a pass, an orphan a transfer now waits for)."""
+        if victim not in self.excluded:
+            a = self.allocations[victim]
+            self.sim.remove(self.tree.index[a.leaf], self.tree.vec(a.demand))
+        self.wait_for(victim, plan_seq)
+
     def wait_for(self, victim: str, plan_seq: int) -> None:
-        """Count ``victim`` as leaving, for a reservation made at ``plan_seq`` (see ``waited_by``)."""
+        """Count ``victim`` as leaving, for a reservation made at ``plan_seq`` (see ``waited_by``);
+        the caller has taken it out of the planning view."""
         self.excluded.add(victim)
         seq = self.waited_by.get(victim)
         if seq is None or plan_seq < seq:

@@ -43,6 +43,10 @@ class Outcome:
     detail: dict = field(default_factory=dict)
     guarded: bool = False  # a reclaim guard kept some allocation out (victims.Candidates._taken_back)
 
+    def verdict(self) -> Outcome:
+        """A copy without victims, to share among requests planned alike (``plan``'s memo)."""
+        return Outcome(reason=self.reason, detail=dict(self.detail), guarded=self.guarded)
+
 
 def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
          only_within: bool = False, target_within_owned: bool = False, take_back: bool = False) -> Outcome:
@@ -57,10 +61,10 @@ def plan(ctx, q: Request, leaf: int, vec: list[int], pending_since: int, *,
         memo = ctx.victim_index["plans"] = (ctx.version, {})
     got = memo[1].get(key)
     if got is not None:
-        return Outcome(reason=got.reason, detail=dict(got.detail), guarded=got.guarded)
+        return got.verdict()
     out = _plan(ctx, q, leaf, vec, pending_since, only_within, target_within_owned)
     if not out.victims:
-        memo[1][key] = Outcome(reason=out.reason, detail=dict(out.detail), guarded=out.guarded)
+        memo[1][key] = out.verdict()
     return out
 
 

@@ -46,6 +46,10 @@ def hand_back_for(ctx: PassCtx, q: Request, leaf: int, vec: list[int], pending_s
     if adv is None:
         return []
     sim, depth = ctx.sim, tree.depth
+
+    def within_owned_fit() -> bool:
+        return sim.fit(leaf, vec) is None and sim.borrowing_top(leaf, vec, need) is None
+
     taken: list[tuple[str, int, list[int]]] = []
     fits = False
     for rid in sorted(shared, key=lambda rid: ctx.status[rid].plan_seq, reverse=True):
@@ -59,13 +63,13 @@ def hand_back_for(ctx: PassCtx, q: Request, leaf: int, vec: list[int], pending_s
             continue
         sim.remove(lr, rvec)
         taken.append((rid, lr, rvec))
-        if sim.fit(leaf, vec) is None and sim.borrowing_top(leaf, vec, need) is None:
+        if within_owned_fit():
             fits = True
             break
     if fits:  # fill-back: only what q needs goes (the last one taken completed it)
         for entry in taken[:-1]:
             sim.add(entry[1], entry[2])
-            if sim.fit(leaf, vec) is None and sim.borrowing_top(leaf, vec, need) is None:
+            if within_owned_fit():
                 taken.remove(entry)
             else:
                 sim.remove(entry[1], entry[2])
