@@ -44,6 +44,10 @@ def tournament(ctx: PassCtx) -> bool:
     waiting = [reqs[rid] for rid, st in status.items() if st.state == "Pending"]
     waiting.sort(key=_HEAD_ORDER)
     where = [index[q.leaf] for q in waiting]
+    # A plain tree's keys need each nominee's vector: looked up once per pass by rank, not on every
+    # re-keying (B2).  Requests accepted in this pass have theirs already (allocate.accept_new).
+    vecs = ctx.vecs
+    vec_at = [vecs.get(q.id) or ctx.vec(q.id) for q in waiting] if plain else None
     queues: list[list[int] | None] = [None] * n
     for rank, leaf in enumerate(where):
         qq = queues[leaf]
@@ -61,7 +65,6 @@ def tournament(ctx: PassCtx) -> bool:
     key: list = [none] * n
     cache = ctx.key_cache  # plain key prefixes by (node, vector), valid at ctx.key_version
     usage = ctx.sim.usage  # the planning view's rows: ctx.fork_planning_view keeps them live
-    vec_of = ctx.vec
 
     def plain_key(x: int, vec, rank: int) -> int:
         if ctx.key_version != ctx.version:
@@ -81,7 +84,7 @@ def tournament(ctx: PassCtx) -> bool:
             qq = queues[x]
             nom = qq[pos[x]] if qq is not None and pos[x] < len(qq) and x not in blocked else None
             if nom is not None and plain:
-                vec = vec_of(waiting[nom].id)
+                vec = vec_at[nom]
         else:
             gather, kids = electors[x]
             ks = gather(key)
@@ -123,7 +126,7 @@ def tournament(ctx: PassCtx) -> bool:
         p = pos[leaf]
         if p < len(qq) and leaf not in blocked:
             nom = nominee[leaf] = qq[p]
-            vec = nvec[leaf] = vec_of(waiting[nom].id)
+            vec = nvec[leaf] = vec_at[nom]
             key[leaf] = prefix(leaf, vec, usage[leaf]) + nom
         else:
             nominee[leaf] = None
