@@ -16,8 +16,11 @@ from dataclasses import replace
 
 from scheduling.engine.explain import Reason
 from scheduling.engine.model import Allocation, Config, Request, State, Status
+from scheduling.engine.wording import CLUSTER
 
 from .bindings import shares_in_turn
+from .snapshot import ROOT
+from .units import amounts_text
 
 Share = tuple[str, str, dict]  # owned|borrowed, lender scope, borrowed amounts (bindings.share_of)
 
@@ -50,7 +53,12 @@ def request_rows(state: State, shares: dict[str, Share]) -> dict[str, dict]:
         if hold is None or hold.terminating:
             continue
         if share == "borrowed":
-            how, facts = f"by borrowing {borrowed} under {scope}", {"lender_scope": scope, "borrowed": borrowed}
+            # The cycle's own wording, shown as stored (units.in_display_units rewords only the
+            # engine's): so in display units already, and the root named as the engine names it.
+            # A tenant node (t<pk>) reads as its name where it is shown (redact.py).
+            under = CLUSTER if scope == ROOT else scope
+            how = f"by borrowing {amounts_text(borrowed)} under {under}"
+            facts = {"lender_scope": scope, "borrowed": borrowed}
         else:
             how, facts = f"within the owned quota of {hold.leaf}", {}
         rows[key].update(facts={"adopted": True, "leaf": hold.leaf, **facts},

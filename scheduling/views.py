@@ -11,6 +11,8 @@ from . import selectors
 from .policy import tenant_policy_get
 from .units import amount_text, amounts_text
 
+WAITING_SHOWN = 500  # waiting pods listed on the page; the API pages through all of them
+
 
 class TenantSchedulingView(TenantScopedMixin, TemplateView):
     template_name = "scheduling/tenant.html"
@@ -18,9 +20,13 @@ class TenantSchedulingView(TenantScopedMixin, TemplateView):
     def get_context_data(self, **kwargs):
         user, tenant = self.request.user, self.tenant
         policy = tenant_policy_get(tenant=tenant)
+        waiting = selectors.waiting_reasons(user=user, tenant=tenant, limit=WAITING_SHOWN)
+        # Counted only when the list is cut: the page then says so, rather than look complete.
+        total = (selectors.waiting_list(user=user, tenant=tenant).count() if len(waiting) == WAITING_SHOWN
+                 else len(waiting))
         return {**super().get_context_data(**kwargs), "shares": [_bars(s) for s in
                                                                   selectors.tenant_share(tenant=tenant, user=user)],
-                "waiting": selectors.waiting_reasons(user=user, tenant=tenant, limit=500),
+                "waiting": waiting, "waiting_total": total,
                 "policy_is_default": policy.pk is None,
                 "policy": _policy_rows(policy, selectors.tenant_required_checks(tenant=tenant))}
 
@@ -53,14 +59,17 @@ def _policy_rows(p, checks: list[str]) -> list[tuple[str, str, str]]:
 
 
 def _bars(share: dict) -> dict:
-    """Per resource, as percentages of the bar (owned or used, whichever is larger): used within
-    owned from the left, then the owned capacity lent to other tenants (it is idle owned capacity,
-    so it fits before the owned marker), and borrowed beyond the marker. The numbers read in
-    display units (cores, GiB: units.py); the share itself stays in the engine's (the API's)."""
+    """Per resource, as percentages of the bar (owned + borrowed or used, whichever is larger):
+    used within owned from the left, then the owned capacity lent to other tenants (it is idle
+    owned capacity, so it fits before the owned marker), and borrowed beyond the marker. Borrowed
+    can exceed used − owned — a parent whose idle child may not lend (lend limit 0) borrows for a
+    busy one although the two together use less than they own — so the bar makes room for all of
+    it rather than clip it. The numbers read in display units (cores, GiB: units.py); the share
+    itself stays in the engine's (the API's)."""
     rows = []
     for resource, owned in share["owned"].items():
         used, borrowed, lent = share["used"][resource], share["borrowed"][resource], share["lent_out"][resource]
-        scale = max(owned, used, 1)
+        scale = max(owned + borrowed, used, 1)
         within = min(used, owned)
         numbers = {"owned": owned, "used": used, "borrowed": borrowed, "lent": lent,
                    "entitlement": share["entitlement"][resource]}

@@ -30,8 +30,8 @@ def test_ungated_pods_beyond_the_owned_share_read_as_borrowed(sandbox_api, opera
     assert sorted(rows.values_list("reason", "share", "lender_scope")) == (
         [("ADMITTED_BORROWING", "borrowed", "root")] * 4 + [("ADMITTED_WITHIN_OWNED", "owned", "")] * 8)
     one = rows.filter(share="borrowed").first()
-    assert one.message == f"Adopted {one.key} by borrowing {{'cpu': 1000}} under root: its pods run without " \
-                          f"the admission gate."
+    assert one.message == f"Adopted {one.key} by borrowing 1 cpu under the cluster: its pods run without " \
+                          f"the admission gate."  # display units (cores), the root named as everywhere
     why = api(operator).get(f"/api/v1/scheduling/requests/{one.pk}/why/").json()
     assert (why["reason"], why["share"], why["lender_scope"]) == ("ADMITTED_BORROWING", "borrowed", "the cluster")
     assert why["engine"]["lender_scope"] == "the cluster"
