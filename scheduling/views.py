@@ -20,13 +20,17 @@ class TenantSchedulingView(TenantScopedMixin, TemplateView):
     def get_context_data(self, **kwargs):
         user, tenant = self.request.user, self.tenant
         policy = tenant_policy_get(tenant=tenant)
-        waiting = selectors.waiting_reasons(user=user, tenant=tenant, limit=WAITING_SHOWN)
+        listed = selectors.waiting_reasons(user=user, tenant=tenant, limit=WAITING_SHOWN)
         # Counted only when the list is cut: the page then says so, rather than look complete.
-        total = (selectors.waiting_list(user=user, tenant=tenant).count() if len(waiting) == WAITING_SHOWN
-                 else len(waiting))
+        total = (selectors.waiting_list(user=user, tenant=tenant).count() if len(listed) == WAITING_SHOWN
+                 else len(listed))
+        # A rejected pod does not wait: it never runs as it is asked (the reason says what to change),
+        # so it is listed apart, and the share's "Waiting" counts do not include it either.
+        waiting = [r for r in listed if r["state"] != "Rejected"]
+        rejected = [r for r in listed if r["state"] == "Rejected"]
         return {**super().get_context_data(**kwargs), "shares": [_bars(s) for s in
                                                                   selectors.tenant_share(tenant=tenant, user=user)],
-                "waiting": waiting, "waiting_total": total,
+                "waiting": waiting, "rejected": rejected, "listed": len(listed), "listed_total": total,
                 "policy_is_default": policy.pk is None,
                 "policy": _policy_rows(policy, selectors.tenant_required_checks(tenant=tenant))}
 
