@@ -152,9 +152,7 @@ class Allocation:
         fields = {"request": request, "leaf": leaf, "demand": demand, "admitted_at": admitted_at}
         if reclaim_guard:
             fields["reclaim_guard"] = reclaim_guard
-        obj = object.__new__(cls)  # ``_fast``, inlined: one per admission (B2)
-        object.__setattr__(obj, "__dict__", fields)
-        return obj
+        return _fast(cls, fields)
 
 
 @dataclass(frozen=True)

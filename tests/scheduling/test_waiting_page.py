@@ -4,7 +4,6 @@ the page says how many there are rather than look complete."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from scheduling import views
 from scheduling.models import SchedulingRequest
@@ -12,10 +11,9 @@ from scheduling.models import SchedulingRequest
 pytestmark = pytest.mark.django_db
 
 
-def login(user) -> Client:
-    client = Client()
+def _page(client, user, tenant) -> str:
     client.force_login(user)
-    return client
+    return client.get(f"/tenants/{tenant.pk}/scheduling/").content.decode()
 
 
 def _waiting(cluster, tenant, n: int, state: str = "Pending", reason: str = "PENDING_NO_CAPACITY") -> None:
@@ -25,30 +23,31 @@ def _waiting(cluster, tenant, n: int, state: str = "Pending", reason: str = "PEN
         for i in range(n))
 
 
-def test_a_cut_list_says_how_many_pods_wait(alice, tree, cluster, monkeypatch):
+def test_a_cut_list_says_how_many_pods_wait(client, alice, tree, cluster, monkeypatch):
     monkeypatch.setattr(views, "WAITING_SHOWN", 3)  # the page's cap, small enough to reach here
     _waiting(cluster, tree["a"], 5)
-    page = login(alice).get(f"/tenants/{tree['a'].pk}/scheduling/").content.decode()
+    page = _page(client, alice, tree["a"])
     assert page.count("<code>a-web/") == 3
     assert "Showing the first 3 of 5 pods that wait or were rejected" in page
 
 
-def test_a_whole_list_reads_as_whole(alice, tree, cluster, monkeypatch):
+def test_a_whole_list_reads_as_whole(client, alice, tree, cluster, monkeypatch):
     monkeypatch.setattr(views, "WAITING_SHOWN", 3)
     _waiting(cluster, tree["a"], 2)
-    page = login(alice).get(f"/tenants/{tree['a'].pk}/scheduling/").content.decode()
+    page = _page(client, alice, tree["a"])
     assert page.count("<code>a-web/") == 2 and "Showing the first" not in page
 
 
-def test_a_member_of_another_tenant_sees_nothing_of_its_waiting_pods(charlie, tree, cluster):
+def test_a_member_of_another_tenant_sees_nothing_of_its_waiting_pods(client, charlie, tree, cluster):
     _waiting(cluster, tree["a"], 2)
-    assert login(charlie).get(f"/tenants/{tree['a'].pk}/scheduling/").status_code == 404
+    client.force_login(charlie)
+    assert client.get(f"/tenants/{tree['a'].pk}/scheduling/").status_code == 404
 
 
-def test_rejected_pods_are_listed_apart_from_the_waiting_ones(alice, tree, cluster):
+def test_rejected_pods_are_listed_apart_from_the_waiting_ones(client, alice, tree, cluster):
     _waiting(cluster, tree["a"], 1)
     _waiting(cluster, tree["a"], 1, state="Rejected", reason="REJECT_NEVER_FITS")
-    page = login(alice).get(f"/tenants/{tree['a'].pk}/scheduling/").content.decode()
+    page = _page(client, alice, tree["a"])
     waiting, rejected = page.split("Rejected pods", 1)
     assert "a-web/pending-0" in waiting and "a-web/rejected-0" not in waiting
     assert "a-web/rejected-0" in rejected and "REJECT_NEVER_FITS" in rejected
