@@ -27,11 +27,14 @@ def pass_bindings(*, cluster_id: int, open_ids: dict[str, int], before: dict[str
                   after: dict[str, Allocation], decisions: list[Decision], groups: dict, released: set[str],
                   tenants: set[int], pass_seq: int, config_version: int,
                   resized: Callable[[str, Allocation], dict] | None = None,
-                  adopted: dict[str, tuple[str, str, dict]] | None = None) -> list[Binding]:
+                  adopted: dict[str, tuple[str, str, dict]] | None = None,
+                  replaced: frozenset[str] = frozenset()) -> list[Binding]:
     """The rows this pass inserts: closes first, then opens. ``open_ids``: request → its open row;
     ``released``: evicted requests whose pods Kubernetes confirmed gone; ``resized(key, alloc)``:
     the share, lender scope, borrowed amounts and pods of a hold whose size changed (a shrink);
-    ``adopted``: the share of the holds adopted this pass (adoption.py)."""
+    ``adopted``: the share of the holds adopted this pass (adoption.py); ``replaced``: requests
+    whose pod was deleted and made again under their name (cycle._made_again): the old hold ends
+    as finished, and a hold of the new pod is another, even if admitted in the same second."""
     admits = {d.request: d for d in decisions if d.action == "ADMIT"}
     common = {"cluster_id": cluster_id, "pass_seq": pass_seq, "config_version": config_version}
 
@@ -39,7 +42,7 @@ def pass_bindings(*, cluster_id: int, open_ids: dict[str, int], before: dict[str
         was = before.get(key)
         if was is None or alloc is None:
             return None
-        if was.admitted_at != alloc.admitted_at:
+        if key in replaced or was.admitted_at != alloc.admitted_at:
             return "readmitted"
         return "resized" if was.demand != alloc.demand and resized is not None else None
 
@@ -51,6 +54,8 @@ def pass_bindings(*, cluster_id: int, open_ids: dict[str, int], before: dict[str
             continue
         if key in released:
             ends[opened_id] = Binding.End.EVICTED
+        elif key in replaced:
+            ends[opened_id] = Binding.End.FINISHED  # its pod is gone; the pod of its name now is another
         elif how == "resized":
             ends[opened_id] = Binding.End.SHRUNK
         elif how == "readmitted" or key in groups:

@@ -151,8 +151,10 @@ def _pass(cluster: Cluster, now: int) -> dict:
 
     state = snap.state_from_json(record.state)
     before = dict(state.allocations)
+    requests_before = {r.key: r for r in SchedulingRequest.objects.filter(cluster=cluster)}
     groups = _observe(backend, namespaces, config.resources, now)
-    state, released, unadmitted = _apply_events(state, groups, leaf_of_tenant, now)
+    replaced = _made_again(groups, requests_before, state)
+    state, released, unadmitted = _apply_events(state, groups, leaf_of_tenant, now, replaced)
     state = engine.set_capacity(state, {r: capacity.get(r, 0) for r in config.resources})
     state, adopted = adoption.adopt(config, state, unadmitted, now)
     shrunk = shrinks.Ledger.from_json(record.shrinks)
@@ -170,7 +172,8 @@ def _pass(cluster: Cluster, now: int) -> dict:
         clock.lap("decide")
         explain_all(decisions)  # every decision is persisted explained: build them all at once
         rows = _record(cluster, record, config, plan.state, decisions, tenant_of, now, state_hash=plan.state_hash,
-                       groups=groups, before=before, released=released, shrunk=shrunk, adopted=adopted)
+                       groups=groups, before=before, released=released, shrunk=shrunk, adopted=adopted,
+                       requests_before=requests_before, replaced=replaced)
         clock.lap("record")
     enacted = _enact(backend, plan.state, groups, shrunk)
     clock.lap("enact")
@@ -228,15 +231,36 @@ def _config_in_force(record: EngineSnapshot, candidate: Config, now: int):
     return chosen, decisions
 
 
+def _made_again(groups: dict, rows: dict, state: State) -> frozenset[str]:
+    """Requests of one pod whose pod is not the one the last pass saw: it was deleted and made
+    again under the same name (a StatefulSet's rolling update, a pod recreated by hand) between two
+    passes, so the cycle never saw the name go. The new pod may ask for more or run at another
+    priority, and it has not been admitted: it is another request, which waits its turn.
+
+    Not an evicted pod's replacement: the engine queues the evicted request again for it (the
+    controller recreates what was evicted; engine.release), keeping its history and place."""
+    out = set()
+    for key, g in groups.items():
+        row = rows.get(key)
+        if g["gang"] or row is None or not row.pod_uid or key not in state.requests:
+            continue
+        alloc = state.allocations.get(key)
+        if (alloc is None or not alloc.terminating) and all(pod.uid != row.pod_uid for pod in g["pods"]):
+            out.add(key)
+    return frozenset(out)
+
+
 def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str],
-                  now: int) -> tuple[State, list[str], list[Request]]:
+                  now: int, replaced: frozenset[str] = frozenset()) -> tuple[State, list[str], list[Request]]:
     """Bring the engine's view in line with the pods the cluster has now; also returns the evicted
     requests whose pods are gone, and the running pods the engine did not admit (made before the
     portal, or without the gate) for adoption.py. An evicted pod stays in the listing, Terminating,
     for its whole grace: only once Kubernetes no longer lists it is its capacity released (and
     transferred). An evicted gang's controller recreates its pods at once, under the same gang and
-    gated: they hold nothing, so the gang is released when no pod of it is left ungated."""
-    gone = [rid for rid in state.requests if rid not in groups]
+    gated: they hold nothing, so the gang is released when no pod of it is left ungated.
+    ``replaced``: requests whose pod was made again (_made_again): they end, and the new pod is
+    submitted under the same id."""
+    gone = [rid for rid in state.requests if rid not in groups or rid in replaced]
     released = sorted(rid for rid, a in state.allocations.items()
                       if a.terminating and (rid not in groups or not shrinks.placed(groups[rid])))
     state = engine.release(state, released, now)
@@ -267,9 +291,11 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str],
 
 
 def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_hash="", groups=None, before=None,
-            released=frozenset(), shrunk: shrinks.Ledger | None = None, adopted: dict | None = None) -> int:
+            released=frozenset(), shrunk: shrinks.Ledger | None = None, adopted: dict | None = None,
+            requests_before: dict | None = None, replaced: frozenset[str] = frozenset()) -> int:
     """Decisions, bindings, request rows, the engine state and the shrink ledger in one transaction;
-    returns rows written.
+    returns rows written. ``requests_before``: the request rows as the pass found them (read
+    again if not given); ``replaced``: requests whose pod was made again (_made_again).
 
     Messages keep the engine's ids (t<pk> nodes, <namespace>/<name> requests): who reads them
     decides what they name, and that is decided when they are read (redact.py)."""
@@ -305,10 +331,10 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
             rows = pass_bindings(cluster_id=cluster.pk, open_ids=open_ids, before=before or {},
                                  after=state.allocations, decisions=decisions, groups=groups, released=set(released),
                                  tenants=tenants, pass_seq=state.pass_seq, config_version=version, resized=resized,
-                                 adopted=adopted)
+                                 adopted=adopted, replaced=replaced)
             Binding.objects.bulk_create(rows)
         overrides = {**adoption.request_rows(state, adopted or {}), **shrinks.rows(shrunk, state, groups)}
-        written = _sync_requests(cluster, state, groups, last, overrides)
+        written = _sync_requests(cluster, state, groups, last, overrides, requests_before, replaced)
         record.state = snap.state_to_json(state)
         record.shrinks = shrunk.to_json()
         record.pass_seq = state.pass_seq
@@ -327,19 +353,25 @@ def _enacted_note(d, shrunk: shrinks.Ledger) -> str:
 
 
 REQUEST_FIELDS = ["tenant_id", "namespace", "name", "demand", "state", "reason", "message", "facts", "share",
-                  "lender_scope", "notes"]
+                  "lender_scope", "notes", "pod_uid"]
 
 
-def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) -> int:
+def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict, existing: dict | None = None,
+                   replaced: frozenset[str] = frozenset()) -> int:
     """Each request's latest word: insert new rows, update changed ones, drop those whose pods are gone.
-    ``overrides``: what the cycle adds to the engine's word (shrinks.rows).
+    ``overrides``: what the cycle adds to the engine's word (shrinks.rows); ``existing``: the rows
+    by key (read here if not given); ``replaced``: requests whose pod was made again, whose rows
+    are dropped and made anew (an id names one pod: the old one's stays with its decisions).
 
     A waiting request the pass decided nothing about still reads its current status: the engine
     speaks again only when the reason or the binding constraint changes (A10), not when the
     numbers at the binding node do, and the row must not keep stale numbers (_StandingWord).
 
     Bulk statements, and only for rows that changed: an unchanged cluster writes nothing."""
-    existing = {r.key: r for r in SchedulingRequest.objects.filter(cluster=cluster)}
+    if existing is None:
+        existing = {r.key: r for r in SchedulingRequest.objects.filter(cluster=cluster)}
+    gone = [row.pk for key, row in existing.items() if key not in groups or key in replaced]
+    existing = {key: row for key, row in existing.items() if key in groups and key not in replaced}
     stamp = timezone.now()
     standing = _StandingWord(state)
     new, changed, reworded = [], [], []
@@ -349,7 +381,8 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
             continue
         namespace, name = key.split("/", 1)
         values = {"tenant_id": g["tenant"], "namespace": namespace, "name": name, "demand": g["demand"],
-                  "state": st.state, "reason": st.reason, "notes": g["notes"]}
+                  "state": st.state, "reason": st.reason, "notes": g["notes"],
+                  "pod_uid": "" if g["gang"] else g["pods"][0].uid}
         d = last.get(key)
         if d is not None:
             values.update(message=d.message, facts=_jsonable(d.facts))
@@ -364,7 +397,7 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
             values.update(extra)
         row = existing.get(key)
         if row is None:
-            new.append(SchedulingRequest(cluster=cluster, key=key, **values))
+            new.append(SchedulingRequest(cluster=cluster, key=key, first_pass=state.pass_seq, **values))
         else:
             diff = [f for f, v in values.items() if getattr(row, f) != v]
             if not diff:
@@ -373,13 +406,12 @@ def _sync_requests(cluster, state, groups: dict, last: dict, overrides: dict) ->
                 setattr(row, f, values[f])
             row.updated_at = stamp  # bulk_update does not touch auto_now fields
             (reworded if all(f in _WORDING for f in diff) else changed).append(row)
+    SchedulingRequest.objects.filter(pk__in=gone).delete()  # first: a replaced request's row is made anew
     SchedulingRequest.objects.bulk_create(new)
     SchedulingRequest.objects.bulk_update(changed, [*REQUEST_FIELDS, "updated_at"], batch_size=500)
     # A tenant's usage moving rewords all its waiting rows at once: a statement of three fields per
     # row rather than twelve (a quarter of the time for 2,000 rows).
     SchedulingRequest.objects.bulk_update(reworded, [*_WORDING, "updated_at"], batch_size=500)
-    gone = [row.pk for key, row in existing.items() if key not in groups]
-    SchedulingRequest.objects.filter(pk__in=gone).delete()
     return len(new) + len(changed) + len(reworded) + len(gone)
 
 

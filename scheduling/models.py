@@ -48,6 +48,12 @@ class SchedulingRequest(models.Model):
     lender_scope = models.CharField(max_length=100, blank=True)
     notes = models.JSONField(default=list, blank=True,
                              help_text="Annotations of its pods that the cycle ignored, each with the reason.")
+    # A pod deleted and made again under the same name (a StatefulSet's rolling update) is another
+    # request, though the cycle may never see the name go: the uid tells them apart (cycle.py).
+    pod_uid = models.CharField(max_length=64, blank=True,
+                               help_text="The uid of its pod, for a request of one pod (not a gang).")
+    first_pass = models.PositiveBigIntegerField(
+        default=0, help_text="The pass that first saw it: its why starts there.")
     updated_at = models.DateTimeField(auto_now=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

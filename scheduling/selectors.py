@@ -58,10 +58,14 @@ def request_decisions(*, request: SchedulingRequest, names: Redactor, limit: int
     the request are read through that tenant's visibility (a namespace's pods may have had another
     tenant before). The rows made for it belong to their victims' tenants: they are shown because
     the request itself is visible, and only through ``names``, which leaves the victims unnamed to
-    a reader who may not see them."""
+    a reader who may not see them.
+
+    A request's decisions start with the pass that first saw it: an earlier pod of the same name
+    (deleted, then made again by its StatefulSet) was another request, with decisions of its own."""
     key = request.key
     about = names.access.visible_q("tenant") & (Q(request=key) | Q(victim=key))
-    return list(SchedulingDecision.objects.filter(about | Q(preemptor=key), cluster_id=request.cluster_id)[:limit])
+    return list(SchedulingDecision.objects.filter(about | Q(preemptor=key), cluster_id=request.cluster_id,
+                                                  pass_seq__gte=request.first_pass)[:limit])
 
 
 def _role(d: SchedulingDecision, key: str) -> str:

@@ -1,0 +1,103 @@
+"""A pod deleted and made again under the same name (a StatefulSet's rolling update, a pod a user
+recreates) is a new request, even when the cycle never saw the name go: the old one's hold ends
+and the new one waits its turn for what it asks now."""
+
+from __future__ import annotations
+
+import pytest
+
+from scheduling.cycle import scheduling_cycle
+from scheduling.models import Binding, SchedulingDecision, SchedulingRequest
+from scheduling.snapshot import GATE
+from tests.scheduling.seed import cycle_until, deployment, gated, running, setup_seed
+from tests.servers.sandbox import wait_for
+
+pytestmark = pytest.mark.django_db
+
+
+def _pod(name: str, namespace: str, cpu: str) -> dict:
+    resources = {"cpu": cpu, "memory": "64Mi"}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"schedulingGates": [{"name": GATE}], "terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "db", "image": "registry.local/db:1",
+                                     "resources": {"requests": resources, "limits": dict(resources)}}]}}
+
+
+def _recreate(backend, name: str, namespace: str, cpu: str) -> None:
+    """Delete the pod and make it again before the next pass: the cycle never sees the name go."""
+    backend.delete("v1", "Pod", name, namespace, grace_seconds=0)
+    backend.apply(_pod(name, namespace, cpu))
+
+
+def _pod_named(backend, namespace: str, name: str):
+    return next(p for p in backend.list_pods(namespace) if p.name == name)
+
+
+def test_a_pod_made_again_with_a_bigger_request_waits_instead_of_inheriting_the_old_admission(
+        sandbox_api, operator, api):
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    backend.apply(deployment("batch", "t2-apps", 12))  # T2 takes its 8 and borrows 4 of T1's
+    backend.apply(deployment("web", "t1-apps", 2))
+    backend.apply(_pod("db-0", "t1-apps", "1"))
+    cycle_until(cluster, lambda: running(backend, "t2-apps") == 12 and running(backend, "t1-apps") == 3)
+    old = SchedulingRequest.objects.get(key="t1-apps/db-0")
+    assert old.state == "Admitted" and old.demand["cpu"] == 1000
+
+    _recreate(backend, "db-0", "t1-apps", "3")  # 2 cpu free once the old pod is gone
+    scheduling_cycle(cluster=cluster)
+
+    # Inheriting the old admission, it would run on 2 cpu the engine never granted. It waits for
+    # one of T1's cpu that T2 borrows instead, as any new pod of T1's would.
+    assert GATE in _pod_named(backend, "t1-apps", "db-0").scheduling_gates
+    new = SchedulingRequest.objects.get(key="t1-apps/db-0")
+    assert new.pk != old.pk and new.demand["cpu"] == 3000 and new.state == "Reserved"
+    (evicted,) = SchedulingDecision.objects.filter(action="EVICT", preemptor="t1-apps/db-0")
+    assert evicted.reason == "EVICT_RECLAIM_OWNED" and evicted.victim.startswith("t2-apps/")
+    (ended,) = Binding.objects.filter(event="close", request="t1-apps/db-0")
+    assert ended.reason == "FINISHED" and ended.demand["cpu"] == 1000
+    # Its why starts with the new pod: the old one's admission is not part of it.
+    why = api(operator).get(f"/api/v1/scheduling/requests/{new.pk}/why/").json()
+    assert [d["action"] for d in why["decisions"]] == ["EVICT", "RESERVE"]
+
+
+def test_a_pod_made_again_alike_is_still_a_new_request(sandbox_api, operator):
+    cluster, backend, _ = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    backend.apply(_pod("db-0", "t1-apps", "1"))
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 1)
+    first = _pod_named(backend, "t1-apps", "db-0").uid
+
+    _recreate(backend, "db-0", "t1-apps", "1")
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 1)
+
+    assert _pod_named(backend, "t1-apps", "db-0").uid != first
+    admits = SchedulingDecision.objects.filter(action="ADMIT", request="t1-apps/db-0")
+    assert admits.count() == 2
+    opens = Binding.objects.filter(event="open", request="t1-apps/db-0").order_by("pk")
+    assert opens.count() == 2 and opens[0].closed_by.reason == "FINISHED"
+    assert Binding.objects.open().filter(request="t1-apps/db-0").count() == 1
+
+
+def test_an_evicted_pod_made_again_under_its_name_is_the_same_request_queued_again(sandbox_api, operator, api):
+    """An evicted pod's replacement (a StatefulSet's, under the same name) is the same request
+    queued again (engine: release_allocation), whatever its uid: its why goes on from the eviction."""
+    cluster, backend, _ = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    for i in range(12):
+        backend.apply(_pod(f"b-{i}", "t2-apps", "1"))
+    cycle_until(cluster, lambda: running(backend, "t2-apps") == 12)
+    backend.apply(deployment("web", "t1-apps", 8))
+    cycle_until(cluster, lambda: SchedulingDecision.objects.filter(action="EVICT").count() == 4)
+    victims = sorted(SchedulingDecision.objects.filter(action="EVICT").values_list("victim", flat=True))
+    names = [v.split("/", 1)[1] for v in victims]
+    rows = dict(SchedulingRequest.objects.filter(key__in=victims).values_list("key", "pk"))
+    wait_for(lambda: not {p.name for p in backend.list_pods("t2-apps")} & set(names), timeout=15)
+    for name in names:
+        backend.apply(_pod(name, "t2-apps", "1"))
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 8)
+
+    assert gated(backend, "t2-apps") == 4
+    assert dict(SchedulingRequest.objects.filter(key__in=victims).values_list("key", "pk")) == rows
+    assert set(SchedulingRequest.objects.filter(key__in=victims).values_list("state", flat=True)) == {"Pending"}
+    assert set(Binding.objects.filter(event="close", request__in=victims).values_list("reason", flat=True)) == {
+        "EVICTED"}
+    why = api(operator).get(f"/api/v1/scheduling/requests/{rows[victims[0]]}/why/").json()
+    assert "EVICT" in [d["action"] for d in why["decisions"]]
