@@ -17,7 +17,7 @@ make a violated constraint worse.  From a feasible state this is exactly F2.
 
 from __future__ import annotations
 
-from .tree import INF, Tree
+from .tree import INF, Tree, per_tree
 
 # failure kinds, mapped to reason codes by the allocator
 MAX, BORROW, CAPACITY, LEND = "max", "borrow_limit", "capacity", "lend_limit"
@@ -146,7 +146,7 @@ class Ledger:
                 nb = sqx[r] - ux[r] - d
                 if x == root:
                     if nb < 0:
-                        return (x, r, self._lend_or_capacity(x, r))
+                        return (x, r, self._lend_or_capacity(x, r, leaf))
                 elif first is None and nb < -t.bl[x][r]:
                     first = (x, r, BORROW)
                 la = lx[r] - ux[r]
@@ -176,7 +176,7 @@ class Ledger:
         ur, sqr = usage[root], sq[root]
         for r in res:
             if sqr[r] - ur[r] - vec[r] < 0:
-                return (root, r, self._lend_or_capacity(root, r))
+                return (root, r, self._lend_or_capacity(root, r, leaf))
         first = None
         for x in t.path[leaf]:
             ux, sqx, used, capx = usage[x], sq[x], used_[x], cap[x]
@@ -186,7 +186,7 @@ class Ledger:
                     if first is None and used[r] + d > capx[r]:
                         first = (x, r, MAX)
                     if sqx[r] - ux[r] - d < 0:
-                        return (x, r, self._lend_or_capacity(x, r))
+                        return (x, r, self._lend_or_capacity(x, r, leaf))
                 return first
             if first is not None:
                 continue
@@ -201,17 +201,24 @@ class Ledger:
                     break
         return first
 
-    def _lend_or_capacity(self, x: int, r: int) -> str:
-        # PENDING_LEND_LIMIT when a child's surplus exists but may not be lent (B(c) > LL(c)).
-        return LEND if self.lend_blocker(x, r) is not None else CAPACITY
+    def _lend_or_capacity(self, x: int, r: int, leaf: int | None = None) -> str:
+        # PENDING_LEND_LIMIT when a surplus below x exists but may not be lent (B(c) > LL(c)).
+        return LEND if self.lend_blocker(x, r, leaf) is not None else CAPACITY
 
-    def lend_blocker(self, x: int, r: int) -> int | None:
+    def lend_blocker(self, x: int, r: int, leaf: int | None = None) -> int | None:
+        """A node below ``x`` whose lend limit holds idle ``r`` back from the rest of the tree
+        (B(c) > LL(c)), the shallowest first, then by id; None if there is none.
+
+        At any depth, not only among x's children: a team deep in the tree that may not lend
+        keeps its idle share from everyone outside it, and a pod refused for capacity is told so
+        instead of reading "0 free" beside capacity it can see idle.  Not a node on the path of
+        the refused request at ``leaf``: its own subtree's surplus already went to it."""
         t = self.tree
         if t.plain:  # every lend limit is ≥ its node's SQ ≥ B(c): none can hold a surplus back
             return None
-        for c in t.children[x]:
-            lim = t.ll[c][r]
-            if lim is not None and t.sq[c][r] - self.usage[c][r] > lim:
+        on_path = t.path[leaf] if leaf is not None else ()
+        for c in _lend_limited(t)[r]:
+            if t.sq[c][r] - self.usage[c][r] > t.ll[c][r] and c not in on_path and x in t.path[c] and c != x:
                 return c
         return None
 
@@ -363,3 +370,10 @@ def probe_remove(ledger: Ledger, leaf: int, vec: list[int], stop: int) -> list[i
                 stored = u[r] - t.local[x][r]
                 delta[r] = min(d, stored) if stored > 0 else 0
     raise ValueError("stop is not on the path")
+
+
+@per_tree
+def _lend_limited(tree: Tree) -> list[list[int]]:
+    """Per resource, the non-root nodes with a lend limit on it, shallowest first, then by id."""
+    top_down = sorted((x for x in range(len(tree.ids)) if x != tree.root), key=lambda x: (tree.depth[x], tree.ids[x]))
+    return [[x for x in top_down if tree.ll[x][r] is not None] for r in range(tree.R)]

@@ -193,7 +193,7 @@ def _note_time(ctx: PassCtx, out) -> None:
 
 def _binding(ctx, leaf, vec, x, r, kind) -> Binding:
     tree, sim = ctx.tree, ctx.sim
-    via = sim.lend_blocker(x, r) if kind == "lend_limit" else None
+    via = sim.lend_blocker(x, r, leaf) if kind == "lend_limit" else None
     # What is available to the leaf depends on the leaf and the resource, not on the shape of the
     # request: it is computed once per planning-view version (as the fit memo is) — and once for
     # all the leaves whose path sets no limit of its own on the resource (tree.open_below).

@@ -46,6 +46,10 @@ WAITING = [
      {"node": "root", "kind": "lend_limit", "via": "T1", "used": 10, "owned": 16, "free": 0, "lend_limit": 2,
       "lender_unused": 8},
      "b11 waits: the cluster has 0 u free (10 used of 16) and T1 may lend only 2 of its 8 unused; it needs 1."),
+    ("f1a_lend_limit_deep_in_the_tree", "b13", "PENDING_LEND_LIMIT",  # held back below the root's children
+     {"node": "root", "kind": "lend_limit", "via": "c1", "used": 12, "owned": 16, "free": 0, "lend_limit": 0,
+      "lender_unused": 4},
+     "b13 waits: the cluster has 0 u free (12 used of 16) and c1 may lend only 0 of its 4 unused; it needs 1."),
     ("t15_fair_share_converges", "b11", "PENDING_PREEMPTION_DELAY",
      {"node": "root", "kind": "capacity", "used": 30, "owned": 30, "free": 0},
      "b11 waits: the cluster has 0 u free (30 used of 30); it needs 1. It may preempt from t=31, when its "
