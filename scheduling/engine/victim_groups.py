@@ -103,13 +103,16 @@ def level_impossible(ctx, leaf: int, vec: list[int], need: tuple[int, ...], A: i
         return got[3]
     members_of = borrowing_children(ctx, A, need)
     dq = view_dq(ctx, leaf, vec, a_q)
-    floor = tuple(demand_floor(ctx))
+    # The floor only enters the fair-share test: a plan without P-F (B4: owned reclaim) does not
+    # read every demand of the pass to find it (most of B4's time at scale XL).
+    fair_share_only = classes == ("F",)
+    floor = tuple(demand_floor(ctx)) if fair_share_only else None
     if got is not None and got[0] is members_of and got[1] == dq and got[2] == floor:
         cache[key] = got[:4] + (ctx.version,)
         return got[3]
     members = [c for c, *_ in members_of if c != a_q]
     impossible = not members
-    if members and classes == ("F",):
+    if members and fair_share_only:
         strategies = ctx.settings.fs_strategies
         s2a, s2b = "S2a" in strategies, "S2b" in strategies
         impossible = True
@@ -130,11 +133,13 @@ def level_dead(ctx, cands, vec: list[int], A: int, a_q: int, classes: tuple[str,
     member is still protected or the budget is spent even for the least demand — or (P-F) the
     member is impossible (``fair_share_impossible``)."""
     tree, now, leaf, need = ctx.tree, ctx.now, cands.leaf, cands.need_t
-    floor = demand_floor(ctx)
     fenced = cands.fence >= 0 and tree.depth[A] < tree.depth[cands.fence]
     delayed, reclaiming = now < cands.fs_until, now < cands.reclaim_until
     budget = ctx.fs_budget
-    spent = budget is not None and any(u + d > b for u, d, b in zip(ctx.fs_used, floor, budget, strict=True))
+    # The demand floor only enters P-F's tests (as in level_impossible).
+    floor = tuple(demand_floor(ctx)) if "F" in classes else None
+    spent = floor is not None and budget is not None and any(
+        u + d > b for u, d, b in zip(ctx.fs_used, floor, budget, strict=True))
     cache = ctx.victim_index.setdefault("level_dead", {})
     key = (A, a_q, tuple(vec), classes, fenced, delayed, reclaiming, spent)
     if not tree.plain:
@@ -144,7 +149,7 @@ def level_dead(ctx, cands, vec: list[int], A: int, a_q: int, classes: tuple[str,
         return got[3]
     members_of = borrowing_children(ctx, A, need)
     dq = view_dq(ctx, leaf, vec, a_q)
-    if got is not None and got[0] is members_of and got[1] == dq and got[2] == tuple(floor):
+    if got is not None and got[0] is members_of and got[1] == dq and got[2] == floor:
         cache[key] = got[:4] + (ctx.version,)
         return got[3]
     strategies = ctx.settings.fs_strategies
@@ -168,5 +173,5 @@ def level_dead(ctx, cands, vec: list[int], A: int, a_q: int, classes: tuple[str,
                 break
         if not dead:
             break
-    cache[key] = (members_of, dq, tuple(floor), dead, ctx.version)
+    cache[key] = (members_of, dq, floor, dead, ctx.version)
     return dead

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from .model import Allocation, id_key
 from .victim_groups import RANK, level_dead, level_impossible, path_levels, skeleton
-from .victim_orders import divergence, free_orphans, leaf_order, least_priority, merge_members, merged, orphan_key
+from .victim_orders import candidate_key, divergence, free_orphans, leaf_order, least_priority, merge_members, merged
 from .victim_views import chain_leaves, on_chain
 
 _CLASS = {rank: cls for cls, rank in RANK.items()}
@@ -355,7 +355,7 @@ class Candidates:
         allocs, excluded = ctx.allocations, ctx.excluded
         band_head = (1, RANK[cls], self._drs.get(a_v, 0))
         a_q = self.leaf if cls == "W" else ctx.tree.child_towards(A, self.leaf)
-        for aid in leaf_order(ctx, lv)[0]:
+        for aid in leaf_order(ctx, lv):
             a = allocs[aid]
             if a.terminating or aid in excluded:
                 continue  # orphans were classified up front; this pass's victims are taken
@@ -392,7 +392,7 @@ class Candidates:
             # (class, DRS of a_v desc, aged priority, admitted desc, created desc, id desc); the
             # DRS descending as borrowing_children orders it (its float, then exactly).
             descending, unordered = self._drs_descending, (-0.0, 0)
-            out.sort(key=lambda c: (RANK[c.cls], descending.get(c.a_v, unordered), *orphan_key(ctx, c.alloc)))
+            out.sort(key=lambda c: (RANK[c.cls], descending.get(c.a_v, unordered), *candidate_key(ctx, c.alloc)))
         self._orphan_segment.items.extend(out)
 
     def _aged(self, c: Candidate) -> int:
