@@ -110,9 +110,9 @@ def release_allocation(status: dict, allocations: dict, aid: str, now: int) -> N
 
 
 def _expire(ctx: PassCtx) -> None:
-    slack = ctx.settings.release_slack
-    due = [aid for aid, a in ctx.allocations.items()
-           if a.terminating and a.deadline is not None and a.deadline + slack <= ctx.now]
+    slack, allocs = ctx.settings.release_slack, ctx.allocations
+    terminating = [aid for aid, a in allocs.items() if a.terminating]
+    due = [aid for aid in terminating if (a := allocs[aid]).deadline is not None and a.deadline + slack <= ctx.now]
     for aid in sorted(due, key=id_key):
         a = ctx.allocations[aid]
         if ctx._by_leaf is not None:
@@ -120,6 +120,7 @@ def _expire(ctx: PassCtx) -> None:
         release_allocation(ctx.status, ctx.allocations, aid, ctx.now)
     if due:
         mark_released(ctx.status, set(due))
+    ctx.terminating = [aid for aid in terminating if aid in allocs] if due else terminating
 
 
 def _build_ledgers(ctx: PassCtx) -> None:

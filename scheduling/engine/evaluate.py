@@ -9,8 +9,6 @@ touching anything.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from . import gates, preempt
 from .explain import BINDING_REASON, CLASS_RULE, Reason, admit_facts, victim_side, victim_side_limits
 from .fairshare import drs, drs_text
@@ -363,8 +361,7 @@ def _commit(ctx: PassCtx, q: Request, leaf: int, vec: list[int], victims, taken_
         a = ctx.allocations[c.alloc.request]
         vreq = ctx.requests[a.request]
         if not a.terminating:
-            ctx.allocations[a.request] = replace(a, terminating=True, victim_of=q.id,
-                                                 deadline=ctx.now + vreq.reclaim_grace)
+            ctx.evict(a, q.id, ctx.now + vreq.reclaim_grace)
         ctx.wait_for(a.request, ctx.plan_seq)
         # X3: the victim side's numbers before and after this eviction, in the planning view the
         # plan was made in (earlier victims of the plan already gone, q not yet admitted).

@@ -8,10 +8,11 @@ planning view so that cached verdicts (equivalence classes) are never used acros
 
 from __future__ import annotations
 
+from dataclasses import replace
 from operator import itemgetter
 
 from .explain import DEGRADED_CAPACITY
-from .model import Decision, State, id_key
+from .model import Allocation, Decision, State, id_key
 from .tree import INF, Tree
 from .wording import message
 
@@ -64,6 +65,10 @@ class PassCtx:
         self.gate_new: list[str] = []
         self.gate_borrowed: list[str] = []
         self.victim_index: dict = {}  # victims.py and victim_*.py: leaf orders, orphans, node views, per pass
+        # The terminating allocations, gathered by the expiry scan at the start of a full pass
+        # (allocate._expire) and kept up to date by ``evict``; None where nothing gathered them.
+        # The first plan of a pass then lists the orphans without scanning every allocation (B4).
+        self.terminating: list[str] | None = None
         self._by_leaf: dict[int, list[str]] | None = None
         self._leaving: _LeavingOrder | None = None  # excluded_in_plan_order, between calls
         # The victims this pass counts as leaving (set by allocate._build_ledgers and the plans
@@ -148,6 +153,12 @@ class PassCtx:
             a = self.allocations[victim]
             self.sim.remove(self.tree.index[a.leaf], self.tree.vec(a.demand))
         self.wait_for(victim, plan_seq)
+
+    def evict(self, a: Allocation, victim_of: str | None, deadline: int) -> None:
+        """``a`` is Terminating from now, until ``deadline`` (its grace) runs out."""
+        self.allocations[a.request] = replace(a, terminating=True, victim_of=victim_of, deadline=deadline)
+        if self.terminating is not None:
+            self.terminating.append(a.request)
 
     def wait_for(self, victim: str, plan_seq: int) -> None:
         """Count ``victim`` as leaving, for a reservation made at ``plan_seq`` (see ``waited_by``);

@@ -30,8 +30,6 @@ them (P13).  Victims that a plan already waits on (``victim_of``) are Terminatin
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .explain import Reason
 from .model import id_key
 from .passctx import PassCtx
@@ -109,7 +107,7 @@ def _evict(ctx: PassCtx, x: int, used: list[list[int]]) -> None:
 def _commit(ctx: PassCtx, a, x: int, before: list[int], after: list[int]) -> None:
     tree = ctx.tree
     grace = ctx.requests[a.request].reclaim_grace
-    ctx.allocations[a.request] = replace(a, terminating=True, victim_of=None, deadline=ctx.now + grace)
+    ctx.evict(a, None, ctx.now + grace)
     res = tree.config.resources
     node = tree.nodes[x]
     facts = {"victim": a.request, "rule": RULE, "node": node.id, "victim_node": a.leaf,

@@ -12,10 +12,14 @@ themselves by the same key, with where their leaf diverges from the preemptor's 
 from __future__ import annotations
 
 import heapq
+from itertools import compress
+from operator import attrgetter
 
 from .model import Allocation, id_key
 from .tree import INF
 from .victim_views import plan_view
+
+_TERMINATING = attrgetter("terminating")
 
 
 class _Desc:
@@ -173,8 +177,12 @@ def free_orphans(ctx) -> list[str]:
     if free is None:
         orphans = ctx.victim_index.get("orphans")
         if orphans is None:
-            orphans = ctx.victim_index["orphans"] = sorted(
-                (aid for aid, a in ctx.allocations.items() if a.terminating), key=id_key)
+            allocs = ctx.allocations
+            if ctx.terminating is not None:  # gathered by the pass (PassCtx.terminating)
+                terminating = set(ctx.terminating)
+            else:  # scanned in C: 50,000 allocations at scale XL (B4)
+                terminating = compress(allocs.keys(), map(_TERMINATING, allocs.values()))
+            orphans = ctx.victim_index["orphans"] = sorted(terminating, key=id_key)
         free = view["orphans"] = [aid for aid in orphans if aid not in ctx.excluded]
     return free
 
