@@ -247,34 +247,40 @@ class KubernetesBackend:
         return True
 
     def remove_scheduling_gate(self, namespace: str, name: str, gate: str,
-                               gates: tuple[str, ...] | None = None) -> bool:
+                               gates: tuple[str, ...] | None = None, uid: str | None = None) -> bool:
         """Drop one scheduling gate (JSON patch with a test, so a concurrent edit is not clobbered).
 
         ``gates``: the pod's gates as the caller last listed them, which saves a read; if they
-        changed since, the test fails (422) and the gates are read afresh."""
+        changed since, the test fails (422) and the gates are read afresh.  ``uid``: the pod the
+        caller decided about; a pod deleted and made again under its name since (a StatefulSet's)
+        is another pod, asking afresh, and keeps its gate (False)."""
         listed = gates is not None
         if gates is None:
-            gates = self._gates(namespace, name)
+            current, gates = self._gates(namespace, name)
+            if uid is not None and current != uid:
+                return False
         if gate not in gates:
             return False
         remaining = [{"name": g} for g in gates if g != gate]
-        patch = [{"op": "test", "path": "/spec/schedulingGates", "value": [{"name": g} for g in gates]},
-                 {"op": "replace", "path": "/spec/schedulingGates", "value": remaining}]
+        patch = [{"op": "test", "path": "/metadata/uid", "value": uid}] if uid is not None else []
+        patch += [{"op": "test", "path": "/spec/schedulingGates", "value": [{"name": g} for g in gates]},
+                  {"op": "replace", "path": "/spec/schedulingGates", "value": remaining}]
         try:
             self.request("PATCH", f"/api/v1/namespaces/{namespace}/pods/{name}", body=patch,
                          content_type="application/json-patch+json", what=f"ungate pod {namespace}/{name}")
         except BackendPermanentError as exc:
-            if exc.status == 422 and listed:  # the listing was stale: read the gates and try once more
-                return self.remove_scheduling_gate(namespace, name, gate)
+            if exc.status == 422 and listed:  # the listing was stale: read the pod and try once more
+                return self.remove_scheduling_gate(namespace, name, gate, uid=uid)
             if exc.status == 404 and listed:
                 return False
             raise
         return True
 
-    def _gates(self, namespace: str, name: str) -> tuple[str, ...]:
+    def _gates(self, namespace: str, name: str) -> tuple[str, tuple[str, ...]]:
+        """The pod's uid and scheduling gates."""
         with translated_errors(f"read pod {namespace}/{name}"):
             pod = self.core.read_namespaced_pod(name, namespace, _request_timeout=self.timeout)
-        return tuple(g.name for g in (pod.spec.scheduling_gates or []))
+        return pod.metadata.uid or "", tuple(g.name for g in (pod.spec.scheduling_gates or []))
 
     def evict(self, namespace: str, name: str, grace_seconds: int) -> bool:
         """Evict through the Eviction subresource (policy/v1, or v1beta1 on older servers)."""

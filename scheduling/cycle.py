@@ -158,6 +158,8 @@ def _pass(cluster: Cluster, now: int) -> dict:
     state = engine.set_capacity(state, {r: capacity.get(r, 0) for r in config.resources})
     state, adopted = adoption.adopt(config, state, unadmitted, now)
     shrunk = shrinks.Ledger.from_json(record.shrinks)
+    for key in replaced:  # a hold kept the old pod's admission gated; the new pod has none yet
+        shrunk.holds.pop(key, None)
     state = shrinks.settle(shrunk, state, groups, now)
     clock.lap("observe")
     # The pass and the persistence of its explained decisions, with the cyclic collector paused
@@ -232,22 +234,38 @@ def _config_in_force(record: EngineSnapshot, candidate: Config, now: int):
 
 
 def _made_again(groups: dict, rows: dict, state: State) -> frozenset[str]:
-    """Requests of one pod whose pod is not the one the last pass saw: it was deleted and made
-    again under the same name (a StatefulSet's rolling update, a pod recreated by hand) between two
-    passes, so the cycle never saw the name go. The new pod may ask for more or run at another
-    priority, and it has not been admitted: it is another request, which waits its turn.
+    """Requests of one pod whose pod is not the one the engine decided about: it was deleted and
+    made again under the same name (a StatefulSet's rolling update, a pod recreated by hand)
+    between two passes, so the cycle never saw the name go. The new pod has not been admitted,
+    and may ask for more or run at another priority: it is another request, which waits its turn.
 
-    Not an evicted pod's replacement: the engine queues the evicted request again for it (the
-    controller recreates what was evicted; engine.release), keeping its history and place."""
+    Told by the pod's uid, and by what it asks (a pod's requests cannot change in place — if its
+    server resizes running pods, a resized pod is taken anew, at its new size). Not an evicted
+    pod's replacement that asks the same: the engine queued the evicted request again for it (the
+    controller recreates what was evicted; engine.release), and it keeps its history and place.
+    Gangs are not told apart this way: their pods come and go under one request (gangs.py)."""
     out = set()
     for key, g in groups.items():
-        row = rows.get(key)
-        if g["gang"] or row is None or not row.pod_uid or key not in state.requests:
+        q = state.requests.get(key)
+        if g["gang"] or q is None:
             continue
-        alloc = state.allocations.get(key)
-        if (alloc is None or not alloc.terminating) and all(pod.uid != row.pod_uid for pod in g["pods"]):
+        if _asked(q.demand) != _asked(g["demand"]) or q.priority != g["priority"]:
+            out.add(key)
+            continue
+        row = rows.get(key)
+        if row is None or not row.pod_uid or any(pod.uid == row.pod_uid for pod in g["pods"]):
+            continue
+        alloc, st = state.allocations.get(key), state.status.get(key)
+        evicted = (alloc is not None and alloc.terminating) or (
+            st is not None and st.state in ("Pending", "Reserved") and st.times_preempted > 0)
+        if not evicted:
             out.add(key)
     return frozenset(out)
+
+
+def _asked(demand: dict[str, int]) -> dict[str, int]:
+    """A demand without its zeros: a resource the cluster gains is not a change of what a pod asks."""
+    return {r: q for r, q in demand.items() if q}
 
 
 def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str],
@@ -476,7 +494,7 @@ def _enact(backend, state: State, groups: dict, shrunk: shrinks.Ledger) -> dict:
             room = shrinks.ungate_room(shrunk, key, g)
             gated = g["gated"] if room is None else sorted(g["gated"], key=lambda p: (p.created_at, p.name))[:room]
             calls += [("ungated", key, partial(backend.remove_scheduling_gate, pod.namespace, pod.name, snap.GATE,
-                                               gates=pod.scheduling_gates)) for pod in gated]
+                                               gates=pod.scheduling_gates, uid=pod.uid or None)) for pod in gated]
     for pod in shrinks.to_evict(shrunk, groups):
         calls += evict(f"{pod.namespace}/{pod.name}", [pod])
     done = {"ungated": 0, "evicted": 0}

@@ -200,6 +200,27 @@ def test_removing_a_scheduling_gate(leg, ns):
     assert backend.list_pods(ns)[0].scheduling_gates == ()
 
 
+def test_a_scheduling_gate_stays_on_a_pod_made_again_under_the_same_name(leg, ns):
+    """The cycle ungates the pod it decided about, by uid: a pod deleted and made again under its
+    name between the listing and the patch keeps its gate, listed gates or not."""
+    leg.require(26, "Pod scheduling gates")
+    backend = leg.backend()
+    backend.apply(pod("db-0", ns, gates=("bluedock.io/admission",)))
+    (old,) = backend.list_pods(ns)
+    backend.delete("v1", "Pod", "db-0", ns, grace_seconds=0)
+    eventually(lambda: backend.get("v1", "Pod", "db-0", ns) is None)
+    backend.apply(pod("db-0", ns, gates=("bluedock.io/admission",)))
+    (new,) = backend.list_pods(ns)
+    assert new.uid != old.uid
+    assert backend.remove_scheduling_gate(ns, "db-0", "bluedock.io/admission", gates=old.scheduling_gates,
+                                          uid=old.uid) is False
+    assert backend.remove_scheduling_gate(ns, "db-0", "bluedock.io/admission", uid=old.uid) is False
+    assert backend.list_pods(ns)[0].scheduling_gates == ("bluedock.io/admission",)
+    assert backend.remove_scheduling_gate(ns, "db-0", "bluedock.io/admission", gates=new.scheduling_gates,
+                                          uid=new.uid) is True
+    assert backend.list_pods(ns)[0].scheduling_gates == ()
+
+
 def test_errors_carry_the_servers_message(leg, ns):
     with pytest.raises(BackendPermanentError) as bad:
         leg.backend().apply({"apiVersion": "v1", "kind": "ConfigMap",

@@ -4,15 +4,17 @@ and the new one waits its turn for what it asks now."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import SimpleNamespace
+
 import pytest
 
-from scheduling.cycle import scheduling_cycle
+from scheduling.cycle import _made_again, scheduling_cycle
+from scheduling.engine.model import Allocation, Request, State, Status
 from scheduling.models import Binding, SchedulingDecision, SchedulingRequest
 from scheduling.snapshot import GATE
 from tests.scheduling.seed import cycle_until, deployment, gated, running, setup_seed
 from tests.servers.sandbox import wait_for
-
-pytestmark = pytest.mark.django_db
 
 
 def _pod(name: str, namespace: str, cpu: str) -> dict:
@@ -33,6 +35,7 @@ def _pod_named(backend, namespace: str, name: str):
     return next(p for p in backend.list_pods(namespace) if p.name == name)
 
 
+@pytest.mark.django_db
 def test_a_pod_made_again_with_a_bigger_request_waits_instead_of_inheriting_the_old_admission(
         sandbox_api, operator, api):
     cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
@@ -60,6 +63,7 @@ def test_a_pod_made_again_with_a_bigger_request_waits_instead_of_inheriting_the_
     assert [d["action"] for d in why["decisions"]] == ["EVICT", "RESERVE"]
 
 
+@pytest.mark.django_db
 def test_a_pod_made_again_alike_is_still_a_new_request(sandbox_api, operator):
     cluster, backend, _ = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
     backend.apply(_pod("db-0", "t1-apps", "1"))
@@ -77,6 +81,7 @@ def test_a_pod_made_again_alike_is_still_a_new_request(sandbox_api, operator):
     assert Binding.objects.open().filter(request="t1-apps/db-0").count() == 1
 
 
+@pytest.mark.django_db
 def test_an_evicted_pod_made_again_under_its_name_is_the_same_request_queued_again(sandbox_api, operator, api):
     """An evicted pod's replacement (a StatefulSet's, under the same name) is the same request
     queued again (engine: release_allocation), whatever its uid: its why goes on from the eviction."""
@@ -101,3 +106,39 @@ def test_an_evicted_pod_made_again_under_its_name_is_the_same_request_queued_aga
         "EVICTED"}
     why = api(operator).get(f"/api/v1/scheduling/requests/{rows[victims[0]]}/why/").json()
     assert "EVICT" in [d["action"] for d in why["decisions"]]
+
+
+def _state(status: Status, *, terminating: bool | None = None, demand=None, priority: int = 0) -> State:
+    q = Request(id="ns/db-0", leaf="t1", demand=demand or {"cpu": 1000, "pods": 1}, priority=priority)
+    allocs = {} if terminating is None else {q.id: replace(Allocation.new(q.id, q.leaf, q.demand, 0),
+                                                            terminating=terminating)}
+    return State(requests={q.id: q}, status={q.id: status}, allocations=allocs)
+
+
+def _group(uid: str, *, gang: bool = False, cpu: int = 1000, gpu: int = 0, priority: int = 0) -> dict:
+    pod = SimpleNamespace(uid=uid)
+    return {"ns/db-0": {"gang": gang, "pods": [pod], "priority": priority,
+                        "demand": {"cpu": cpu, "memory": 0, "pods": 1, "gpu": gpu}}}
+
+
+ADMITTED, REQUEUED = Status("Admitted", "ADMITTED_WITHIN_OWNED"), Status("Pending", "", times_preempted=1)
+MADE_AGAIN = [  # (what the engine holds, the pod listed now, whether it is another request)
+    ("same pod", _state(ADMITTED, terminating=False, demand={"cpu": 1000, "memory": 0, "pods": 1, "gpu": 0}),
+     _group("u1"), False),
+    ("new uid, admitted", _state(ADMITTED, terminating=False), _group("u2"), True),
+    ("new uid, waiting", _state(Status("Pending", "PENDING_NO_CAPACITY")), _group("u2"), True),
+    ("an eviction's replacement, hold still terminating", _state(ADMITTED, terminating=True), _group("u2"), False),
+    ("an eviction's replacement, hold already expired", _state(REQUEUED), _group("u2"), False),
+    ("an eviction's replacement asking more", _state(REQUEUED), _group("u2", cpu=2000), True),
+    ("same pod, a resource the cluster gained", _state(ADMITTED, terminating=False), _group("u1"), False),
+    ("same uid, asking more (resized in place)", _state(ADMITTED, terminating=False), _group("u1", gpu=1), True),
+    ("another priority", _state(ADMITTED, terminating=False), _group("u2", priority=100), True),
+    ("a gang", _state(ADMITTED, terminating=False), _group("u2", gang=True, cpu=5000), False),
+]
+
+
+@pytest.mark.parametrize(("engine_state", "groups", "another"), [m[1:] for m in MADE_AGAIN],
+                         ids=[m[0] for m in MADE_AGAIN])
+def test_which_pods_are_another_request(engine_state, groups, another):
+    rows = {"ns/db-0": SimpleNamespace(pod_uid="u1")}
+    assert (_made_again(groups, rows, engine_state) == {"ns/db-0"}) is another
