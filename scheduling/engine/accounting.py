@@ -207,19 +207,28 @@ class Ledger:
 
     def lend_blocker(self, x: int, r: int, leaf: int | None = None) -> int | None:
         """A node below ``x`` whose lend limit holds idle ``r`` back from the rest of the tree
-        (B(c) > LL(c)), the shallowest first, then by id; None if there is none.
+        (B(c) > LL(c)), the shallowest first, then in id order (N2); None if there is none.
 
         At any depth, not only among x's children: a team deep in the tree that may not lend
         keeps its idle share from everyone outside it, and a pod refused for capacity is told so
         instead of reading "0 free" beside capacity it can see idle.  Not a node on the path of
-        the refused request at ``leaf``: its own subtree's surplus already went to it."""
+        the refused request at ``leaf`` (its own subtree's surplus already went to it), nor one
+        whose surplus could not reach the request's branch anyway: an ancestor on the way that
+        lends all it may (B(a) ≥ LL(a)) would hold it back in turn, and that one's limit binds."""
         t = self.tree
         if t.plain:  # every lend limit is ≥ its node's SQ ≥ B(c): none can hold a surplus back
             return None
         on_path = t.path[leaf] if leaf is not None else ()
+        sq, usage, ll = t.sq, self.usage, t.ll
         for c in _lend_limited(t)[r]:
-            if t.sq[c][r] - self.usage[c][r] > t.ll[c][r] and c not in on_path and x in t.path[c] and c != x:
-                return c
+            if sq[c][r] - usage[c][r] <= ll[c][r] or c in on_path or c == x or x not in t.path[c]:
+                continue
+            for a in t.path[c][1:]:
+                if a == x or a in on_path:  # up to where it meets the request's branch
+                    return c
+                lim = ll[a][r]
+                if lim is not None and sq[a][r] - usage[a][r] >= lim:
+                    break
         return None
 
     def probe(self, leaf: int, vec: list[int]) -> list[list[int]]:
@@ -374,6 +383,7 @@ def probe_remove(ledger: Ledger, leaf: int, vec: list[int], stop: int) -> list[i
 
 @per_tree
 def _lend_limited(tree: Tree) -> list[list[int]]:
-    """Per resource, the non-root nodes with a lend limit on it, shallowest first, then by id."""
-    top_down = sorted((x for x in range(len(tree.ids)) if x != tree.root), key=lambda x: (tree.depth[x], tree.ids[x]))
+    """Per resource, the non-root nodes with a lend limit on it, shallowest first, then in id order
+    (node indexes follow it, N2)."""
+    top_down = sorted((x for x in range(len(tree.ids)) if x != tree.root), key=lambda x: (tree.depth[x], x))
     return [[x for x in top_down if tree.ll[x][r] is not None] for r in range(tree.R)]
