@@ -29,10 +29,11 @@ class Ledger:
     and a charge updates one number per node and resource instead of two (B2).
     The first charge that would make them differ gives ``used`` its own rows (``_unshare``)."""
 
-    __slots__ = ("tree", "usage", "used")
+    __slots__ = ("tree", "usage", "used", "_held")
 
     def __init__(self, tree: Tree, usage=None, used=None):
         self.tree = tree
+        self._held: dict[int, list[int]] | None = None  # lend_blocker's candidates, until the next change
         n, R = len(tree.ids), tree.R
         self.usage = usage if usage is not None else [[0] * R for _ in range(n)]
         if used is not None:
@@ -51,7 +52,8 @@ class Ledger:
 
     def charge(self, path: tuple[int, ...], nz: list[tuple[int, int]]) -> None:
         """``add`` of a non-negative demand, given as its (resource, amount > 0) pairs, at the
-        leaf whose path this is, in a plain tree (the admission of allocate's tournament)."""
+        leaf whose path this is, in a plain tree (the admission of allocate's tournament).  A
+        plain tree holds nothing back (``lend_blocker``), so there is no candidate list to drop."""
         usage = self.usage
         if self.used is usage:
             for x in path:
@@ -73,6 +75,7 @@ class Ledger:
             self.charge(t.path[leaf], [(r, d) for r, d in enumerate(vec) if d])
             return
         self._unshare()
+        self._held = None
         for r, d in enumerate(vec):
             if not d:
                 continue
@@ -108,6 +111,7 @@ class Ledger:
                         u[r] -= d
                 return
             self._unshare()
+        self._held = None
         for r, d in enumerate(vec):
             if not d:
                 continue
@@ -218,10 +222,16 @@ class Ledger:
         t = self.tree
         if t.plain:  # every lend limit is ≥ its node's SQ ≥ B(c): none can hold a surplus back
             return None
-        on_path = t.path[leaf] if leaf is not None else ()
         sq, usage, ll = t.sq, self.usage, t.ll
-        for c in _lend_limited(t)[r]:
-            if sq[c][r] - usage[c][r] <= ll[c][r] or c in on_path or c == x or x not in t.path[c]:
+        held = self._held
+        if held is None:
+            held = self._held = {}
+        holding = held.get(r)
+        if holding is None:  # once per change of the ledger: refused fits come many to a change
+            holding = held[r] = [c for c in _lend_limited(t)[r] if sq[c][r] - usage[c][r] > ll[c][r]]
+        on_path = t.path[leaf] if leaf is not None else ()
+        for c in holding:
+            if c in on_path or c == x or x not in t.path[c]:
                 continue
             for a in t.path[c][1:]:
                 if a == x or a in on_path:  # up to where it meets the request's branch
