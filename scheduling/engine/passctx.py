@@ -180,13 +180,6 @@ class PassCtx:
         self.decisions.append(Decision.lazy(self.now, action, str(reason), request, victim, preemptor, self.modifiers,
                                             _built, (action, reason, request, facts, build_facts, facts_args)))
 
-
-    def emit_admit(self, rid: str, reason: str, build_facts, facts_args: tuple) -> None:
-        """``emit("ADMIT", reason, request=rid, build_facts=…, facts_args=…)``, positional: a
-        pass at scale M admits about 7,000 requests (B2)."""
-        self.decisions.append(Decision.lazy(self.now, "ADMIT", reason, rid, None, None, self.modifiers, _built,
-                                            ("ADMIT", reason, rid, None, build_facts, facts_args)))
-
     def emit_each(self, action: str, build_facts, items) -> None:
         """``emit(action, reason, request=rid, build_facts=build_facts, facts_args=args)`` for every
         ``(rid, reason, args)`` in order, without a call per decision: the PENDING decisions of a
