@@ -30,7 +30,7 @@ NODE = re.compile(r"t(\d+)(?:#self)?")
 REQUEST_IN_TEXT = re.compile(r"(?<![\w\-/.])([a-z0-9](?:[-a-z0-9]*[a-z0-9])?)/([\w](?:[\w\-.]*\w)?)")
 # Facts that hold nodes, and facts that hold request ids (the engine's own keys, explain.py).
 NODE_FACTS = {"node", "via", "lender_scope", "victim_node", "preemptor_node", "lca", "leaf", "path"}
-REQUEST_FACTS = {"request", "victim", "preemptor", "by", "victims", "released"}
+REQUEST_FACTS = {"request", "victim", "preemptor", "by", "victims", "released", "handed_back_to"}
 
 
 class Redactor:
@@ -170,7 +170,7 @@ def _unused(taken: dict, name):
 
 
 def _request_ids(facts) -> list[str]:
-    """The request ids a decision's facts name (victim, preemptor, by, victims, released)."""
+    """The request ids a decision's facts name (``REQUEST_FACTS``: victim, preemptor, by, victims, …)."""
     found = []
     for key in REQUEST_FACTS:
         value = (facts or {}).get(key)

@@ -73,28 +73,33 @@ def run_pass(ctx: PassCtx, over_max_since: tuple = ()) -> tuple[tuple[str, int],
 
 
 def emit_pending(ctx: PassCtx) -> None:
-    """PENDING decisions, in id order, for requests whose reason or binding changed (A10)."""
-    reqs, status = ctx.requests, ctx.status
+    """PENDING decisions, in id order, for requests whose reason or binding changed (A10), and
+    for reservations handed back to an owner in the pass: even where the reason is the one the
+    request entered the pass with (reserved in the pass, then handed back), its last word would
+    otherwise be the RESERVE."""
+    reqs, status, handed = ctx.requests, ctx.status, ctx.handed_back
     changed = []
     for rid, was in ctx.touched_from.items():  # each touched request's status as the pass found it
         st = status[rid]
         if st.state == "Pending" and (was.state != "Pending" or was.reason != st.reason or was.detail != st.detail
-                                      or _bkey(was.binding) != _bkey(st.binding)):
+                                      or _bkey(was.binding) != _bkey(st.binding) or rid in handed):
             changed.append((reqs[rid].order[2], rid, st))  # cached id_key: natural id order
     changed.sort()
     # Verdicts share Status objects (evaluate._pending) and one status explains alike wherever it
     # is held: its facts are built once for all its decisions (read only; B11).
     shared: dict[int, dict] = {}
-    ctx.emit_each("PENDING", _pending_facts, [(rid, st.reason, (st, shared)) for _, rid, st in changed])
+    ctx.emit_each("PENDING", _pending_facts,
+                  [(rid, st.reason, (st, shared, handed.get(rid) if handed else None)) for _, rid, st in changed])
 
 
-def _pending_facts(st: Status, shared: dict[int, dict]) -> dict:
+def _pending_facts(st: Status, shared: dict[int, dict], handed_back_to: str | None) -> dict:
     # Keyed by identity: every status passed with one ``shared`` existed when the decisions were
     # emitted, and each is held by its decision until explained, so no two share an id.
     f = shared.get(id(st))
     if f is None:
         f = shared[id(st)] = dict(st.detail, binding=binding_facts(st.binding))
-    return f
+    # A reservation handed back in this pass (reserved_reclaim.py) names the owner it went to.
+    return f if handed_back_to is None else {**f, "handed_back_to": handed_back_to}
 
 
 # ---------------------------------------------------------------- A1, ledgers, submissions

@@ -78,6 +78,8 @@ class PassCtx:
         # Reservations that evicted nothing (reserved_reclaim.py), as found or made in the pass;
         # some may have been transferred or handed back since.
         self.shared_reservations: dict[str, None] = {}
+        # Those handed back in this pass to an owner (request → the owner): their PENDING says so.
+        self.handed_back: dict[str, str] = {}
         window = self.settings.fs_budget_window
         self.fs_used = [0] * tree.R
         for t, amounts in self.fs_history:

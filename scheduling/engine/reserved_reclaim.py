@@ -84,6 +84,7 @@ def hand_back_for(ctx: PassCtx, q: Request, leaf: int, vec: list[int], pending_s
         st = ctx.status[rid]
         ctx.status[rid] = Status("Pending", "", pending_since=st.pending_since, times_preempted=st.times_preempted)
         ctx.touched_from.setdefault(rid, st)
+        ctx.handed_back[rid] = q.id
     return [lr for _, lr, _ in taken]
 
 

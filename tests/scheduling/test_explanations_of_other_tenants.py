@@ -301,6 +301,7 @@ def test_facts_keep_their_numbers_and_lose_other_tenants_names(teams):
                          "kind": "lend_limit", "used": 10000, "owned": 16000, "free": 0, "lend_limit": 2000,
                          "lender_unused": 6000},
              "path": [crimson, org, "root"], "victims": ["azure-apps/web-1", "crimson-jobs/b-2"],
+             "handed_back_to": "azure-apps/web-2",
              "per_node": {crimson: {"owned": {"cpu": 8000}}, org: {"owned": {"cpu": 16000}},
                           azure: {"owned": {"cpu": 8000}}}}
     assert Redactor(teams["cole"]).facts(teams["cluster"].pk, facts) == {
@@ -308,6 +309,7 @@ def test_facts_keep_their_numbers_and_lose_other_tenants_names(teams):
                     "needed": 1000, "kind": "lend_limit", "used": 10000, "owned": 16000, "free": 0,
                     "lend_limit": 2000, "lender_unused": 6000},
         "path": ["org/crimson", "another tenant", "the cluster"], "victims": [WORKLOAD, "crimson-jobs/b-2"],
+        "handed_back_to": WORKLOAD,
         "per_node": {"org/crimson": {"owned": {"cpu": 8000}}, "another tenant": {"owned": {"cpu": 16000}},
                      "another tenant (2)": {"owned": {"cpu": 8000}}}}
     assert Redactor(teams["olga"]).facts(teams["cluster"].pk, facts)["per_node"] == {
@@ -373,6 +375,14 @@ WORDING = [
      f"Evicting crimson-jobs/b-2 (EVICT_FAIR_SHARE) for {WORKLOAD}: tenant org/crimson was borrowing: it used 12 "
      f"of owned 8 + borrow limit 4 cpu before this eviction, 11 after; its DRS goes from 1/4 to 3/16, that "
      f"of another tenant with {WORKLOAD} is 1/8."),
+    ("cole", "PENDING", "PENDING_NO_CAPACITY", "crimson-jobs/b-1",  # a reservation handed back to an owner
+     {**_pending(node="root", kind="capacity", used=16000, owned=16000, free=0), "handed_back_to": "azure-apps/web-1"},
+     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (16 used of 16); it needs 1. It gave the capacity "
+     f"reserved for it back to {WORKLOAD}, whose tenant owns it."),
+    ("olga", "PENDING", "PENDING_NO_CAPACITY", "crimson-jobs/b-1",
+     {**_pending(node="root", kind="capacity", used=16000, owned=16000, free=0), "handed_back_to": "azure-apps/web-1"},
+     "crimson-jobs/b-1 waits: the cluster has 0 cpu free (16 used of 16); it needs 1. It gave the capacity "
+     "reserved for it back to azure-apps/web-1, whose tenant owns it."),
     ("ava", "RESERVE", "PENDING_WAITING_FOR_VICTIMS", "azure-apps/web-1",
      {"victims": ["crimson-jobs/b-2", "crimson-jobs/b-3"]},
      f"Reserved capacity for azure-apps/web-1; waiting for {WORKLOAD}, {WORKLOAD} to release."),

@@ -39,6 +39,24 @@ def test_an_owner_takes_back_only_the_reservations_it_needs():
     assert out["final"]["evictions"] == 1
 
 
+def test_a_handed_back_reservation_says_which_owner_took_its_capacity():
+    """x1 was Reserved; at t=20 it waits again, and its PENDING tells its tenant why: the
+    capacity went back to q, whose tenant owns it (facts ``handed_back_to``, the message's last
+    sentence).  The reservation x2 kept, and a later pass with nothing handed back, say nothing of it."""
+    config = build_config(SPARE, 1, 0)
+    state = initial_state(config, SPARE["running"])
+    for event in SPARE["events"]:
+        state = submit(state, [build_request(d, event["t"]) for d in event["submit"]])
+        plan = decide(config, state, event["t"])
+        state = plan.state
+    (x1,) = [d for d in plan.decisions if d.request == "x1"]
+    assert (x1.action, x1.reason, x1.facts["handed_back_to"]) == ("PENDING", "PENDING_NO_CAPACITY", "q")
+    assert x1.message == ("x1 waits: the cluster has 2 u free (8 used of 10); it needs 4. "
+                          "It gave the capacity reserved for it back to q, whose tenant owns it.")
+    assert [d.request for d in plan.decisions if "handed_back_to" in d.facts] == ["x1"]
+    assert decide(config, state, 21).decisions == ()
+
+
 def _gated_owner(q: dict, *, lendout_grace=None) -> dict:
     """x (T1) shares g's spare; q's own leaf L1 owns nothing, its parent D does: q has an owned
     reclaim advantage at D but borrows at L1, where a gate may refuse it."""
