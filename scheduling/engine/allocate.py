@@ -92,7 +92,7 @@ def emit_pending(ctx: PassCtx) -> None:
                   [(rid, st.reason, (st, shared, handed.get(rid) if handed else None)) for _, rid, st in changed])
 
 
-def _pending_facts(st: Status, shared: dict[int, dict], handed_back_to: str | None) -> dict:
+def _pending_facts(st: Status, shared: dict[int, dict], handed_back_to: str | None = None) -> dict:
     # Keyed by identity: every status passed with one ``shared`` existed when the decisions were
     # emitted, and each is held by its decision until explained, so no two share an id.
     f = shared.get(id(st))
