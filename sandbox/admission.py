@@ -31,7 +31,7 @@ def validate_name(res: Resource, obj: dict) -> None:
         raise errors.invalid(res.kind, "", [("metadata.name", "Required value: name or generateName is required")])
     label = res.plural in DNS_LABEL_KINDS
     pattern, msg, limit = (_LABEL, _LABEL_MSG, 63) if label else (_SUBDOMAIN, _SUBDOMAIN_MSG, 253)
-    if not pattern.match(name) or len(name) > limit:
+    if not pattern.fullmatch(name) or len(name) > limit:  # as Go's '$': a final newline is no match either
         raise errors.invalid(res.kind, name, [("metadata.name", f'Invalid value: "{name}": {msg}')])
 
 

@@ -31,7 +31,7 @@ def gang_of(pod) -> tuple[str | None, list[str]]:
     value = pod.annotations.get(snap.GANG)
     if not value:
         return None, []
-    if len(value) <= NAME_MAX and _NAME.match(value):
+    if len(value) <= NAME_MAX and _NAME.fullmatch(value):  # not match: its '$' would let a final newline in
         return value, []
     shown = value if len(value) <= 63 else f"{value[:60]}…"
     return None, [f"{snap.GANG} {shown!r} ignored: a gang's name is letters, digits, '_', '-' and '.', neither "

@@ -135,9 +135,10 @@ def check_names(field: str, value) -> list[str]:
 
 def _qualified_name(text: str) -> bool:
     prefix, slash, name = text.rpartition("/")
-    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    # fullmatch, not match: Python's '$' lets a final newline through, Kubernetes' does not.
+    if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return False
-    return len(name) <= 63 and bool(_QUALIFIED_NAME.match(name))
+    return len(name) <= 63 and bool(_QUALIFIED_NAME.fullmatch(name))
 
 
 def strategies(field: str, value) -> list[str]:

@@ -228,6 +228,14 @@ def test_errors_carry_the_servers_message(leg, ns):
     assert bad.value.status == 422 and "Not_Valid" in str(bad.value)
 
 
+def test_a_name_ending_in_a_newline_is_refused(leg, ns):
+    """Kubernetes' name patterns end at the end of the text (Go's '$'), not before a final newline."""
+    with pytest.raises(ApiException) as bad:
+        k8s.CoreV1Api(raw(leg)).create_namespaced_config_map(
+            ns, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "valid\n"}})
+    assert bad.value.status == 422
+
+
 def test_deleting_a_pod_waits_out_its_grace_only_when_a_kubelet_holds_it(leg, ns):
     """Graceful deletion as the API server shows it. Both pods are bound (or not) to a node no
     kubelet serves, so neither leg's kubelet can finish the grace: what is compared is the API's own

@@ -86,7 +86,7 @@ def test_no_gang_annotation_or_an_empty_one_is_no_gang():
     assert gangs.gang_of(pod("p", gang="")) == (None, [])
 
 
-@pytest.mark.parametrize("name", ["my gang", "-train", "train.", "a/b", "x" * 254])
+@pytest.mark.parametrize("name", ["my gang", "-train", "train.", "a/b", "x" * 254, "train\n", "train\nb"])
 def test_a_gang_name_the_records_cannot_hold_or_name_is_ignored_with_a_note(name):
     gang, (note,) = gangs.gang_of(pod("p", gang=name))
     shown = name if len(name) <= 63 else f"{name[:60]}…"
