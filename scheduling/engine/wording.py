@@ -40,7 +40,8 @@ def message(action: str, reason: str, request: str | None, facts: dict, amount_t
     if reason == Reason.ADMITTED_WITHIN_OWNED:  # the commonest decision first (B11)
         return f"Admitted {request} within the owned quota of {facts.get('leaf')}."
     if action == "PENDING":
-        return _pending(reason, request, facts, amount_text)
+        text = _pending(reason, request, facts, amount_text)
+        return _with_hand_back(text, facts) if "handed_back_to" in facts else text  # a call only where needed (B11)
     if action == "ADMIT":
         return _admitted(reason, request, facts, amount_text)
     if action == "RESERVE":
@@ -125,7 +126,7 @@ def _pending(reason: str, request: str | None, facts: dict, amount_text: AmountT
     elif reason == Reason.PENDING_WAITING_FOR_VICTIMS:
         text = f"{request} waits for pods being evicted for earlier requests to release the capacity it fits in."
     elif reason == Reason.PENDING_GATES:
-        return _with_hand_back(f"{request} waits for its admission checks: {ids(facts.get('gates'))}.", facts)
+        return f"{request} waits for its admission checks: {ids(facts.get('gates'))}."
     else:
         text = waits
     return _with_gates(text, facts)
@@ -134,16 +135,13 @@ def _pending(reason: str, request: str | None, facts: dict, amount_text: AmountT
 def _with_gates(text: str, facts: dict) -> str:
     """A gated request waiting for quota (A4c) also names the checks it has still to pass."""
     gates = facts.get("gates")
-    if gates:
-        text = f"{text} Admission checks to pass: {ids(gates)}."
-    return _with_hand_back(text, facts) if "handed_back_to" in facts else text  # a call only where needed (B11)
+    return f"{text} Admission checks to pass: {ids(gates)}." if gates else text
 
 
 def _with_hand_back(text: str, facts: dict) -> str:
     """A reservation handed back to an owner in this pass (reserved_reclaim.py) says where its
     capacity went: the request was Reserved a moment ago and is waiting again."""
-    owner = facts.get("handed_back_to")
-    return f"{text} It gave the capacity reserved for it back to {owner}, whose tenant owns it." if owner else text
+    return f"{text} It gave the capacity reserved for it back to {facts['handed_back_to']}, whose tenant owns it."
 
 
 # ---------------------------------------------------------------- ADMIT, REJECT
