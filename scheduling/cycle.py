@@ -27,7 +27,7 @@ from scheduling.engine.wording import message
 from tenants.models import Cluster, Namespace, Tenant
 from tenants.services.clusters import cluster_backend
 
-from . import adoption, gangs, shrinks
+from . import admitted_room, adoption, gangs, shrinks
 from . import snapshot as snap
 from .bindings import held_shares, pass_bindings, share_of
 from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest
@@ -118,8 +118,12 @@ def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], no
         group["grace"] = max(group["grace"], pod.grace_seconds)
     for group in groups.values():
         pods = group["pods"]
+        # A gang is what its pods not being deleted ask: those of an evicted gang or one made again
+        # are leaving, and their replacements are the gang (while only leaving pods are left, they are).
+        group["members"] = members = [p for p in pods if not p.deleting] if group["gang"] else pods
+        members = members or pods
         demand = {r: 0 for r in resources}
-        for pod in pods:
+        for pod in members:
             for r in resources:
                 demand[r] += 1 if r == "pods" else pod.requests.get(r, 0)
         group["demand"] = demand
@@ -243,11 +247,15 @@ def _made_again(groups: dict, rows: dict, state: State) -> frozenset[str]:
     server resizes running pods, a resized pod is taken anew, at its new size). Not an evicted
     pod's replacement that asks the same: the engine queued the evicted request again for it (the
     controller recreates what was evicted; engine.release), and it keeps its history and place.
-    Gangs are not told apart this way: their pods come and go under one request (gangs.py)."""
+    A gang is told apart by what it asks instead (_gang_made_again)."""
     out = set()
     for key, g in groups.items():
         q = state.requests.get(key)
-        if g["gang"] or q is None:
+        if q is None:
+            continue
+        if g["gang"]:
+            if _gang_made_again(q, g):
+                out.add(key)
             continue
         if _asked(q.demand) != _asked(g["demand"]) or q.priority != g["priority"]:
             out.add(key)
@@ -261,6 +269,25 @@ def _made_again(groups: dict, rows: dict, state: State) -> frozenset[str]:
         if not evicted:
             out.add(key)
     return frozenset(out)
+
+
+def _gang_made_again(q: Request, g: dict) -> bool:
+    """A gang's pods come and go under one request (gangs.py), so its pods' uids do not tell it
+    apart.  While any pod of it runs, it is the request those pods were admitted with, and pods
+    that join it wait within that admission (admitted_room.py).  While none runs, its pods were
+    made again (or changed before it was admitted) if they ask for something else than the
+    request or run at another priority: it is another request, which waits its turn, as a single
+    pod made again asking more does.  While some of its pods are still to come (an evicted gang's
+    replacements, a gang being made again), only asking for more than the request is certain."""
+    members = g["members"]
+    if not members or shrinks.placed({"pods": members}):
+        return False
+    asked = _asked(g["demand"])
+    if members[0].priority != q.priority:
+        return True
+    if len(members) < g["size"]:
+        return any(amount > q.demand.get(r, 0) for r, amount in asked.items())
+    return asked != _asked(q.demand)
 
 
 def _asked(demand: dict[str, int]) -> dict[str, int]:
@@ -297,7 +324,7 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str],
         leaf = leaf_of_tenant.get(g["tenant"])
         if leaf is None or key in state.requests:
             continue
-        if g["gated"] and len(g["pods"]) < g["size"]:
+        if g["gated"] and len(g["members"]) < g["size"]:
             continue  # a gang is one request only once all its pods exist
         for note in g["notes"]:  # once, when the request is made; the request row keeps showing them
             log.warning("%s: %s", key, note)
@@ -351,7 +378,8 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
                                  tenants=tenants, pass_seq=state.pass_seq, config_version=version, resized=resized,
                                  adopted=adopted, replaced=replaced)
             Binding.objects.bulk_create(rows)
-        overrides = {**adoption.request_rows(state, adopted or {}), **shrinks.rows(shrunk, state, groups)}
+        overrides = {**adoption.request_rows(state, adopted or {}), **admitted_room.rows(state, groups, shrunk),
+                     **shrinks.rows(shrunk, state, groups)}
         written = _sync_requests(cluster, state, groups, last, overrides, requests_before, replaced)
         record.state = snap.state_to_json(state)
         record.shrinks = shrunk.to_json()
@@ -490,9 +518,12 @@ def _enact(backend, state: State, groups: dict, shrunk: shrinks.Ledger) -> dict:
         alloc = state.allocations.get(key)
         if alloc is not None and alloc.terminating:
             calls += evict(key, [pod for pod in shrinks.placed(g) if not pod.deleting])
-        elif st is not None and st.state == "Admitted" and g["gated"] and key not in held:
+        elif st is not None and st.state == "Admitted" and g["gated"] and key not in held and alloc is not None:
+            # Never more than the request was admitted for (admitted_room.py), nor than a shrink keeps.
+            gated = admitted_room.ungatable(g, alloc.demand)
             room = shrinks.ungate_room(shrunk, key, g)
-            gated = g["gated"] if room is None else sorted(g["gated"], key=lambda p: (p.created_at, p.name))[:room]
+            if room is not None:
+                gated = gated[:room]
             calls += [("ungated", key, partial(backend.remove_scheduling_gate, pod.namespace, pod.name, snap.GATE,
                                                gates=pod.scheduling_gates, uid=pod.uid or None)) for pod in gated]
     for pod in shrinks.to_evict(shrunk, groups):

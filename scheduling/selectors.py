@@ -7,6 +7,7 @@ from django.db.models import Q
 from scheduling.engine import explain
 from tenants.models import Tenant
 
+from . import admitted_room
 from . import snapshot as snap
 from .models import Binding, EngineSnapshot, SchedulingDecision, SchedulingRequest, TenantSchedulingPolicy
 from .redact import Redactor
@@ -17,13 +18,15 @@ def request_list(*, user):
 
 
 def waiting_list(*, user, tenant: Tenant):
-    """Requests of the tenant's subtree with pods that wait: not admitted, or a shrunk gang whose
-    controller recreated the pods it gave up (they stay gated, shrinks.py)."""
+    """Requests of the tenant's subtree with pods that wait: not admitted, a shrunk gang whose
+    controller recreated the pods it gave up (they stay gated, shrinks.py), or a gang holding
+    back pods beyond what it was admitted for (admitted_room.py)."""
     shrunk = Q(pk__in=[])
     for cluster_id, ledger in EngineSnapshot.objects.exclude(shrinks={}).values_list("cluster_id", "shrinks"):
         shrunk |= Q(cluster_id=cluster_id, key__in=sorted((ledger or {}).get("gangs") or {}))
+    held_back = Q(facts__has_key=admitted_room.HELD_BACK)
     return (request_list(user=user).filter(tenant__path__startswith=tenant.path)
-            .filter(~Q(state="Admitted") | shrunk).order_by("namespace", "name"))
+            .filter(~Q(state="Admitted") | shrunk | held_back).order_by("namespace", "name"))
 
 
 def waiting_reasons(*, user, tenant: Tenant, limit: int = 500) -> list[dict]:

@@ -62,18 +62,18 @@ def placed(group: dict) -> list:
     return [p for p in group["pods"] if snap.GATE not in p.scheduling_gates]
 
 
-def _live(group: dict) -> list:
+def live(group: dict) -> list:
     """Placed pods not being deleted, oldest first (then by name): the order in which they are kept."""
     return sorted((p for p in placed(group) if not p.deleting), key=lambda p: (p.created_at, p.name))
 
 
 def excess(group: dict, keep: int) -> list:
     """The running pods beyond ``keep``: the newest, then the last by name."""
-    return _live(group)[keep:]
+    return live(group)[keep:]
 
 
 def kept(group: dict, keep: int) -> list[str]:
-    return sorted(p.name for p in _live(group)[:keep])
+    return sorted(p.name for p in live(group)[:keep])
 
 
 def whole_pods(demand: dict[str, int], per_pod: dict[str, int]) -> int | None:
@@ -175,7 +175,7 @@ def rows(ledger: Ledger, state: State, groups: dict) -> dict[str, dict]:
             out[g] = {"message": f"Shrinking gang {g} to {n} of {size} pods {how}: "
                                  f"{_pods(on - n, 'pod', 'pods')} beyond {n} being evicted{rest}", "facts": facts}
         else:
-            out[g] = {"message": f"Running {len(_live(group))} of {size} pods: gang {g} was shrunk to {n} {how}{rest}",
+            out[g] = {"message": f"Running {len(live(group))} of {size} pods: gang {g} was shrunk to {n} {how}{rest}",
                       "facts": facts}
     for q, by_gang in ledger.holds.items():
         g, hold = sorted(by_gang.items())[0]

@@ -115,9 +115,11 @@ def _state(status: Status, *, terminating: bool | None = None, demand=None, prio
     return State(requests={q.id: q}, status={q.id: status}, allocations=allocs)
 
 
-def _group(uid: str, *, gang: bool = False, cpu: int = 1000, gpu: int = 0, priority: int = 0) -> dict:
-    pod = SimpleNamespace(uid=uid)
-    return {"ns/db-0": {"gang": gang, "pods": [pod], "priority": priority,
+def _group(uid: str, *, gang: bool = False, cpu: int = 1000, gpu: int = 0, priority: int = 0, placed: bool = False,
+           size: int = 1) -> dict:
+    """One pod listed under the request's name (for a gang: the one pod of it listed, of ``size``)."""
+    pod = SimpleNamespace(uid=uid, priority=priority, deleting=False, scheduling_gates=[] if placed else [GATE])
+    return {"ns/db-0": {"gang": gang, "pods": [pod], "members": [pod], "priority": priority, "size": size,
                         "demand": {"cpu": cpu, "memory": 0, "pods": 1, "gpu": gpu}}}
 
 
@@ -133,7 +135,19 @@ MADE_AGAIN = [  # (what the engine holds, the pod listed now, whether it is anot
     ("same pod, a resource the cluster gained", _state(ADMITTED, terminating=False), _group("u1"), False),
     ("same uid, asking more (resized in place)", _state(ADMITTED, terminating=False), _group("u1", gpu=1), True),
     ("another priority", _state(ADMITTED, terminating=False), _group("u2", priority=100), True),
-    ("a gang", _state(ADMITTED, terminating=False), _group("u2", gang=True, cpu=5000), False),
+    # A gang's pods come and go under its name: what it asks tells it apart, not its pods' uids.
+    ("a gang running on its admission, its pods asking more", _state(ADMITTED, terminating=False),
+     _group("u2", gang=True, cpu=5000, placed=True), False),
+    ("a gang made again asking more", _state(ADMITTED, terminating=False), _group("u2", gang=True, cpu=5000), True),
+    ("a gang made again alike", _state(ADMITTED, terminating=False), _group("u2", gang=True), False),
+    ("a gang made again at another priority", _state(ADMITTED, terminating=False),
+     _group("u2", gang=True, priority=100), True),
+    ("a waiting gang whose pods changed", _state(Status("Pending", "PENDING_NO_CAPACITY")),
+     _group("u2", gang=True, cpu=500), True),
+    ("an evicted gang, its replacements still coming", _state(REQUEUED, demand={"cpu": 2000, "pods": 2}),
+     _group("u2", gang=True, size=2), False),
+    ("a gang made again asking more, its pods still coming", _state(ADMITTED, terminating=False),
+     _group("u2", gang=True, cpu=2000, size=2), True),
 ]
 
 
