@@ -111,17 +111,17 @@ def _observe(backend, namespaces: dict[str, int], resources: tuple[str, ...], no
         gang, ignored = gangs.gang_of(pod)
         key = f"{pod.namespace}/{gang or pod.name}"
         group = groups.setdefault(key, {"tenant": namespaces[pod.namespace], "pods": [], "size": 1, "gang": bool(gang),
-                                        "created": now, "priority": pod.priority, "grace": pod.grace_seconds,
                                         "notes": ignored})
         group["pods"].append(pod)
-        group["created"] = min(group["created"], snap.epoch(pod.created_at, now))
-        group["grace"] = max(group["grace"], pod.grace_seconds)
     for group in groups.values():
         pods = group["pods"]
-        # A gang is what its pods not being deleted ask: those of an evicted gang or one made again
+        # A gang is what its pods not being deleted are: those of an evicted gang or one made again
         # are leaving, and their replacements are the gang (while only leaving pods are left, they are).
         group["members"] = members = [p for p in pods if not p.deleting] if group["gang"] else pods
         members = members or pods
+        group["created"] = min(now, *(snap.epoch(p.created_at, now) for p in members))
+        group["priority"] = members[0].priority
+        group["grace"] = max(p.grace_seconds for p in members)
         demand = {r: 0 for r in resources}
         for pod in members:
             for r in resources:
@@ -273,17 +273,19 @@ def _made_again(groups: dict, rows: dict, state: State) -> frozenset[str]:
 
 def _gang_made_again(q: Request, g: dict) -> bool:
     """A gang's pods come and go under one request (gangs.py), so its pods' uids do not tell it
-    apart.  While any pod of it runs, it is the request those pods were admitted with, and pods
-    that join it wait within that admission (admitted_room.py).  While none runs, its pods were
+    apart.  While any pod of it is ungated (running, or leaving but still listed), it is the
+    request those pods were admitted with, and pods that join it wait within that admission
+    (admitted_room.py): its old pods' capacity is only free once they are gone, as an evicted
+    pod's is.  While none is, its pods were
     made again (or changed before it was admitted) if they ask for something else than the
     request or run at another priority: it is another request, which waits its turn, as a single
     pod made again asking more does.  While some of its pods are still to come (an evicted gang's
     replacements, a gang being made again), only asking for more than the request is certain."""
     members = g["members"]
-    if not members or shrinks.placed({"pods": members}):
-        return False
+    if not members or shrinks.placed(g):
+        return False  # ungated pods, even leaving ones, hold capacity until Kubernetes no longer lists them
     asked = _asked(g["demand"])
-    if members[0].priority != q.priority:
+    if g["priority"] != q.priority:
         return True
     if len(members) < g["size"]:
         return any(amount > q.demand.get(r, 0) for r, amount in asked.items())
@@ -378,7 +380,10 @@ def _record(cluster, record, config, state, decisions, tenant_of, now, *, state_
                                  tenants=tenants, pass_seq=state.pass_seq, config_version=version, resized=resized,
                                  adopted=adopted, replaced=replaced)
             Binding.objects.bulk_create(rows)
-        overrides = {**adoption.request_rows(state, adopted or {}), **admitted_room.rows(state, groups, shrunk),
+        if requests_before is None:
+            requests_before = {r.key: r for r in SchedulingRequest.objects.filter(cluster=cluster)}
+        overrides = {**adoption.request_rows(state, adopted or {}),
+                     **admitted_room.rows(state, groups, shrunk, requests_before),
                      **shrinks.rows(shrunk, state, groups)}
         written = _sync_requests(cluster, state, groups, last, overrides, requests_before, replaced)
         record.state = snap.state_to_json(state)

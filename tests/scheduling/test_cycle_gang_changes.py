@@ -6,24 +6,28 @@ The seed cluster (tests/scheduling/seed.py): 16 cpu; T1 owns 8, T2 owns 8 and ma
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
+from scheduling.admitted_room import ungatable
 from scheduling.cycle import scheduling_cycle
 from scheduling.models import Binding, EngineSnapshot, SchedulingRequest
+from scheduling.selectors import waiting_list
 from scheduling.snapshot import GATE, state_from_json
 from tenants.models import Membership
-from tests.scheduling.seed import cycle_until, gated, running, setup_seed
+from tests.scheduling.seed import cycle_until, gated, running, setup_seed, terminating
 from tests.servers.sandbox import wait_for
 
 pytestmark = pytest.mark.django_db
 
 
-def _member(name: str, namespace: str, gang: str, size: int, cpu: str = "1") -> dict:
+def _member(name: str, namespace: str, gang: str, size: int, cpu: str = "1", grace: int = 0) -> dict:
     resources = {"cpu": cpu, "memory": "64Mi"}
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": namespace,
                          "annotations": {"bluedock.io/gang": gang, "bluedock.io/gang-size": str(size)}},
-            "spec": {"schedulingGates": [{"name": GATE}], "terminationGracePeriodSeconds": 0,
+            "spec": {"schedulingGates": [{"name": GATE}], "terminationGracePeriodSeconds": grace,
                      "containers": [{"name": "w", "image": "registry.local/train:1",
                                      "resources": {"requests": resources, "limits": dict(resources)}}]}}
 
@@ -57,9 +61,19 @@ def test_pods_a_running_gang_gains_stay_gated_beyond_what_it_was_admitted_for(sa
     assert _admitted(cluster, "t1-apps/train")["cpu"] == 2000
     row.refresh_from_db()
     assert row.state == "Admitted" and row.pk == SchedulingRequest.objects.get(key="t1-apps/train").pk
-    assert row.message == ("Running 2 of 4 pods: gang t1-apps/train was admitted for 2, and a gang's size is fixed "
-                           "once admitted; its 2 other pods stay gated. Delete the gang's pods and make it again to "
-                           "have it admitted at its new size.")
+    assert row.message == ("Running 2 of 4 pods: gang t1-apps/train is admitted once, for what it asked then, and "
+                           "that does not cover more; its 2 other pods stay gated until pods of the gang are gone. "
+                           "Delete the gang's pods and make it again to have it admitted for what it asks now.")
+    assert [r.key for r in waiting_list(user=operator, tenant=tenants["t1"])] == ["t1-apps/train"]
+
+    for i in (2, 3):  # scaled back down: nothing is held back any more, and the row says so
+        backend.delete("v1", "Pod", f"w-{i}", "t1-apps", grace_seconds=0)
+    wait_for(lambda: gated(backend, "t1-apps") == 0, timeout=10)
+    scheduling_cycle(cluster=cluster)
+    row.refresh_from_db()
+    assert row.message == "Running all 2 pods of gang t1-apps/train on its admission."
+    assert "held_back" not in row.facts
+    assert waiting_list(user=operator, tenant=tenants["t1"]).count() == 0
     share = api(operator).get(f"/api/v1/tenants/{tenants['t1'].pk}/share/").json()["clusters"][0]
     assert share["used"]["cpu"] == 2000
 
@@ -74,7 +88,7 @@ def test_a_gangs_held_back_pods_are_told_to_its_tenant_only(sandbox_api, operato
     Membership.objects.create(tenant=tenants["t2"], user=tom, role="member")
     client.force_login(tia)
     page = client.get(f"/tenants/{tenants['t1'].pk}/scheduling/").content.decode()
-    assert "its 1 other pod stays gated." in page
+    assert "its 1 other pod stays gated until pods of the gang are gone." in page
     train = SchedulingRequest.objects.get(key="t1-apps/train")
     assert api(tom).get(f"/api/v1/scheduling/requests/{train.pk}/why/").status_code == 404
     assert "t1-apps/train" not in api(tom).get("/api/v1/scheduling/requests/").content.decode()
@@ -126,3 +140,83 @@ def test_a_gang_made_again_alike_keeps_its_admission(sandbox_api, operator):
     cycle_until(cluster, lambda: running(backend, "t1-apps") == 2)
     assert SchedulingRequest.objects.get(key="t1-apps/train").pk == old.pk
     assert _admitted(cluster, "t1-apps/train")["cpu"] == 2000
+
+
+def _old_pods_leaving(sandbox_api, operator, *, grace: int):
+    """A gang of two 1-cpu pods running, then deleted with a grace of its own: its pods still leaving."""
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    for i in range(2):
+        backend.apply(_member(f"w-{i}", "t1-apps", "train", 2, grace=grace))
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 2)
+    for i in range(2):
+        backend.delete("v1", "Pod", f"w-{i}", "t1-apps")
+    wait_for(lambda: terminating(backend, "t1-apps") == 2, timeout=10)
+    return cluster, backend
+
+
+def _ungated_cpu(backend) -> int:
+    return sum(p.requests["cpu"] for p in backend.list_pods("t1-apps") if GATE not in p.scheduling_gates)
+
+
+def test_a_gang_made_again_while_its_old_pods_leave_waits_for_them(sandbox_api, operator):
+    """The old pods hold their capacity until Kubernetes no longer lists them, as evicted pods do:
+    the new ones, alike, are ungated on the gang's admission only once they are gone."""
+    cluster, backend = _old_pods_leaving(sandbox_api, operator, grace=3)
+    old = SchedulingRequest.objects.get(key="t1-apps/train")
+    for i in range(2):
+        backend.apply(_member(f"n-{i}", "t1-apps", "train", 2))
+    wait_for(lambda: gated(backend, "t1-apps") == 2, timeout=10)
+    scheduling_cycle(cluster=cluster)
+    assert gated(backend, "t1-apps") == 2 and _ungated_cpu(backend) == 2000
+
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 2 and terminating(backend, "t1-apps") == 0)
+    assert SchedulingRequest.objects.get(key="t1-apps/train").pk == old.pk
+    assert _admitted(cluster, "t1-apps/train")["cpu"] == 2000
+
+
+def test_a_gang_made_again_asking_more_while_its_old_pods_leave_becomes_a_new_request_once_they_are_gone(
+        sandbox_api, operator):
+    cluster, backend = _old_pods_leaving(sandbox_api, operator, grace=3)
+    old = SchedulingRequest.objects.get(key="t1-apps/train")
+    for i in range(2):
+        backend.apply(_member(f"n-{i}", "t1-apps", "train", 2, cpu="3"))
+    wait_for(lambda: gated(backend, "t1-apps") == 2, timeout=10)
+    scheduling_cycle(cluster=cluster)
+    # Its old hold still counts what the leaving pods hold; the new pods fit nowhere in it.
+    assert SchedulingRequest.objects.get(key="t1-apps/train").pk == old.pk
+    assert gated(backend, "t1-apps") == 2
+
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 2)
+    new = SchedulingRequest.objects.get(key="t1-apps/train")
+    assert new.pk != old.pk and _admitted(cluster, "t1-apps/train")["cpu"] == 6000
+    assert terminating(backend, "t1-apps") == 0
+
+
+def _pod(name: str, *, cpu: int = 1000, memory: int = 0, gated: bool = True, deleting: bool = False):
+    return SimpleNamespace(name=name, created_at=name, requests={"cpu": cpu, "memory": memory}, deleting=deleting,
+                           scheduling_gates=(GATE,) if gated else ())
+
+
+def _group(*pods) -> dict:
+    return {"pods": list(pods), "gated": [p for p in pods if GATE in p.scheduling_gates],
+            "demand": {"cpu": 0, "memory": 0}}
+
+
+UNGATABLE = [  # (what the request was admitted for, the gang's pods, the pods ungated)
+    ("all of a gang just admitted", {"cpu": 2000}, [_pod("a"), _pod("b")], ["a", "b"]),
+    ("a pod that joined a running gang", {"cpu": 2000}, [_pod("a", gated=False), _pod("b", gated=False), _pod("c")],
+     []),
+    ("a crashed pod's replacement", {"cpu": 2000}, [_pod("a", gated=False), _pod("c")], ["c"]),
+    ("a replacement while the old pod leaves", {"cpu": 2000},
+     [_pod("a", gated=False), _pod("b", gated=False, deleting=True), _pod("c")], []),
+    ("oldest first, up to the admission", {"cpu": 2000}, [_pod("c"), _pod("a"), _pod("b")], ["a", "b"]),
+    ("a pod asking more than is left", {"cpu": 2000}, [_pod("a", gated=False), _pod("b", cpu=2000)], []),
+    ("a resource planned since the admission", {"cpu": 2000}, [_pod("a", gated=False), _pod("b", memory=512)],
+     ["b"]),
+    ("a gated pod being deleted", {"cpu": 2000}, [_pod("a", deleting=True), _pod("b")], ["b"]),
+]
+
+
+@pytest.mark.parametrize(("admitted", "pods", "ungated"), [u[1:] for u in UNGATABLE], ids=[u[0] for u in UNGATABLE])
+def test_which_gated_pods_an_admission_covers(admitted, pods, ungated):
+    assert [p.name for p in ungatable(_group(*pods), admitted)] == ungated

@@ -116,10 +116,12 @@ def _state(status: Status, *, terminating: bool | None = None, demand=None, prio
 
 
 def _group(uid: str, *, gang: bool = False, cpu: int = 1000, gpu: int = 0, priority: int = 0, placed: bool = False,
-           size: int = 1) -> dict:
-    """One pod listed under the request's name (for a gang: the one pod of it listed, of ``size``)."""
+           size: int = 1, leaving: bool = False) -> dict:
+    """One pod listed under the request's name (for a gang: the one pod of it listed, of ``size``, and
+    if ``leaving`` an old pod of it being deleted, still ungated)."""
     pod = SimpleNamespace(uid=uid, priority=priority, deleting=False, scheduling_gates=[] if placed else [GATE])
-    return {"ns/db-0": {"gang": gang, "pods": [pod], "members": [pod], "priority": priority, "size": size,
+    old = [SimpleNamespace(uid="u0", priority=0, deleting=True, scheduling_gates=[])] if leaving else []
+    return {"ns/db-0": {"gang": gang, "pods": [*old, pod], "members": [pod], "priority": priority, "size": size,
                         "demand": {"cpu": cpu, "memory": 0, "pods": 1, "gpu": gpu}}}
 
 
@@ -140,6 +142,8 @@ MADE_AGAIN = [  # (what the engine holds, the pod listed now, whether it is anot
      _group("u2", gang=True, cpu=5000, placed=True), False),
     ("a gang made again asking more", _state(ADMITTED, terminating=False), _group("u2", gang=True, cpu=5000), True),
     ("a gang made again alike", _state(ADMITTED, terminating=False), _group("u2", gang=True), False),
+    ("a gang made again asking more while its old pods leave", _state(ADMITTED, terminating=False),
+     _group("u2", gang=True, cpu=5000, leaving=True), False),
     ("a gang made again at another priority", _state(ADMITTED, terminating=False),
      _group("u2", gang=True, priority=100), True),
     ("a waiting gang whose pods changed", _state(Status("Pending", "PENDING_NO_CAPACITY")),
