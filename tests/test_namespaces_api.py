@@ -33,6 +33,11 @@ def test_member_cannot_create_namespaces(api, bob, tree, cluster):
     ({"cluster": 99999}, "invalid", "Cluster 99999 does not exist"),
     ({"tenant": 99999}, "invalid", "Tenant 99999 does not exist"),
     ({"name": "taken"}, "namespace_taken", "already exists"),
+    # the cluster's own: a tenant-admin of one would be admin over its privileged service accounts
+    ({"name": "kube-system"}, "namespace_reserved", "reserved for the cluster itself"),
+    ({"name": "kube-node-lease"}, "namespace_reserved", "reserved for the cluster itself"),
+    ({"name": "default"}, "namespace_reserved", "reserved for the cluster itself"),
+    ({"name": "openshift-monitoring"}, "namespace_reserved", "reserved for the cluster itself"),
 ])
 def test_bad_namespace_requests(api, alice, tree, cluster, body, code, message):
     Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="taken")

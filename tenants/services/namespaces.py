@@ -13,11 +13,24 @@ from .tenants import tenant_ensure_active
 
 AUDITED_FIELDS = ["name", "cluster", "tenant", "state"]
 
+# Namespaces Kubernetes and its distributions keep for themselves.  A tenant-admin given one would
+# get the admin role in it, over its privileged service accounts: the whole cluster.  Namespaces
+# the cluster has that the portal did not make are refused when reconciled (provisioning.py).
+RESERVED_NAMES = frozenset({"default"})
+RESERVED_PREFIXES = ("kube-", "openshift")
+
+
+def is_reserved(name: str) -> bool:
+    return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
+
 
 def namespace_create(*, tenant: Tenant, cluster: Cluster, name: str, actor) -> Namespace:
     if not access_for(actor).has_role(tenant, Role.TENANT_ADMIN):
         raise PermissionDenied(f"You need the tenant-admin role on '{tenant.full_slug}' to create namespaces.")
     tenant_ensure_active(tenant)
+    if is_reserved(name):
+        raise InvalidInput(f"Namespace '{name}' is reserved for the cluster itself: 'default' and names starting with "
+                           f"'kube-' or 'openshift' are not given to tenants.", code="namespace_reserved", field="name")
     if not cluster.is_active:
         raise Conflict(f"Cluster '{cluster.name}' is not accepting new namespaces.", code="cluster_inactive")
     if Namespace.objects.filter(cluster=cluster, name=name).exists():

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backends.errors import BackendError
-from bluedock_portal.errors import NotFound
+from bluedock_portal.errors import Conflict, NotFound
 from tenants import selectors
 from tenants.models import ManagedObject, Namespace, Operation, ResourcePlan, Tenant
 from tenants.provisioning import desired as d
@@ -53,6 +53,7 @@ def namespace_reconcile(*, namespace: Namespace, progress=None) -> dict:
     wanted = d.desired_objects(facts)
     summary = {"applied": [], "pruned": []}
     try:
+        _refuse_unless_ours(backend, namespace)
         backend.ensure_namespace(namespace.name, labels=d.namespace_labels(facts),
                                  annotations={"bluedock.io/tenant-name": namespace.tenant.name})
         for index, manifest in enumerate(wanted, start=1):
@@ -82,6 +83,29 @@ def namespace_reconcile(*, namespace: Namespace, progress=None) -> dict:
     Namespace.objects.filter(pk=namespace.pk).update(state=Namespace.State.ACTIVE, sync_state="synced",
                                                      sync_message="", reconciled_at=timezone.now())
     return summary
+
+
+def _refuse_unless_ours(backend, namespace: Namespace) -> None:
+    """A namespace the cluster already has is reconciled only if the portal made it for this
+    tenant: applying to another would label it as the tenant's, bind the tenant's admins in it
+    (``kube-system``'s service accounts, another application's secrets) and prune nothing of
+    its own — and deleting it later would take its workloads with it."""
+    current = backend.get("v1", "Namespace", namespace.name)
+    if current is None or _made_for(current, namespace):
+        return
+    message = (f"Namespace '{namespace.name}' already exists in cluster '{namespace.cluster.name}' and the portal "
+               f"did not make it for this tenant (it lacks the {d.MANAGED_LABEL}=true and {d.TENANT_LABEL}="
+               f"{namespace.tenant_id} labels): the portal does not take over namespaces. Delete it from the "
+               f"portal and choose another name, or have an operator remove the cluster's namespace first.")
+    Namespace.objects.filter(pk=namespace.pk).update(sync_state="error", sync_message=message,
+                                                     reconciled_at=timezone.now())
+    raise Conflict(message, code="namespace_not_ours")
+
+
+def _made_for(obj: dict, namespace: Namespace) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    tenant = labels.get(d.TENANT_LABEL)
+    return labels.get(d.MANAGED_LABEL) == "true" and tenant in (None, str(namespace.tenant_id))
 
 
 def namespaces_affected_by(tenant: Tenant):
@@ -116,9 +140,15 @@ def namespace_delete_run(*, operation_id: int, final_attempt: bool = False) -> d
         namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
         if namespace is None:
             return {"deleted": False}
-        cluster_backend(namespace.cluster).delete("v1", "Namespace", namespace.name)
+        backend = cluster_backend(namespace.cluster)
+        current = backend.get("v1", "Namespace", namespace.name)
+        # Only what the portal made goes from the cluster: a namespace it was refused (_refuse_unless_ours)
+        # is someone else's, and only the portal's record of it goes.
+        kept = current is not None and not _made_for(current, namespace)
+        if not kept:
+            backend.delete("v1", "Namespace", namespace.name)
         namespace_remove(namespace=namespace)
-        return {"deleted": True, "namespace": namespace.name}
+        return {"deleted": True, "namespace": namespace.name, "left_in_cluster": kept}
 
     return operation_run(operation_id=operation_id, work=work, final_attempt=final_attempt,
                          done_message="namespace deleted")

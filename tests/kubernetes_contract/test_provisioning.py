@@ -7,10 +7,12 @@ import uuid
 import pytest
 
 from backends.errors import BackendTransientError
+from bluedock_portal.errors import Conflict
 from tenants.models import Cluster, ManagedObject, Membership, Namespace, ResourcePlan
 from tenants.provisioning import desired as d
 from tenants.services import clusters, provisioning
 from tenants.services.memberships import membership_create
+from tenants.services.namespaces import namespace_delete
 from tenants.services.plans import plan_update
 from tests.servers.sandbox import wait_for
 
@@ -122,6 +124,33 @@ def test_a_managed_object_no_longer_wanted_is_pruned(leg, tree, namespaces):
     result = provisioning.namespace_reconcile(namespace=namespaces["a"])
     assert result["pruned"] == ["ResourceQuota/bluedock-quota"]
     assert ("ResourceQuota", "bluedock-quota") not in managed(leg, namespaces["a"].name)
+
+
+@pytest.mark.parametrize("labels", [{"team": "platform"}, {d.MANAGED_LABEL: "true", d.TENANT_LABEL: "999999"}],
+                         ids=["made by someone else", "the portal's, for another tenant"])
+def test_a_namespace_the_cluster_already_has_is_neither_taken_over_nor_deleted(leg, tree, registered, alice, labels):
+    """Reconciling it would label it as the tenant's and make the tenant's admins admins in it;
+    deleting it would take its workloads along."""
+    name = f"theirs-{uuid.uuid4().hex[:6]}"
+    backend = leg.backend()
+    backend.ensure_namespace(name, labels=labels)
+    try:
+        ns = Namespace.objects.create(tenant=tree["a"], cluster=registered, name=name)
+        with pytest.raises(Conflict) as refused:
+            provisioning.namespace_reconcile(namespace=ns)
+        assert refused.value.code == "namespace_not_ours" and "does not take over namespaces" in str(refused.value)
+        kept = backend.get("v1", "Namespace", name)["metadata"]["labels"]
+        assert labels.items() <= kept.items() and d.TENANT_PATH_LABEL not in kept
+        assert managed(leg, name) == {}
+        ns.refresh_from_db()
+        assert ns.sync_state == "error" and "lacks the bluedock.io/managed=true" in ns.sync_message
+
+        operation = namespace_delete(namespace=ns, actor=alice, confirm=name)
+        provisioning.namespace_delete_run(operation_id=operation.pk)
+        assert not Namespace.objects.filter(pk=ns.pk).exists()
+        assert backend.get("v1", "Namespace", name) is not None  # still there, with what runs in it
+    finally:
+        backend.delete("v1", "Namespace", name)
 
 
 def test_inventory_reads_nodes_and_rolls_usage_up(leg, tree, namespaces, registered):
