@@ -247,11 +247,19 @@ def _made_again(groups: dict, rows: dict, state: State) -> frozenset[str]:
     server resizes running pods, a resized pod is taken anew, at its new size). Not an evicted
     pod's replacement that asks the same: the engine queued the evicted request again for it (the
     controller recreates what was evicted; engine.release), and it keeps its history and place.
-    A gang is told apart by what it asks instead (_gang_made_again)."""
+    A gang is told apart by what it asks instead (_gang_made_again).
+
+    And a request the engine holds no capacity for whose pods run all the same: someone removed
+    the gate (Kubernetes' edit role allows it) from a pod the engine kept waiting. It ends, and its
+    pods are adopted as a pod made without the gate is (adoption.py): the engine counts what they
+    hold, and owners can take it back."""
     out = set()
     for key, g in groups.items():
         q = state.requests.get(key)
         if q is None:
+            continue
+        if key not in state.allocations and running_unadmitted(g):
+            out.add(key)
             continue
         if g["gang"]:
             if _gang_made_again(q, g):
@@ -269,6 +277,11 @@ def _made_again(groups: dict, rows: dict, state: State) -> frozenset[str]:
         if not evicted:
             out.add(key)
     return frozenset(out)
+
+
+def running_unadmitted(g: dict) -> bool:
+    """Pods of the group that are ungated and not leaving: they hold capacity, or may at any moment."""
+    return any(not pod.deleting for pod in shrinks.placed(g))
 
 
 def _gang_made_again(q: Request, g: dict) -> bool:
@@ -333,7 +346,8 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str],
         request = Request(id=key, leaf=leaf, demand=g["demand"], priority=g["priority"], created_at=g["created"],
                           reclaim_grace=g["grace"], elastic_min=g["elastic_min"],
                           gates=g.get("checks", ()) if g["gated"] else ())
-        (new if g["gated"] else adopted).append(request)
+        # Pods that run hold what they ask whatever gates the others still carry: adopted, all of them.
+        (new if g["gated"] and not running_unadmitted(g) else adopted).append(request)
     return engine.submit(state, new), released, adopted
 
 

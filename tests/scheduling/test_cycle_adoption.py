@@ -7,7 +7,7 @@ import pytest
 
 from scheduling.cycle import scheduling_cycle
 from scheduling.models import Binding, SchedulingDecision, SchedulingRequest
-from tests.scheduling.seed import cycle_until, deployment, running, setup_seed, terminating
+from tests.scheduling.seed import GATE, cycle_until, deployment, running, setup_seed, terminating
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +67,26 @@ def test_ungated_pods_read_as_owned_until_their_tenant_uses_its_owned_share(sand
     more = rows.filter(name__startswith="more-")
     assert sorted(more.values_list("share", flat=True)) == ["borrowed"] * 2 + ["owned"] * 5
     assert Binding.objects.open().filter(share="borrowed", lender_scope="root").count() == 2
+
+
+def test_a_waiting_pod_whose_gate_someone_else_removed_is_counted_as_it_runs(sandbox_api, operator, api):
+    """A member with Kubernetes' edit role can remove the gate from a pod the engine keeps waiting:
+    it then runs (or may at any moment) without an admission, and is adopted like a pod made
+    without the gate, so its tenant's share counts it and owners can take it back."""
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    backend.apply(deployment("web", "t1-apps", 4))
+    backend.apply(deployment("batch", "t2-apps", 12))
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 4 and running(backend, "t2-apps") == 12)
+    backend.apply(deployment("more", "t2-apps", 1))  # T2 is at its borrow limit: this one waits
+    cycle_until(cluster, lambda: SchedulingRequest.objects.filter(tenant=tenants["t2"], state="Pending").count() == 1)
+    waiting = SchedulingRequest.objects.get(tenant=tenants["t2"], state="Pending")
+    namespace, name = waiting.key.split("/")
+    backend.remove_scheduling_gate(namespace, name, GATE)
+
+    scheduling_cycle(cluster=cluster)
+
+    row = SchedulingRequest.objects.get(key=waiting.key)
+    assert row.state == "Admitted" and row.facts.get("adopted") is True
+    assert row.message.startswith(f"Adopted {waiting.key} ")
+    share = api(operator).get(f"/api/v1/tenants/{tenants['t2'].pk}/share/").json()["clusters"][0]
+    assert share["used"]["cpu"] == 13000

@@ -137,6 +137,10 @@ MADE_AGAIN = [  # (what the engine holds, the pod listed now, whether it is anot
     ("same pod, a resource the cluster gained", _state(ADMITTED, terminating=False), _group("u1"), False),
     ("same uid, asking more (resized in place)", _state(ADMITTED, terminating=False), _group("u1", gpu=1), True),
     ("another priority", _state(ADMITTED, terminating=False), _group("u2", priority=100), True),
+    ("a waiting pod someone else ungated", _state(Status("Pending", "PENDING_NO_CAPACITY")),
+     _group("u1", placed=True), True),
+    ("a rejected gang someone else ungated", _state(Status("Rejected", "REJECT_NEVER_FITS")),
+     _group("u2", gang=True, placed=True), True),
     # A gang's pods come and go under its name: what it asks tells it apart, not its pods' uids.
     ("a gang running on its admission, its pods asking more", _state(ADMITTED, terminating=False),
      _group("u2", gang=True, cpu=5000, placed=True), False),
