@@ -91,6 +91,19 @@ class TenantAdmin(admin.ModelAdmin):
         except ServiceError as exc:
             self.message_user(request, exc.detail, messages.ERROR)
 
+    def get_actions(self, request):
+        # Django's bulk "Delete selected" deletes the rows directly: no audit, no Keystone, no checks.
+        # Tenants are deleted one at a time, through tenant_delete (delete_model above).
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_queryset(self, request, queryset):
+        # Nothing in the console offers a bulk delete any more; should anything call this, it goes
+        # through the service too, leaves first.
+        for path in sorted(queryset.values_list("path", flat=True), reverse=True):
+            self.delete_model(request, Tenant.objects.get(path=path))  # fresh: numchild changes as leaves go
+
     def _set_state(self, request, queryset, state):
         for tenant in queryset:
             try:

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import re
+
 import django_filters
+from django import forms
 from django.db.models import Q
 
 from .models import AuditEvent, Namespace, Operation, Tenant
 
 
+class WholeNumberField(forms.IntegerField):
+    """Digits only: forms.IntegerField still takes ``14.0``, and NumberFilter's decimal cut ``14.9`` to 14."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        if not re.fullmatch(r"-?[0-9]{1,19}", text):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return int(text)
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number filter (ids, depths); anything else is a 400, never a silently different number."""
+
+    field_class = WholeNumberField
+
+
+ID_MAX = 2**63 - 1
+
+
 class TenantFilterSet(django_filters.FilterSet):
     parent = django_filters.CharFilter(method="filter_parent", help_text="A tenant id, or 'null' for roots.")
-    depth = django_filters.NumberFilter(min_value=1, max_value=64)
+    depth = IntegerFilter(min_value=1, max_value=64)
     state = django_filters.ChoiceFilter(choices=Tenant.State.choices)
     q = django_filters.CharFilter(method="filter_q", max_length=100, help_text="Name or slug contains.")
     keystone_project_id = django_filters.CharFilter()
@@ -39,7 +63,7 @@ def _bad(field: str, expected: str):
 class TenancyFilterSet(django_filters.FilterSet):
     """Adds ``tenant`` (an id; includes the subtree with ``subtree=true``)."""
 
-    tenant = django_filters.NumberFilter(method="filter_tenant", min_value=1)
+    tenant = IntegerFilter(method="filter_tenant", min_value=1, max_value=ID_MAX)
     subtree = django_filters.BooleanFilter(method="filter_noop")
 
     def filter_tenant(self, queryset, name, value):
@@ -55,7 +79,7 @@ class TenancyFilterSet(django_filters.FilterSet):
 
 
 class NamespaceFilterSet(TenancyFilterSet):
-    cluster = django_filters.NumberFilter(min_value=1)
+    cluster = IntegerFilter(min_value=1, max_value=ID_MAX)
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", max_length=63)
 
     class Meta:
@@ -64,8 +88,8 @@ class NamespaceFilterSet(TenancyFilterSet):
 
 
 class AuditEventFilterSet(django_filters.FilterSet):
-    tenant = django_filters.NumberFilter(method="filter_tenant", min_value=1,
-                                         help_text="Events of this tenant and its whole subtree.")
+    tenant = IntegerFilter(method="filter_tenant", min_value=1, max_value=ID_MAX,
+                           help_text="Events of this tenant and its whole subtree.")
     action = django_filters.CharFilter()
     actor = django_filters.CharFilter(field_name="actor_name")
     result = django_filters.ChoiceFilter(choices=AuditEvent.Result.choices)

@@ -27,6 +27,12 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
         if not self.OIDC_OP_ISSUER:
             raise ImproperlyConfigured("OIDC_OP_ISSUER must be set when OIDC is enabled")
 
+    def get_user(self, user_id):
+        """The session's user, while still active: mozilla-django-oidc's get_user does not check, so a
+        user deactivated after signing in kept using the pages (DRF refuses inactive users; views do not)."""
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def verify_claims(self, claims):
         return isinstance(claims.get("sub"), str) and bool(claims["sub"])
 

@@ -1,8 +1,10 @@
 """The operators' console: every model is browsable, state changes go through services."""
 
 import pytest
+from django.contrib import admin
 from django.urls import reverse
 
+from tenants.admin import TenantAdmin
 from tenants.models import AuditEvent, Namespace, NamespaceUsage, Operation, Tenant
 from tenants.services.operations import operation_create
 
@@ -81,3 +83,24 @@ def test_registering_a_cluster_in_the_console_encrypts_its_token_and_audits_only
     assert event.after["auth_from"] == "token" and "super-secret-token" not in str(event.after)
     page = console.get(reverse("admin:tenants_cluster_change", args=[cluster.pk])).content.decode()
     assert "super-secret-token" not in page
+
+
+def test_bulk_delete_is_not_offered_for_tenants_and_cannot_bypass_the_service(console, tree):
+    changelist = reverse("admin:tenants_tenant_changelist")
+    assert b'value="delete_selected"' not in console.get(changelist).content
+    response = console.post(changelist, {"action": "delete_selected", "_selected_action": [tree["a_dev"].pk],
+                                         "post": "yes"})
+    assert response.status_code in (200, 302)
+    assert Tenant.objects.filter(pk=tree["a_dev"].pk).exists()
+    assert not AuditEvent.objects.filter(action="tenant.delete").exists()
+
+
+def test_a_queryset_delete_in_the_console_goes_through_the_service_leaves_first(console, tree):
+    # delete_queryset is what Django's bulk delete calls: it deletes through tenant_delete.
+    leaf = Tenant.objects.add_child(Tenant.objects.get(pk=tree["a_dev"].pk), instance=Tenant(
+        parent=tree["a_dev"], name="Leaf", slug="leaf", full_slug="org/a/dev/leaf"))
+    request = console.get(reverse("admin:tenants_tenant_changelist")).wsgi_request
+    TenantAdmin(Tenant, admin.site).delete_queryset(
+        request, Tenant.objects.filter(pk__in=[tree["a_dev"].pk, leaf.pk]))
+    assert not Tenant.objects.filter(pk__in=[tree["a_dev"].pk, leaf.pk]).exists()
+    assert AuditEvent.objects.filter(action="tenant.delete").count() == 2

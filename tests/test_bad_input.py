@@ -38,6 +38,7 @@ QUOTA_CASES = [
     ("lend above owned", quota_body(owned=1000, lend_limit=2000), "quota_invalid", "lend_limit 2000 is above owned"),
     ("limit below owned", quota_body(owned=1000, limit=500), "quota_invalid", "limit 500 is below owned"),
     ("child over parent limit", quota_body(owned=0, limit=40000), "quota_invalid", "exceeds the limit 32000"),
+    ("limit below a grandchild's", quota_body(limit=3000), "quota_invalid", "below descendant 'org/a/dev/qa/e2e'"),
     ("child owned over parent owned", quota_body(owned=16001), "quota_invalid", "exceeds parent"),
     ("second resource bad after a good one", {"cpu": {"owned": 1000}, "memory": {"owned": -5}},
      "quota_invalid", "memory.owned"),
@@ -46,6 +47,12 @@ QUOTA_CASES = [
 
 @pytest.mark.parametrize(("case", "body", "code", "message"), QUOTA_CASES, ids=[c[0] for c in QUOTA_CASES])
 def test_bad_quota_is_refused_and_nothing_changes(api, alice, tree, case, body, code, message):
+    # a/dev/qa/e2e has a cpu limit of its own; a/dev/qa, between it and a/dev, has none.
+    qa = Tenant.objects.add_child(Tenant.objects.get(pk=tree["a_dev"].pk), instance=Tenant(
+        parent=tree["a_dev"], name="QA", slug="qa", full_slug="org/a/dev/qa"))
+    e2e = Tenant.objects.add_child(Tenant.objects.get(pk=qa.pk), instance=Tenant(
+        parent=qa, name="E2E", slug="e2e", full_slug="org/a/dev/qa/e2e"))
+    ResourcePlan.objects.create(tenant=e2e, resource="cpu", owned=0, limit=4000)
     before = db_state()
     response = api(alice).put(f"/api/v1/tenants/{tree['a_dev'].pk}/quota/", body, format="json")
     assert response.status_code == 400, response.content

@@ -119,3 +119,89 @@ def test_reconcile_now_answers_202_with_an_operation_and_repeats_are_idempotent(
 def test_node_inventory_is_for_operators(api, alice, operator, cluster):
     assert api(alice).get(f"/api/v1/clusters/{cluster.pk}/nodes/").status_code == 403
     assert api(operator).get(f"/api/v1/clusters/{cluster.pk}/nodes/").json() == []
+
+
+def _release(namespace, name, status):
+    """A release row of the app store in ``namespace`` (only the fields a namespace cares about)."""
+    from appstore.models import App, AppVersion, Release, Repository
+
+    repository, _ = Repository.objects.get_or_create(name="ns-test", defaults={"kind": "internal"})
+    app, _ = App.objects.get_or_create(repository=repository, name="shop")
+    version, _ = AppVersion.objects.get_or_create(app=app, version="1.0.0")
+    return Release.objects.create(tenant=namespace.tenant, namespace=namespace, name=name, app=app,
+                                  current_version=version, status=status)
+
+
+def test_a_namespace_with_releases_is_not_deleted_until_they_are_uninstalled(api, alice, tree, cluster):
+    ns = Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="a-web", state="active")
+    shop = _release(ns, "shop", "deployed")
+    _release(ns, "cart", "failed")
+    _release(ns, "old", "uninstalled")
+    response = api(alice).delete(f"/api/v1/namespaces/{ns.pk}/?confirm=a-web")
+    assert response.status_code == 409, response.content
+    problem = response.json()
+    assert problem["code"] == "namespace_has_releases" and problem["releases"] == ["cart", "shop"]
+    assert "cart (failed), shop (deployed)" in problem["detail"]
+    assert Namespace.objects.get(pk=ns.pk).state == "active"
+    assert not AuditEvent.objects.filter(action="namespace.delete").exists()
+    # Uninstalled releases do not hold the namespace.
+    shop.__class__.objects.filter(namespace=ns).update(status="uninstalled")
+    response = api(alice).delete(f"/api/v1/namespaces/{ns.pk}/?confirm=a-web")
+    assert response.status_code == 202, response.content
+
+
+def test_removing_a_deleted_namespace_takes_its_uninstalled_releases_and_names_them(tree, cluster):
+    from appstore.models import Release
+    from tenants.services.namespaces import namespace_remove
+
+    ns = Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="a-web", state="deleting")
+    _release(ns, "shop", "uninstalled")
+    _release(ns, "old", "uninstalled")
+    namespace_remove(namespace=ns)
+    assert not Namespace.objects.filter(pk=ns.pk).exists() and not Release.objects.exists()
+    event = AuditEvent.objects.get(action="namespace.removed")
+    assert event.before["uninstalled_releases"] == ["old", "shop"]
+
+
+def test_a_release_installed_while_deletion_was_queued_stops_the_removal_with_a_reason(tree, cluster):
+    from bluedock_portal.errors import Conflict
+    from tenants.services.namespaces import namespace_remove
+
+    ns = Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="a-web", state="deleting")
+    _release(ns, "late", "pending-install")
+    with pytest.raises(Conflict) as refused:
+        namespace_remove(namespace=ns)
+    assert refused.value.code == "namespace_has_releases"
+    ns.refresh_from_db()
+    assert ns.sync_state == "error" and "late (pending-install)" in ns.sync_message
+    assert not AuditEvent.objects.filter(action="namespace.removed").exists()
+
+
+@pytest.mark.parametrize(("url", "field"), [
+    ("/api/v1/namespaces/?tenant={a}.9", "tenant"),
+    ("/api/v1/namespaces/?tenant={a}.0", "tenant"),
+    ("/api/v1/namespaces/?tenant=1e1", "tenant"),
+    ("/api/v1/namespaces/?tenant=", None),
+    ("/api/v1/namespaces/?cluster=1.5", "cluster"),
+    ("/api/v1/tenants/?depth=2.5", "depth"),
+    ("/api/v1/audit-events/?tenant={a}.9", "tenant"),
+    ("/api/v1/operations/?tenant=0x10", "tenant"),
+], ids=["decimal", "decimal-zero", "exponent", "blank", "cluster-decimal", "depth-decimal", "audit-tenant",
+        "operations-hex"])
+def test_non_integer_ids_in_filters_are_refused_not_truncated(api, alice, tree, cluster, url, field):
+    Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="a-web")
+    response = api(alice).get(url.format(a=tree["a"].pk))
+    if field is None:  # an empty value means no filter, as for every other filter
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert field in response.json()["errors"], response.json()
+
+
+def test_whole_number_filters_still_filter(api, alice, tree, cluster):
+    Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="a-web")
+    Namespace.objects.create(tenant=tree["a_dev"], cluster=cluster, name="a-dev")
+    names = [n["name"] for n in api(alice).get(f"/api/v1/namespaces/?tenant={tree['a_dev'].pk}").json()["results"]]
+    assert names == ["a-dev"]
+    assert api(alice).get("/api/v1/tenants/?depth=3").json()["results"][0]["full_slug"] == "org/a/dev"

@@ -4,13 +4,15 @@ Nothing is mocked: requests plays the browser against the node provider and the 
 live server, and mozilla-django-oidc swaps the code at the real token endpoint.
 """
 
+import re
+
 import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from tenants.models import AuditEvent, Membership, OidcIdentity, Role
+from tenants.models import AuditEvent, Membership, OidcIdentity, Role, Tenant
 from tenants.services.identity import groups_from_claims
 from tests.servers.oidc import oidc_provider  # noqa: F401  (the fixture)
 
@@ -153,3 +155,23 @@ def test_invalid_bearer_token_gets_401_problem(sso, db):
 def test_groups_from_claims_tolerates_what_idps_send(value, expected):
     claims = {} if value is None else {"groups": value}
     assert groups_from_claims(claims, "groups") == expected
+
+
+def test_a_user_deactivated_after_signing_in_loses_the_session_at_once(sso, tree):
+    group = Group.objects.create(name="team-a")
+    Membership.objects.create(tenant=tree["a"], group=group, role=Role.TENANT_ADMIN)
+    browser = sso.login("u-1001")
+    detail, create = f"/tenants/{tree['a'].pk}/", f"/tenants/{tree['a'].pk}/children/new/"
+    assert sso.get(browser, detail).status_code == 200
+    form = sso.get(browser, create)
+    assert form.status_code == 200
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text).group(1)
+
+    get_user_model().objects.filter(username="dana").update(is_active=False)
+    page = browser.get(f"{sso.url}{detail}", allow_redirects=False, timeout=15)
+    assert page.status_code == 302 and "/login/" in page.headers["Location"]
+    posted = browser.post(f"{sso.url}{create}", data={"csrfmiddlewaretoken": csrf, "name": "Late", "slug": "late"},
+                          headers={"Referer": f"{sso.url}{create}"}, allow_redirects=False, timeout=15)
+    assert posted.status_code == 302 and "/login/" in posted.headers["Location"]
+    assert not Tenant.objects.filter(slug="late").exists()
+    assert sso.get(browser, "/api/v1/users/me/").status_code in (401, 403)

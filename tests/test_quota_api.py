@@ -85,3 +85,21 @@ def test_report_shows_usage_along_the_tree_and_headroom_from_the_strictest_ances
     NamespaceUsage.objects.create(namespace=b_ns, resource="cpu", used=33000)
     report = api(alice).get(quota_url(tree["a_dev"])).json()["resources"]["cpu"]
     assert report["headroom"] == 1000 and report["limiting_tenant"] is None
+
+
+def test_a_limit_never_drops_below_a_grandchild_limit_behind_a_child_without_one(api, operator, tree):
+    # a has no cpu limit of its own, so only a/dev's 30000 stands below org.
+    ResourcePlan.objects.filter(tenant=tree["a"], resource="cpu").update(limit=None)
+    ResourcePlan.objects.create(tenant=tree["a_dev"], resource="cpu", owned=0, limit=30000)
+    ResourcePlan.objects.filter(tenant=tree["b"], resource="cpu").update(owned=0, limit=16000)
+    response = api(operator).put(quota_url(tree["org"]), {"cpu": {"owned": 20000, "limit": 20000}}, format="json")
+    assert response.status_code == 400, response.content
+    problem = response.json()
+    assert problem["code"] == "quota_invalid" and problem["descendant_path"] == "org/a/dev"
+    assert problem["descendant_limit"] == 30000 and problem["requested"] == 20000
+    assert "below descendant 'org/a/dev' limit 30000" in problem["detail"]
+    assert ResourcePlan.objects.get(tenant=tree["org"], resource="cpu").limit == 64000
+    assert not AuditEvent.objects.filter(action="quota.update").exists()
+    # At or above every limit below it, org's limit may come down.
+    response = api(operator).put(quota_url(tree["org"]), {"cpu": {"owned": 20000, "limit": 30000}}, format="json")
+    assert response.status_code == 200, response.content

@@ -101,3 +101,25 @@ def test_anonymous_gets_401_problem(api, tree):
     response = api().get("/api/v1/tenants/")
     assert response.status_code in (401, 403)
     assert response.json()["code"] in ("not_authenticated", "authentication_failed")
+
+
+def test_delete_of_a_tenant_other_rows_still_hold_is_a_conflict_and_deletes_nothing(api, alice, tree, cluster):
+    from scheduling.models import SchedulingRequest
+
+    SchedulingRequest.objects.create(cluster=cluster, tenant=tree["a_dev"], key="a-dev/train", namespace="a-dev",
+                                     name="train", state="pending", reason="waiting")
+    Membership.objects.create(tenant=tree["a_dev"], user=alice, role="viewer")
+    before = (Membership.objects.filter(tenant=tree["a_dev"]).count(), tree["a_dev"].plans.count())
+    response = api(alice).delete(f"/api/v1/tenants/{tree['a_dev'].pk}/")
+    assert response.status_code == 409, response.content
+    problem = response.json()
+    assert problem["code"] == "tenant_not_empty"
+    assert list(problem["held_by"]) == ["scheduling.schedulingrequest"]
+    assert problem["held_by"]["scheduling.schedulingrequest"]["count"] == 1
+    assert "'org/a/dev' is still used by 1 scheduling request" in problem["detail"]
+    assert Tenant.objects.filter(pk=tree["a_dev"].pk).exists()
+    assert (Membership.objects.filter(tenant=tree["a_dev"]).count(), tree["a_dev"].plans.count()) == before
+    assert not AuditEvent.objects.filter(action="tenant.delete").exists()
+    # Once nothing holds it, it goes.
+    SchedulingRequest.objects.filter(tenant=tree["a_dev"]).delete()
+    assert api(alice).delete(f"/api/v1/tenants/{tree['a_dev'].pk}/").status_code == 204

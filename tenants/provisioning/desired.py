@@ -23,6 +23,10 @@ NETWORK_POLICY_NAME = "bluedock-default-deny-ingress"
 
 # Portal roles → the built-in ClusterRoles every conformant cluster has.
 ROLE_CLUSTER_ROLES = {"tenant-admin": "admin", "member": "edit", "viewer": "view"}
+# Kubernetes' own users and groups (system:authenticated is everyone with a token, system:masters is
+# cluster-admin). The portal never binds them: memberships naming one are refused when made, and any
+# row that predates that refusal is left out here.
+RESERVED_SUBJECT_PREFIX = "system:"
 # Which managed kinds reconciliation lists (and may prune) in a namespace.
 MANAGED_KINDS = (("v1", "ResourceQuota"), ("v1", "LimitRange"), ("rbac.authorization.k8s.io/v1", "RoleBinding"),
                  ("networking.k8s.io/v1", "NetworkPolicy"))
@@ -120,8 +124,9 @@ def desired_objects(facts: NamespaceFacts) -> list[dict]:
     quota = quota_object(facts)
     if quota is not None:
         objects.insert(0, quota)
+    bindings = {b for b in facts.bindings if not b.subject_name.startswith(RESERVED_SUBJECT_PREFIX)}
     objects += [role_binding_object(facts, b)
-                for b in sorted(set(facts.bindings), key=lambda b: (b.role, b.subject_kind, b.subject_name))]
+                for b in sorted(bindings, key=lambda b: (b.role, b.subject_kind, b.subject_name))]
     return objects
 
 

@@ -1,20 +1,26 @@
 """Granting, changing and revoking roles on tenants.
 
 Rules: a granter may only grant roles it effectively holds on that tenant (viewers
-grant nothing); changing or revoking needs tenant-admin; a tenant keeps at least
-one admin binding that reaches it.
+grant nothing), and an inherited role only if its own role reaches the whole subtree;
+changing or revoking needs tenant-admin; a tenant, and every tenant below it that a
+binding reaches, keeps at least one admin binding. Subjects whose Kubernetes name
+starts with ``system:`` are refused: they are the API server's own users and groups
+(``system:authenticated`` is everyone with a token).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.db.models import Q
 
 from bluedock_portal.errors import Conflict, InvalidInput, PermissionDenied
 from tenants.access import access_for, forget_access
 from tenants.models import Membership, Role, Tenant
 from tenants.models.memberships import ROLE_RANK
+from tenants.provisioning.desired import RESERVED_SUBJECT_PREFIX
 
 from .audit import audit_record, snapshot
 from .provisioning import namespaces_reconcile_later
@@ -22,7 +28,19 @@ from .provisioning import namespaces_reconcile_later
 AUDITED_FIELDS = ["role", "inherited", "source", "user", "group"]
 
 
-def _check_can_grant(actor, tenant: Tenant, role: str) -> None:
+def _check_subject_allowed(*, username: str | None, group_name: str | None) -> None:
+    """Kubernetes keeps ``system:`` for its own users and groups (system:masters, system:authenticated,
+    system:serviceaccounts…): a RoleBinding to one grants the role to the cluster's components or to
+    everyone. KUBERNETES_*_PREFIX is applied first, as provisioning does."""
+    kind, name, prefix = (("user", username, settings.KUBERNETES_USER_PREFIX) if username
+                          else ("group", group_name, settings.KUBERNETES_GROUP_PREFIX))
+    if (prefix + name).startswith(RESERVED_SUBJECT_PREFIX):
+        raise InvalidInput(f"The {kind} '{name}' would be bound in Kubernetes as '{prefix + name}': names starting "
+                           f"with '{RESERVED_SUBJECT_PREFIX}' belong to Kubernetes itself and cannot be given "
+                           "tenant roles.", code="subject_reserved", field=kind)
+
+
+def _check_can_grant(actor, tenant: Tenant, role: str, *, inherited: bool = False) -> None:
     access = access_for(actor)
     held = access.role_on(tenant)
     if held is None or ROLE_RANK[held] < ROLE_RANK[Role.MEMBER]:
@@ -30,6 +48,16 @@ def _check_can_grant(actor, tenant: Tenant, role: str) -> None:
     if ROLE_RANK[role] > ROLE_RANK[held]:
         raise PermissionDenied(f"You hold '{held}' on '{tenant.full_slug}' and cannot grant '{role}'.",
                                code="role_escalation", held=held, requested=role)
+    if inherited and not access.is_operator:
+        # An inherited binding reaches every tenant below: the granter's own role must reach them too.
+        reaching = [g.role for g in access.grants_on(tenant) if g.inherited]
+        held_below = max(reaching, key=lambda r: ROLE_RANK[r]) if reaching else None
+        if held_below is None or ROLE_RANK[role] > ROLE_RANK[held_below]:
+            raise PermissionDenied(
+                f"Your role on '{tenant.full_slug}' does not extend to the tenants below it as '{role}', so you "
+                f"cannot grant '{role}' as inherited; grant it without 'inherited', or ask an admin of a tenant "
+                "above.", code="role_escalation", held=held, held_on_subtree=held_below, requested=role,
+                inherited=True)
 
 
 def _check_admin(actor, tenant: Tenant) -> None:
@@ -43,7 +71,8 @@ def membership_create(*, tenant: Tenant, actor, role: str, inherited: bool = Fal
         raise InvalidInput(f"Unknown role '{role}'; use one of {', '.join(Role.values)}.", code="unknown_role")
     if bool(username) == bool(group_name):
         raise InvalidInput("Give exactly one of 'user' or 'group'.", code="membership_subject")
-    _check_can_grant(actor, tenant, role)
+    _check_subject_allowed(username=username, group_name=group_name)
+    _check_can_grant(actor, tenant, role, inherited=inherited)
     user = group = None
     if username:
         user = get_user_model().objects.filter(username=username, is_active=True).first()
@@ -68,19 +97,44 @@ def membership_create(*, tenant: Tenant, actor, role: str, inherited: bool = Fal
     return membership
 
 
-def _admin_bindings_reaching(tenant: Tenant, *, excluding: Membership) -> int:
-    return (Membership.objects.filter(role=Role.TENANT_ADMIN)
-            .filter(tenant=tenant).exclude(pk=excluding.pk).count()
-            + Membership.objects.filter(role=Role.TENANT_ADMIN, inherited=True,
-                                        tenant__path__in=tenant.ancestor_paths()).count())
+def _tenants_losing_their_last_admin(membership: Membership, *, new_role: str | None,
+                                     new_inherited: bool) -> list[Tenant]:
+    """The tenants that ``membership`` makes admin and that no other admin binding reaches, once it is
+    changed to (``new_role``, ``new_inherited``) — ``new_role`` None means deleted.
+
+    An inherited admin binding is what makes the tenants below administrable: demoting it, deleting
+    it or making it non-inherited must not leave one of them without an admin.
+    """
+    if membership.role != Role.TENANT_ADMIN:
+        return []
+    tenant = membership.tenant
+    still_admin = new_role == Role.TENANT_ADMIN
+    losing_here = not still_admin
+    losing_below = membership.inherited and not (still_admin and new_inherited)
+    if not (losing_here or losing_below):
+        return []
+    others = list(Membership.objects.filter(role=Role.TENANT_ADMIN).exclude(pk=membership.pk)
+                  .filter(Q(tenant__path__startswith=tenant.path)
+                          | Q(inherited=True, tenant__path__in=tenant.ancestor_paths()))
+                  .values_list("tenant_id", "tenant__path", "inherited"))
+
+    def has_another_admin(t: Tenant) -> bool:
+        return any(tid == t.pk or (inherited and t.path.startswith(path)) for tid, path, inherited in others)
+
+    losing = ([tenant] if losing_here else []) + (
+        list(Tenant.objects.filter(path__startswith=tenant.path).exclude(pk=tenant.pk)) if losing_below else [])
+    return [t for t in losing if not has_another_admin(t)]
 
 
-def _check_keeps_an_admin(membership: Membership, *, new_role: str | None) -> None:
-    if membership.role != Role.TENANT_ADMIN or new_role == Role.TENANT_ADMIN:
+def _check_keeps_an_admin(membership: Membership, *, new_role: str | None, new_inherited: bool = False) -> None:
+    orphaned = _tenants_losing_their_last_admin(membership, new_role=new_role, new_inherited=new_inherited)
+    if not orphaned:
         return
-    if _admin_bindings_reaching(membership.tenant, excluding=membership) == 0:
-        raise Conflict(f"'{membership.tenant.full_slug}' must keep at least one admin; grant another admin "
-                       "before removing or demoting this one.", code="last_admin")
+    paths = [t.full_slug for t in orphaned]
+    shown = ", ".join(f"'{p}'" for p in paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+    raise Conflict(f"{shown} must keep at least one admin, and this binding is the only admin that reaches "
+                   f"{'it' if len(paths) == 1 else 'them'}; grant another admin before removing, demoting or "
+                   "un-inheriting this one.", code="last_admin", tenants=paths[:50])
 
 
 def membership_update(*, membership: Membership, actor, role: str | None = None,
@@ -91,9 +145,14 @@ def membership_update(*, membership: Membership, actor, role: str | None = None,
                        code="membership_read_only")
     if role is not None and role not in Role.values:
         raise InvalidInput(f"Unknown role '{role}'; use one of {', '.join(Role.values)}.", code="unknown_role")
-    if role is not None:
-        _check_can_grant(actor, membership.tenant, role)
-    _check_keeps_an_admin(membership, new_role=role if role is not None else membership.role)
+    new_role = role if role is not None else membership.role
+    new_inherited = inherited if inherited is not None else membership.inherited
+    # Re-saving what the binding already reaches is no grant; extending it below, or raising it there, is.
+    widens_below = new_inherited and (not membership.inherited
+                                      or ROLE_RANK[new_role] > ROLE_RANK[membership.role])
+    if role is not None or widens_below:
+        _check_can_grant(actor, membership.tenant, new_role, inherited=widens_below)
+    _check_keeps_an_admin(membership, new_role=new_role, new_inherited=new_inherited)
     before = snapshot(membership, AUDITED_FIELDS)
     with transaction.atomic():
         if role is not None:

@@ -24,6 +24,34 @@ def is_reserved(name: str) -> bool:
     return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
 
 
+# The app store's releases point at their namespace (PROTECT). They are reached through the reverse
+# relation, by name, so that tenants never imports the app store; "uninstalled" is Helm's status of a
+# release whose objects are gone and whose row is kept for its history.
+RELEASES_RELATION = "releases"
+RELEASE_UNINSTALLED = "uninstalled"
+
+
+def _releases(namespace: Namespace):
+    """The namespace's releases (any status), or None when the app store is not installed."""
+    manager = getattr(namespace, RELEASES_RELATION, None)
+    return manager.all() if manager is not None else None
+
+
+def namespace_refuse_if_releases(namespace: Namespace) -> None:
+    """409 namespace_has_releases while a release in it is not uninstalled: deleting the namespace
+    would delete the release's workloads behind the app store's back, and its row would hold the
+    namespace's (PROTECT). The deletion task should ask again before it deletes from the cluster."""
+    releases = _releases(namespace)
+    if releases is None:
+        return
+    live = list(releases.exclude(status=RELEASE_UNINSTALLED).order_by("name").values_list("name", "status")[:20])
+    if live:
+        listed = ", ".join(f"{name} ({status})" for name, status in live)
+        raise Conflict(f"Namespace '{namespace.name}' still has releases: {listed}. Uninstall them first, then "
+                       "delete the namespace.",
+                       code="namespace_has_releases", releases=[name for name, _ in live])
+
+
 def namespace_create(*, tenant: Tenant, cluster: Cluster, name: str, actor) -> Namespace:
     if not access_for(actor).has_role(tenant, Role.TENANT_ADMIN):
         raise PermissionDenied(f"You need the tenant-admin role on '{tenant.full_slug}' to create namespaces.")
@@ -63,6 +91,10 @@ def namespace_delete(*, namespace: Namespace, actor, confirm: str):
         raise InvalidInput(f"To delete namespace '{namespace.name}', confirm with its exact name.",
                            code="confirmation_required", field="confirm")
     with transaction.atomic():
+        # The row lock orders this check with a release being created in the namespace (its foreign key
+        # takes a share lock on the same row).
+        Namespace.objects.select_for_update().filter(pk=namespace.pk).values_list("pk").first()
+        namespace_refuse_if_releases(namespace)
         before = snapshot(namespace, AUDITED_FIELDS)
         namespace.state = Namespace.State.DELETING
         namespace.save(update_fields=["state"])
@@ -87,11 +119,27 @@ def namespace_reconcile_request(*, namespace: Namespace, actor, idempotency_key:
 
 
 def namespace_remove(*, namespace: Namespace) -> None:
-    """The deletion task's last step: the cluster no longer has it, so the row goes too."""
-    with transaction.atomic():
-        audit_record(actor=None, action="namespace.removed", target=namespace, tenant=namespace.tenant,
-                     before=snapshot(namespace, AUDITED_FIELDS))
-        namespace.delete()
+    """The deletion task's last step: the cluster no longer has it, so the row goes too.
+
+    Uninstalled releases go with it (their rows cannot outlive their namespace); the audit event
+    names them. A release that is not uninstalled (one installed while the deletion was queued)
+    refuses the removal with 409 and the namespace says why, instead of a ProtectedError.
+    """
+    try:
+        with transaction.atomic():
+            Namespace.objects.select_for_update().filter(pk=namespace.pk).values_list("pk").first()
+            namespace_refuse_if_releases(namespace)
+            releases = _releases(namespace)
+            releases = releases.filter(status=RELEASE_UNINSTALLED) if releases is not None else None
+            gone = sorted(releases.values_list("name", flat=True)) if releases is not None else []
+            audit_record(actor=None, action="namespace.removed", target=namespace, tenant=namespace.tenant,
+                         before={**snapshot(namespace, AUDITED_FIELDS), "uninstalled_releases": gone})
+            if gone:
+                releases.delete()
+            namespace.delete()
+    except Conflict as exc:
+        Namespace.objects.filter(pk=namespace.pk).update(sync_state="error", sync_message=exc.detail[:2000])
+        raise
 
 
 def _reconcile_soon(namespace_id: int) -> None:

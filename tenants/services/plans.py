@@ -64,21 +64,23 @@ def plan_update(*, tenant: Tenant, changes: dict[str, dict[str, int | None]], ac
         raise InvalidInput(f"Unknown resource '{unknown[0]}'; known resources are {', '.join(RESOURCES)}.",
                            code="unknown_resource", resource=unknown[0])
     with transaction.atomic():
-        # Lock parent and tenant so sibling updates serialise on the shared parent owned.
-        lock_ids = [tenant.pk] + ([tenant.parent_id] if tenant.parent_id else [])
-        list(Tenant.objects.select_for_update().filter(pk__in=lock_ids).order_by("pk").values_list("pk"))
+        # Lock the tenant and its ancestors: sibling updates serialise on the shared parent's owned, and
+        # a limit lowered above serialises with a limit raised below (each checks the other's rows).
+        lock_paths = [*tenant.ancestor_paths(), tenant.path]
+        list(Tenant.objects.select_for_update().filter(path__in=lock_paths).order_by("pk").values_list("pk"))
         ancestors = list(Tenant.objects.filter(path__in=tenant.ancestor_paths()))
-        children = list(Tenant.objects.filter(parent=tenant))
+        descendants = list(Tenant.objects.filter(path__startswith=tenant.path).exclude(pk=tenant.pk))
+        children = [t for t in descendants if t.parent_id == tenant.pk]
         siblings = list(Tenant.objects.filter(parent_id=tenant.parent_id).exclude(pk=tenant.pk)) \
             if tenant.parent_id else []
-        plans = _plans_by_tenant([tenant.pk] + [t.pk for t in ancestors + children + siblings])
+        plans = _plans_by_tenant([tenant.pk] + [t.pk for t in ancestors + descendants + siblings])
         current = plans.get(tenant.pk, {})
         new_values: dict[str, PlanValues] = {}
         for resource, fields in changes.items():
             value = PlanValues(**current.get(resource, PlanValues()).as_dict())
             for name, v in fields.items():
                 setattr(value, name, v)
-            _validate_one(tenant, resource, value, ancestors, children, siblings, plans)
+            _validate_one(tenant, resource, value, ancestors, children, siblings, plans, descendants)
             new_values[resource] = value
 
         for resource, value in new_values.items():
@@ -92,7 +94,7 @@ def plan_update(*, tenant: Tenant, changes: dict[str, dict[str, int | None]], ac
     return quota_report(tenant=tenant, user=actor)
 
 
-def _validate_one(tenant, resource, value: PlanValues, ancestors, children, siblings, plans) -> None:
+def _validate_one(tenant, resource, value: PlanValues, ancestors, children, siblings, plans, descendants) -> None:
     def plan_of(t) -> PlanValues:
         return plans.get(t.pk, {}).get(resource, PlanValues())
 
@@ -125,12 +127,15 @@ def _validate_one(tenant, resource, value: PlanValues, ancestors, children, sibl
         _fail(tenant, resource, f"{resource}: owned {value.owned} is below the {children_owned} its children "
               "already own; lower theirs first.", children_owned=children_owned, requested=value.owned)
     if value.limit is not None:
-        over = [c for c in children if plan_of(c).limit is not None and plan_of(c).limit > value.limit]
+        # Every tenant below, not only the children: a child without a limit passes a grandchild's through.
+        over = [t for t in descendants if plan_of(t).limit is not None and plan_of(t).limit > value.limit]
         if over:
-            child = over[0]
-            _fail(tenant, resource, f"{resource}: limit {value.limit} is below child '{child.full_slug}' limit "
-                  f"{plan_of(child).limit}; lower the child's first.", child=child.pk,
-                  child_limit=plan_of(child).limit, requested=value.limit)
+            below = max(over, key=lambda t: (plan_of(t).limit, -t.depth))
+            kind = "child" if below.parent_id == tenant.pk else "descendant"
+            _fail(tenant, resource, f"{resource}: limit {value.limit} is below {kind} '{below.full_slug}' limit "
+                  f"{plan_of(below).limit}; lower that tenant's limit first.", descendant=below.pk,
+                  descendant_path=below.full_slug, descendant_limit=plan_of(below).limit,
+                  child_limit=plan_of(below).limit, requested=value.limit)
 
 
 def _subtree_usage(paths: list[str]) -> dict[str, dict[str, int]]:

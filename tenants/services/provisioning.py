@@ -18,7 +18,7 @@ from tenants.models import ManagedObject, Namespace, Operation, ResourcePlan, Te
 from tenants.provisioning import desired as d
 
 from .clusters import cluster_backend
-from .namespaces import namespace_remove
+from .namespaces import namespace_refuse_if_releases, namespace_remove
 from .operations import operation_progress, operation_run
 
 
@@ -140,6 +140,7 @@ def namespace_delete_run(*, operation_id: int, final_attempt: bool = False) -> d
         namespace = Namespace.objects.select_related("tenant", "cluster").filter(pk=operation.target_id).first()
         if namespace is None:
             return {"deleted": False}
+        namespace_refuse_if_releases(namespace)  # one installed while the deletion was queued: nothing goes
         backend = cluster_backend(namespace.cluster)
         current = backend.get("v1", "Namespace", namespace.name)
         # Only what the portal made goes from the cluster: a namespace it was refused (_refuse_unless_ours)

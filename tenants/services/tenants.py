@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 
+from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 
 from backends.errors import BackendError
 from bluedock_portal.errors import Conflict, InvalidInput, PermissionDenied
@@ -156,7 +158,13 @@ def tenant_set_state(*, tenant: Tenant, state: str, actor, reason: str = "") -> 
 
 
 def tenant_delete(*, tenant: Tenant, actor) -> None:
-    """Delete an empty tenant: no children, no namespaces. Its plans and memberships go with it."""
+    """Delete an empty tenant: no children, no namespaces. Its plans and memberships go with it.
+
+    The portal's rows go first and Keystone's project last, in one transaction: rows of other
+    apps that hold the tenant (releases, apps, repositories, scheduling requests and bindings,
+    all PROTECT) refuse the deletion with 409 before Keystone is touched, and a Keystone
+    failure rolls the rows back. Nothing is half deleted either way.
+    """
     _require_admin_over(actor, tenant.parent, action="delete this tenant")
     if tenant.numchild or Tenant.objects.filter(parent=tenant).exists():
         raise Conflict(f"'{tenant.full_slug}' still has child tenants; delete them first.",
@@ -165,12 +173,39 @@ def tenant_delete(*, tenant: Tenant, actor) -> None:
     if namespaces:
         raise Conflict(f"'{tenant.full_slug}' still owns namespaces: {', '.join(namespaces)}.",
                        code="tenant_not_empty", namespaces=namespaces)
-    if settings.KEYSTONE_ENABLED and tenant.keystone_project_id:
-        with keystone_errors():
-            keystone().client().project_delete(tenant.keystone_project_id)
     before = snapshot(tenant, AUDITED_FIELDS)
-    with transaction.atomic():
-        audit_record(actor=actor, action="tenant.delete", target=tenant, tenant=tenant.parent, before=before)
-        tenant.memberships.all().delete()
-        tenant.plans.all().delete()
-        Tenant.objects.get(pk=tenant.pk).delete()
+    try:
+        with transaction.atomic():
+            audit_record(actor=actor, action="tenant.delete", target=tenant, tenant=tenant.parent, before=before)
+            tenant.memberships.all().delete()
+            tenant.plans.all().delete()
+            Tenant.objects.get(pk=tenant.pk).delete()
+            if settings.KEYSTONE_ENABLED and tenant.keystone_project_id:
+                with keystone_errors():
+                    keystone().client().project_delete(tenant.keystone_project_id)
+    except ProtectedError as exc:
+        held = _holders(exc.protected_objects)
+        raise Conflict(f"'{tenant.full_slug}' is still used by {_describe(held)}; remove those first. Nothing "
+                       "was deleted.", code="tenant_not_empty", held_by=held) from None
+
+
+def _holders(objects) -> dict[str, dict]:
+    """{model label: {"count": n, "examples": [a few rows]}} for the rows that hold a tenant."""
+    held: dict[str, dict] = {}
+    for obj in objects:
+        entry = held.setdefault(obj._meta.label_lower, {"count": 0, "examples": []})
+        entry["count"] += 1
+        if len(entry["examples"]) < 5:
+            entry["examples"].append(str(obj)[:100])
+    return dict(sorted(held.items()))
+
+
+def _describe(held: dict[str, dict]) -> str:
+    parts = []
+    for label, entry in held.items():
+        meta = apps.get_model(label)._meta
+        noun = meta.verbose_name if entry["count"] == 1 else meta.verbose_name_plural
+        examples = ", ".join(repr(e) for e in entry["examples"])
+        more = f" and {entry['count'] - len(entry['examples'])} more" if entry["count"] > len(entry["examples"]) else ""
+        parts.append(f"{entry['count']} {noun} ({examples}{more})")
+    return "; ".join(parts)

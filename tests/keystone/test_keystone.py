@@ -179,3 +179,26 @@ def test_a_description_changed_in_the_portal_reaches_keystone_and_the_import_kee
     assert response.status_code == 200, response.content
     assert keystone_admin.identity.get_project(tenant["keystone_project_id"]).description == "Handbooks"
     assert keystone_import()["updated"] == []
+
+
+def test_a_tenant_other_rows_hold_keeps_its_keystone_project(api, operator, keystone_on, keystone_admin):
+    from scheduling.models import SchedulingRequest
+    from tenants.models import Cluster
+
+    client = api(operator)
+    leaf = _post_tenant(client, "held")
+    cluster = Cluster.objects.create(name="k", api_url="http://127.0.0.1:6443")
+    SchedulingRequest.objects.create(cluster=cluster, tenant_id=leaf["id"], key="ns/job", namespace="ns", name="job",
+                                     state="pending", reason="waiting")
+    response = client.delete(f"/api/v1/tenants/{leaf['id']}/")
+    assert response.status_code == 409 and response.json()["code"] == "tenant_not_empty", response.content
+    assert Tenant.objects.filter(pk=leaf["id"]).exists()
+    assert keystone_admin.identity.find_project(leaf["keystone_project_id"]) is not None
+
+
+def test_keystone_down_at_deletion_answers_503_and_the_tenant_stays(api, operator, keystone_down):
+    tenant = Tenant.objects.add_root(instance=Tenant(name="K", slug="k", full_slug="k", keystone_project_id="p-k"))
+    response = api(operator).delete(f"/api/v1/tenants/{tenant.pk}/")
+    assert response.status_code == 503 and response.json()["code"] == "keystone_unavailable", response.content
+    assert Tenant.objects.filter(pk=tenant.pk).exists()
+    assert not AuditEvent.objects.filter(action="tenant.delete").exists()
