@@ -162,6 +162,10 @@ OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT", "")
 OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "")
 OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT", "")
 OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT", "")
+# Bearer tokens on the API are checked here (RFC 7662) and taken only if issued to the portal or
+# to a client in OIDC_API_CLIENTS: userinfo alone answers for a token of any client of the realm.
+OIDC_OP_INTROSPECTION_ENDPOINT = env_str("OIDC_OP_INTROSPECTION_ENDPOINT", "")
+OIDC_API_CLIENTS = env_list("OIDC_API_CLIENTS", [])
 # The claim whose values become the user's groups (and so group memberships).
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
 OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from tenants.models import AuditEvent, Membership, OidcIdentity, Role, Tenant
 from tenants.services.identity import groups_from_claims
-from tests.servers.oidc import oidc_provider  # noqa: F401  (the fixture)
+from tests.servers.oidc import OTHER_CLIENT_ID, OTHER_CLIENT_SECRET, oidc_provider  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.oidc]
 
@@ -135,6 +135,27 @@ def test_bearer_access_token_from_the_provider_authenticates_the_api(sso, tree, 
     # The same identity as a browser login: the bearer path did not make a second user.
     sso.login("u-1001")
     assert get_user_model().objects.filter(oidc_identities__subject="u-1001").count() == 1
+
+
+def test_a_token_issued_to_another_application_of_the_realm_does_not_open_the_api(sso, tree, team_a, settings):
+    """The provider's userinfo answers for any client's token; introspection tells whose it is."""
+    token = sso.provider.access_token(login="u-1001", redirect_uri=f"{sso.url}/oidc/callback/",
+                                      client=(OTHER_CLIENT_ID, OTHER_CLIENT_SECRET))
+    response = requests.get(f"{sso.url}/api/v1/users/me/", headers={"Authorization": f"Bearer {token}"}, timeout=15)
+    assert response.status_code == 401, response.text
+    assert "issued to another client" in response.json()["detail"]
+    assert not get_user_model().objects.filter(oidc_identities__subject="u-1001").exists()
+
+    settings.OIDC_API_CLIENTS = [OTHER_CLIENT_ID]  # an integration the operator trusts
+    response = requests.get(f"{sso.url}/api/v1/users/me/", headers={"Authorization": f"Bearer {token}"}, timeout=15)
+    assert response.status_code == 200, response.text
+
+
+def test_without_introspection_bearer_tokens_are_refused_with_a_reason(sso, tree, team_a, settings):
+    token = sso.provider.access_token(login="u-1001", redirect_uri=f"{sso.url}/oidc/callback/")
+    settings.OIDC_OP_INTROSPECTION_ENDPOINT = ""
+    response = requests.get(f"{sso.url}/api/v1/users/me/", headers={"Authorization": f"Bearer {token}"}, timeout=15)
+    assert response.status_code == 401 and "OIDC_OP_INTROSPECTION_ENDPOINT" in response.json()["detail"]
 
 
 def test_invalid_bearer_token_gets_401_problem(sso, db):

@@ -1,3 +1,4 @@
+import requests
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication, get_oidc_backend
@@ -63,7 +64,11 @@ class OidcBearerAuthentication(OIDCAuthentication):
     def authenticate(self, request):
         if not settings.OIDC_ENABLED:
             return None
+        token = self.get_access_token(request)
+        if token is None:
+            return None
         try:
+            _require_issued_to_portal(token)
             return super().authenticate(request)
         except RequestException as exc:
             # The parent turns a 401 with WWW-Authenticate into AuthenticationFailed; other refusals
@@ -72,6 +77,35 @@ class OidcBearerAuthentication(OIDCAuthentication):
             if response is not None and response.status_code in (400, 401, 403):
                 raise exceptions.AuthenticationFailed("The identity provider rejected the bearer token.")
             raise IdentityProviderUnavailable() from exc
+
+
+def _require_issued_to_portal(token: str) -> None:
+    """RFC 7662: the token must be active and issued to the portal (or to a client it trusts).
+    The userinfo endpoint answers for any client's token of the realm, so a token an unrelated
+    application received for the same user would otherwise open the portal's API to it."""
+    if not settings.OIDC_OP_INTROSPECTION_ENDPOINT:
+        raise exceptions.AuthenticationFailed(
+            "This portal takes OIDC bearer tokens only once OIDC_OP_INTROSPECTION_ENDPOINT is set, so that it can "
+            "tell whether a token was issued to it; use an API token ('Authorization: Token bdp_…').")
+    data, auth = {"token": token, "token_type_hint": "access_token"}, None
+    credentials = (settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET)
+    if getattr(settings, "OIDC_TOKEN_USE_BASIC_AUTH", False):  # as the token endpoint is called
+        auth = credentials
+    else:
+        data.update(client_id=credentials[0], client_secret=credentials[1])
+    response = requests.post(settings.OIDC_OP_INTROSPECTION_ENDPOINT, data=data, auth=auth,
+                             timeout=settings.OIDC_TIMEOUT, verify=settings.OIDC_VERIFY_SSL)
+    response.raise_for_status()
+    answer = response.json()
+    if not isinstance(answer, dict) or answer.get("active") is not True:
+        raise exceptions.AuthenticationFailed("The bearer token is not active.")
+    trusted = {settings.OIDC_RP_CLIENT_ID, *settings.OIDC_API_CLIENTS}
+    audience = answer.get("aud")
+    audiences = set(audience) if isinstance(audience, list) else {audience}
+    if answer.get("client_id") not in trusted and not audiences & trusted:
+        raise exceptions.AuthenticationFailed(
+            "The bearer token was issued to another client; the portal takes tokens issued to it "
+            "(OIDC_RP_CLIENT_ID) or to a client listed in OIDC_API_CLIENTS.")
 
 
 class OidcBearerScheme(OpenApiAuthenticationExtension):

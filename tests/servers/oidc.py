@@ -25,6 +25,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / ".cache" / "oidc-provider" / "node_modules"
 CLIENT_ID, CLIENT_SECRET = "portal", "portal-secret"
+# Another application of the same realm: its users' tokens must not open the portal's API.
+OTHER_CLIENT_ID, OTHER_CLIENT_SECRET = "other-app", "other-app-secret"
 
 PROVIDER_MJS = r"""
 import fs from 'node:fs';
@@ -36,14 +38,16 @@ const ACCOUNTS_FILE = process.env.ACCOUNTS_FILE;
 const REDIRECT_URIS = JSON.parse(process.env.REDIRECT_URIS);
 
 const oidc = new Provider(ISSUER, {
-  clients: [{ client_id: process.env.CLIENT_ID, client_secret: process.env.CLIENT_SECRET,
-    redirect_uris: REDIRECT_URIS, grant_types: ['authorization_code'], response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_post', id_token_signed_response_alg: 'RS256' }],
+  clients: [[process.env.CLIENT_ID, process.env.CLIENT_SECRET],
+            [process.env.OTHER_CLIENT_ID, process.env.OTHER_CLIENT_SECRET]].map(([id, secret]) => ({
+      client_id: id, client_secret: secret,
+      redirect_uris: REDIRECT_URIS, grant_types: ['authorization_code'], response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_post', id_token_signed_response_alg: 'RS256' })),
   // 'groups' rides on the profile scope, so it is served by the userinfo endpoint.
   claims: { openid: ['sub'], email: ['email', 'email_verified'],
             profile: ['name', 'given_name', 'family_name', 'preferred_username', 'groups'] },
   pkce: { required: () => false },
-  features: { devInteractions: { enabled: true } },
+  features: { devInteractions: { enabled: true }, introspection: { enabled: true } },
   async findAccount(ctx, id) {
     const accounts = JSON.parse(fs.readFileSync(ACCOUNTS_FILE, 'utf8'));
     const account = accounts[id];
@@ -103,6 +107,7 @@ class OidcProvider:
             "OIDC_OP_TOKEN_ENDPOINT": self.discovery["token_endpoint"],
             "OIDC_OP_USER_ENDPOINT": self.discovery["userinfo_endpoint"],
             "OIDC_OP_JWKS_ENDPOINT": self.discovery["jwks_uri"],
+            "OIDC_OP_INTROSPECTION_ENDPOINT": self.discovery["introspection_endpoint"],
             "AUTHENTICATION_BACKENDS": ["django.contrib.auth.backends.ModelBackend", "tenants.oidc.PortalOIDCBackend"],
         }
 
@@ -133,9 +138,11 @@ class OidcProvider:
             url, method = urljoin(response.url, form.action), form.method.upper()
         raise AssertionError("the OIDC flow did not finish within 20 steps:\n" + "\n".join(self.steps))
 
-    def access_token(self, *, login: str, redirect_uri: str) -> str:
+    def access_token(self, *, login: str, redirect_uri: str,
+                     client: tuple[str, str] = (CLIENT_ID, CLIENT_SECRET)) -> str:
         """An access token for ``login``, by the authorization-code flow (as any OIDC client would)."""
-        query = urlencode({"client_id": CLIENT_ID, "response_type": "code", "scope": "openid email profile",
+        client_id, client_secret = client
+        query = urlencode({"client_id": client_id, "response_type": "code", "scope": "openid email profile",
                            "redirect_uri": redirect_uri, "state": "s-123", "nonce": "n-123"})
         back = self.drive(requests.Session(), f"{self.discovery['authorization_endpoint']}?{query}", login=login,
                           stop_at=redirect_uri)
@@ -144,7 +151,7 @@ class OidcProvider:
         assert params.get("state") == ["s-123"], params
         response = requests.post(self.discovery["token_endpoint"], timeout=15, data={
             "grant_type": "authorization_code", "code": params["code"][0], "redirect_uri": redirect_uri,
-            "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+            "client_id": client_id, "client_secret": client_secret})
         assert response.status_code == 200, response.text
         return response.json()["access_token"]
 
@@ -173,7 +180,8 @@ def oidc_provider(live_server, tmp_path_factory):
     callback = urlparse(live_server.url)
     redirect_uris = [f"http://{host}:{callback.port}/oidc/callback/" for host in ("localhost", "127.0.0.1")]
     env = {**os.environ, "PORT": str(port), "ISSUER": provider.issuer, "ACCOUNTS_FILE": str(provider.accounts_file),
-           "REDIRECT_URIS": json.dumps(redirect_uris), "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET}
+           "REDIRECT_URIS": json.dumps(redirect_uris), "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET,
+           "OTHER_CLIENT_ID": OTHER_CLIENT_ID, "OTHER_CLIENT_SECRET": OTHER_CLIENT_SECRET}
     with provider.log_file.open("w") as log:
         process = subprocess.Popen([node, "provider.mjs"], cwd=workdir, env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
