@@ -27,6 +27,8 @@ def parse_values_yaml(text: str) -> dict:
         return {}
     if not isinstance(data, dict):
         raise forms.ValidationError("The values must be a YAML mapping (key: value).")
+    if problem := render.values_problem(data):
+        raise forms.ValidationError(f"The values must be plain JSON data: {problem}.")
     return data
 
 

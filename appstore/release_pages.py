@@ -20,6 +20,7 @@ from django.views.generic import TemplateView
 from appstore import selectors
 from appstore.models import AppVersion, Release, ReleaseStatus
 from appstore.models.releases import ReleaseRevision
+from appstore.releases import redact
 from appstore.services import release_recovery, release_state
 from appstore.services import releases as release_services
 from bluedock_portal.errors import ServiceError
@@ -191,6 +192,8 @@ class ReleaseDetailView(ReleaseMixin, TemplateView):
                           .order_by("-created_at", "-pk")[:10])
         access = access_for(self.request.user)
         can_change = access.has_role(release.tenant, Role.MEMBER)
+        if not can_change:  # a viewer: the values may hold secrets (shown in memory only, never saved)
+            release.user_values = redact.values(release.user_values)
         lock = release.locked_by
         return {**super().get_context_data(**kwargs), "release": release, "revisions": self.revisions,
                 "operations": operations,
@@ -330,7 +333,9 @@ class ReleaseDiffView(ReleaseMixin, TemplateView):
                 return context
         revision = int(context["revision"]) if context["revision"].isdigit() else None
         try:
-            diff = release_services.release_diff(release=release, app_version=version, revision=revision)
+            diff = release_services.release_diff(
+                release=release, app_version=version, revision=revision,
+                redacted=not access_for(self.request.user).has_role(release.tenant, Role.MEMBER))
         except ServiceError as exc:
             context["error"] = _error_text(exc)
             return context

@@ -171,6 +171,12 @@ class KubernetesBackend:
         minor = "".join(ch for ch in info.minor if ch.isdigit()) or "0"
         return ServerVersion(git_version=info.git_version, major=int(info.major or 0), minor=int(minor))
 
+    def namespaced(self, api_version: str, kind: str) -> bool:
+        """Whether the cluster serves ``kind`` as a namespaced resource (discovery: custom resources included).
+
+        BackendPermanentError (404) when the cluster does not serve the kind at all."""
+        return bool(self._resource(api_version, kind).namespaced)
+
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
         resource = self._resource(api_version, kind)
         try:

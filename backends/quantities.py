@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal, InvalidOperation
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
@@ -10,6 +11,11 @@ _DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), ""
             "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12), "P": Decimal(10**15),
             "E": Decimal(10**18)}
 GPU_RESOURCE_NAMES = ("nvidia.com/gpu", "amd.com/gpu")
+# The number part of a quantity as the API server's parser accepts it (no NaN, Infinity, "1_000", spaces).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Numbers of 10^19 and more (int64's size) are a typo or an attack: their exact integers (1e1000000) cost
+# seconds to compute and overflow every column they reach.
+_MAX_EXPONENT = 18
 
 
 def parse_quantity(value) -> Decimal:
@@ -24,10 +30,16 @@ def parse_quantity(value) -> Decimal:
 
 
 def _number(text: str, original) -> Decimal:
+    """A finite number of sane size; ValueError (naming the original) for anything else."""
+    if isinstance(original, bool) or not _NUMBER.fullmatch(text) or len(text) > 64:
+        raise ValueError(f"not a Kubernetes quantity: {str(original)[:64]!r}")
     try:
-        return Decimal(text)
+        number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"not a Kubernetes quantity: {original!r}") from None
+        raise ValueError(f"not a Kubernetes quantity: {str(original)[:64]!r}") from None
+    if not number.is_finite() or number.adjusted() > _MAX_EXPONENT:
+        raise ValueError(f"quantity out of range: {str(original)[:64]!r}")
+    return number
 
 
 def cpu_millicores(value) -> int:

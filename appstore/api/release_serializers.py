@@ -4,6 +4,9 @@ from rest_framework import serializers
 
 from appstore.models import Release, ReleaseRevision
 from appstore.models.releases import RELEASE_NAME
+from appstore.releases import redact
+from tenants.access import access_for
+from tenants.models import Role
 
 MAX_VALUES_KEYS = 500
 
@@ -12,6 +15,11 @@ def _values(value):
     if not isinstance(value, dict):
         raise serializers.ValidationError("Values must be a JSON object (the chart's values.yaml overrides).")
     return value
+
+
+def below_member(user, release: Release) -> bool:
+    """Whether ``user`` sees the release only as a viewer: values and Secret data are then redacted."""
+    return not access_for(user).has_role(release.tenant, Role.MEMBER)
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
@@ -25,6 +33,13 @@ class ReleaseSerializer(serializers.ModelSerializer):
                   "version", "user_values", "status", "current_revision", "locked_by", "created_at", "updated_at"]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or below_member(request.user, instance):
+            data["user_values"] = redact.values(data["user_values"])
+        return data
+
 
 class ReleaseRevisionSerializer(serializers.ModelSerializer):
     version = serializers.CharField(source="app_version.version", read_only=True)
@@ -35,6 +50,14 @@ class ReleaseRevisionSerializer(serializers.ModelSerializer):
         fields = ["revision", "kind", "status", "description", "app_version", "version", "user_values",
                   "manifest_digest", "manifest", "operation", "actor", "started_at", "finished_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        """With ``context={"redacted": True}`` (a viewer): values and the data of Secrets are hidden."""
+        data = super().to_representation(instance)
+        if self.context.get("redacted", True):
+            data["user_values"] = redact.values(data["user_values"])
+            data["manifest"] = redact.manifest(data["manifest"])
+        return data
 
 
 class ReleaseCreateSerializer(serializers.Serializer):

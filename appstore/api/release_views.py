@@ -28,11 +28,14 @@ from tenants.models import Namespace
 from . import release_serializers as s
 
 ACCEPTED = {202: OperationSerializer}
-PROBLEMS = {400: OpenApiResponse(description="invalid, schema_invalid, render_failed, reason_required"),
-            403: OpenApiResponse(description="permission_denied, role_required, policy_violation"),
+PROBLEMS = {400: OpenApiResponse(description="invalid, schema_invalid, render_failed, reason_required, values_invalid, "
+                                             "reserved_kind, reserved_name, rbac_escalation, unsupported_workload, "
+                                             "invalid_object, invalid_replicas, invalid_quantity"),
+            403: OpenApiResponse(description="permission_denied, role_required, policy_violation, "
+                                             "rbac_requires_tenant_admin"),
             404: OpenApiResponse(description="not visible to you"),
             409: OpenApiResponse(description="quota_exceeded, release_locked, release_name_taken, release_not_failed, "
-                                             "release_not_locked, operation_active"),
+                                             "release_not_locked, operation_active, tenant_suspended, app_suspended"),
             422: OpenApiResponse(description="idempotency_key_reused: the key answered another request")}
 IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=False,
                                description="Repeat a request safely: the same key and body answer the same "
@@ -55,7 +58,7 @@ def _version(user, pk: int | None, *, field: str = "app_version") -> AppVersion 
 class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScopedViewSet):
     """Releases of the tenants you can see. Filters: tenant (+subtree), namespace, status, app."""
 
-    queryset = Release.objects.select_related("namespace", "app", "current_version")
+    queryset = Release.objects.select_related("namespace", "app", "current_version", "tenant")
     serializer_class = s.ReleaseSerializer
     filterset_class = ReleaseFilterSet
 
@@ -116,7 +119,7 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
         data.is_valid(raise_exception=True)
         release = release_recovery.release_recover(actor=request.user, release=release,
                                                    reason=data.validated_data["reason"])
-        return Response(s.ReleaseSerializer(release).data)
+        return Response(s.ReleaseSerializer(release, context={"request": request}).data)
 
     @extend_schema(responses=s.ResourcesReportSerializer, summary="The revision's objects with their live state")
     @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
@@ -131,8 +134,10 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
     @extend_schema(responses=s.ReleaseRevisionSerializer(many=True))
     @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
     def revisions(self, request, pk=None):
-        revisions = self.get_object().revisions.select_related("app_version", "actor").order_by("-revision")
-        return Response(s.ReleaseRevisionSerializer(revisions, many=True).data)
+        release = self.get_object()
+        revisions = release.revisions.select_related("app_version", "actor").order_by("-revision")
+        return Response(s.ReleaseRevisionSerializer(
+            revisions, many=True, context={"redacted": s.below_member(request.user, release)}).data)
 
     @extend_schema(responses={200: s.ReleaseDiffSerializer, **PROBLEMS}, parameters=[
         OpenApiParameter("to_version", int, description="Target version id (default: the current one)."),
@@ -146,5 +151,6 @@ class ReleaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantSco
         fields = query.validated_data
         result = releases.release_diff(release=release, app_version=_version(request.user, fields.get("to_version"),
                                                                              field="to_version"),
-                                       values=fields.get("values"), revision=fields.get("revision"))
+                                       values=fields.get("values"), revision=fields.get("revision"),
+                                       redacted=s.below_member(request.user, release))
         return Response(s.ReleaseDiffSerializer(result).data)

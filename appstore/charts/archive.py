@@ -20,6 +20,7 @@ from typing import Any
 
 import jsonschema
 import yaml
+from referencing.exceptions import Unresolvable
 
 from . import semver
 from .errors import ChartError
@@ -232,7 +233,14 @@ def _schema(files: dict[str, bytes], values: dict) -> dict | None:
         message = exc.message if isinstance(exc, jsonschema.SchemaError) else str(exc)
         raise ChartError("chart_schema_invalid", f"values.schema.json is not a valid JSON Schema: {message[:300]}"
                          ) from None
-    errors = sorted(validator(schema).iter_errors(values), key=lambda e: list(e.absolute_path))
+    unresolved = local_ref_problem(schema)
+    if unresolved:
+        raise ChartError("chart_schema_invalid", f"values.schema.json is not a valid JSON Schema: {unresolved}")
+    try:
+        errors = sorted(validator(schema).iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path])
+    except (Unresolvable, RecursionError) as exc:
+        raise ChartError("chart_schema_invalid", "values.schema.json cannot be used to validate values: "
+                         f"{schema_failure(exc)}") from None
     if errors:
         first = errors[0]
         pointer = "/" + "/".join(str(p) for p in first.absolute_path)
@@ -268,3 +276,48 @@ def gzip_tar(entries: dict[str, bytes]) -> bytes:
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(content))
     return buffer.getvalue()
+
+
+def schema_failure(exc: Exception) -> str:
+    """Why a schema failed while validating (an unresolvable ``$ref``, or one that loops)."""
+    if isinstance(exc, RecursionError):
+        return "its $refs loop without end"
+    return f"a $ref cannot be resolved ({str(exc)[:200]})"
+
+
+def local_ref_problem(schema: dict) -> str | None:
+    """The first ``$ref`` to a JSON pointer inside the document ("#/…") that points nowhere, or None.
+
+    Validation only follows the $refs the values reach, so a broken one under a property the
+    defaults leave out would pass the upload and fail every install. Subschemas with their own
+    ``$id`` change the base of "#" and are not followed."""
+    stack = [(schema, True)]
+    while stack:
+        node, at_root = stack.pop()
+        if isinstance(node, dict):
+            if not at_root and "$id" in node:
+                continue
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#") and not _pointer_exists(schema, ref[1:]):
+                return f"$ref {ref[:100]!r} points nowhere in the document"
+            stack.extend((v, False) for v in node.values() if isinstance(v, (dict, list)))
+        elif isinstance(node, list):
+            stack.extend((v, False) for v in node if isinstance(v, (dict, list)))
+    return None
+
+
+def _pointer_exists(document, pointer: str) -> bool:
+    if pointer == "":
+        return True
+    if not pointer.startswith("/"):
+        return True  # a plain-name fragment ("#foo", an $anchor): left to the validator
+    node = document
+    for part in pointer[1:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True

@@ -60,7 +60,7 @@ class Version:
 
 def parse(text: object) -> Version:
     """Parse a strict SemVer 2 string or raise ChartError(chart_semver_invalid)."""
-    if not isinstance(text, str) or len(text) > MAX_LENGTH or not (m := _SEMVER.match(text)):
+    if not isinstance(text, str) or len(text) > MAX_LENGTH or not (m := _SEMVER.fullmatch(text)):
         shown = str(text)[:MAX_LENGTH]
         raise ChartError("chart_semver_invalid", f"version {shown!r} is not a SemVer 2 version (e.g. 1.2.3 or "
                          "1.2.3-rc.1)", version=shown)

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from django.conf import settings
 from django.db.models import F, Max, Q
 
 from appstore.models import Release, ReleaseRevision, ReleaseStatus
 from appstore.releases import render
-from bluedock_portal.errors import Conflict
-from tenants.models import Tenant
+from bluedock_portal.errors import Conflict, InvalidInput
+from tenants.models import ClusterNode, Tenant
 from tenants.services.plans import quota_report
 
 QUOTA_RESOURCES = ("cpu", "memory", "gpu", "pods")
@@ -66,12 +67,41 @@ def quota_check(*, tenant: Tenant, actor, requested: dict[str, int], current: di
             in_flight=reserved.get(resource, 0), limiting_tenant=row["limiting_tenant"])
 
 
+def _node_labels(objects: list[dict], cluster_id: int | None) -> list[dict[str, str]] | None:
+    """The labels of the cluster's nodes as the inventory last saw them, if a DaemonSet needs them."""
+    if cluster_id is None or not any(o["kind"] == "DaemonSet" for o in objects):
+        return None
+    return list(ClusterNode.objects.filter(cluster_id=cluster_id).values_list("labels", flat=True))
+
+
+def manifest_requests(objects: list[dict], *, cluster_id: int | None = None) -> dict[str, int]:
+    """What ``objects`` request once in the namespace: requests default to limits, and to the namespace
+    LimitRange's defaultRequest (``NAMESPACE_DEFAULT_REQUEST``) where a container sets neither; a
+    DaemonSet counts a pod per matching node of the cluster. Malformed pod specs or quantities are
+    InvalidInput with the render's code."""
+    try:
+        return render.requests(objects, default_request=settings.NAMESPACE_DEFAULT_REQUEST,
+                               node_labels=_node_labels(objects, cluster_id))
+    except render.RenderError as exc:
+        raise InvalidInput(exc.detail, code=exc.code, **exc.facts) from None
+
+
+def _stored_requests(manifest: str, cluster_id: int | None) -> dict[str, int]:
+    """The requests of a stored revision's manifest; one stored before the render refused malformed objects
+    counts nothing rather than failing every quota check of its tree."""
+    try:
+        return manifest_requests(render.split(manifest), cluster_id=cluster_id)
+    except (render.RenderError, InvalidInput):
+        return {}
+
+
 def release_requests(release: Release) -> dict[str, int]:
     """What the release's current revision requests (nothing once it is uninstalled)."""
     if release.status == ReleaseStatus.UNINSTALLED:
         return {}
     revision = release.revisions.filter(revision=release.current_revision).first()
-    return render.requests(render.split(revision.manifest)) if revision and revision.manifest else {}
+    return _stored_requests(revision.manifest, release.namespace.cluster_id) if revision and revision.manifest \
+        else {}
 
 
 def unaccounted_requests(*, root_path: str, exclude_release: int | None = None) -> dict[str, dict[str, int]]:
@@ -86,7 +116,7 @@ def unaccounted_requests(*, root_path: str, exclude_release: int | None = None) 
     revisions = (ReleaseRevision.objects.filter(release__tenant__path__startswith=root_path)
                  .filter(Q(status__in=IN_FLIGHT, finished_at__isnull=True) | (Q(status__in=FINISHED) & since_sync))
                  .exclude(manifest="").exclude(kind=ReleaseRevision.Kind.UNINSTALL)
-                 .select_related("release__tenant"))
+                 .select_related("release__tenant", "release__namespace"))
     if exclude_release is not None:
         revisions = revisions.exclude(release_id=exclude_release, finished_at__isnull=True)
     revisions = list(revisions)
@@ -100,7 +130,7 @@ def unaccounted_requests(*, root_path: str, exclude_release: int | None = None) 
         if revision.revision < uninstalled.get(revision.release_id, 0):
             continue
         base = _base_requests(revision)
-        for resource, amount in render.requests(render.split(revision.manifest)).items():
+        for resource, amount in _stored_requests(revision.manifest, revision.release.namespace.cluster_id).items():
             growth = amount - base.get(resource, 0)
             if growth > 0:
                 totals[revision.release.tenant.path][resource] += growth
@@ -118,7 +148,7 @@ def _base_requests(revision: ReleaseRevision) -> dict[str, int]:
               .order_by("-revision").first())
     if before is None or before.kind == ReleaseRevision.Kind.UNINSTALL or not before.manifest:
         return {}
-    return render.requests(render.split(before.manifest))
+    return _stored_requests(before.manifest, revision.release.namespace.cluster_id)
 
 
 def _subtree_total(pending: dict[str, dict[str, int]], path: str) -> dict[str, int]:

@@ -22,13 +22,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from appstore.models import Release, ReleaseRevision, ReleaseStatus
+from appstore.releases import render
 from bluedock_portal.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tenants.access import access_for
 from tenants.models import Operation, Role
 from tenants.services.audit import audit_record
 from tenants.services.operations import operation_create
+from tenants.services.tenants import tenant_ensure_active
 
-from .releases import OPERATION_TYPE, PENDING, ReleaseLocked
+from .release_quota import manifest_requests, quota_check, release_requests
+from .releases import OPERATION_TYPE, PENDING, ReleaseLocked, require_rbac_role
 
 MAX_REASON = 500
 
@@ -47,8 +50,12 @@ def _require_role(actor, release: Release, role: str, verb: str) -> None:
 
 
 def release_retry(*, actor, release: Release) -> Operation:
-    """Run the failed latest revision again (same number, same manifest) as a new operation."""
+    """Run the failed latest revision again (same number, same manifest) as a new operation.
+
+    The revision's quota is checked again, as its request did: while it failed, other releases
+    may have taken the headroom it was admitted with (a failed revision reserves nothing)."""
     _require_role(actor, release, Role.MEMBER, "retry")
+    tenant_ensure_active(release.tenant)
     release.refresh_from_db(fields=["locked_by", "status"])
     if release.locked_by_id:
         raise ReleaseLocked(
@@ -62,7 +69,14 @@ def release_retry(*, actor, release: Release) -> Operation:
             code="release_not_failed",
             release_status=release.status,
         )
+    objects = render.split(latest.manifest) if latest.manifest and latest.kind != ReleaseRevision.Kind.UNINSTALL \
+        else []
+    require_rbac_role(actor, release.tenant, objects)
     with transaction.atomic():
+        if objects:  # a deferred revision without a manifest runs its whole pre-flight in the worker
+            current = {} if latest.kind == ReleaseRevision.Kind.INSTALL else release_requests(release)
+            quota_check(tenant=release.tenant, actor=actor, current=current, release_id=release.pk,
+                        requested=manifest_requests(objects, cluster_id=release.namespace.cluster_id))
         operation, _ = operation_create(
             type=OPERATION_TYPE,
             actor=actor,

@@ -1,9 +1,11 @@
 """Releases: install, upgrade, rollback and uninstall, each an Operation a worker runs.
 
 A request (``release_install`` …) does everything that can refuse before the cluster is
-touched: the member role on the namespace's tenant, values against the version's schema
-(``schema_invalid`` with JSON pointers), ``helm template`` of the archive, the cluster-scope
-policy, and the tenant's quota headroom along the tree (``quota_exceeded``). Then, in one
+touched: the member role on the namespace's tenant, an active tenant lineage
+(``tenant_suspended``) and app (``app_suspended``), values against the version's schema
+(``schema_invalid`` with JSON pointers), ``helm template`` of the archive, the policy of
+``render.prepare`` (cluster scope, the portal's own objects, RBAC; RBAC objects at all only
+for tenant admins), and the tenant's quota headroom along the tree (``quota_exceeded``). Then, in one
 transaction, it stores the revision to apply (values and the post-processed manifest),
 creates the Operation and takes the release's lock by compare-and-set: at most one operation
 is in flight per release (``release_locked`` otherwise). The quota check and that transaction
@@ -12,10 +14,13 @@ requests cannot both spend the same headroom. A synced version whose archive is 
 yet (Helm HTTP) is deferred: the worker fetches the chart and runs this pre-flight first.
 Install, upgrade, rollback and uninstall accept an idempotency key (``release_idempotency``).
 
-The worker (``release_apply_run``) applies the revision's objects by server-side apply and
-prunes objects labelled with the release whose kind any revision held but the new manifest
-lacks. Every step declares desired state, so running it again — a Celery retry after a
-transient error, or ``release_recovery.release_retry`` after a failure — converges to the same objects.
+The worker (``release_apply_run``) first asks the cluster about every object: one whose
+resource is cluster-scoped (discovery, so custom resources count) or that exists without this
+release's label fails the operation, and nothing is applied (``_check_cluster``). Then it
+applies the revision's objects by server-side apply and prunes objects labelled with the
+release whose kind any revision held but the new manifest lacks. Every step declares
+desired state, so running it again — a Celery retry after a transient error, or
+``release_recovery.release_retry`` after a failure — converges to the same objects.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from django.utils import timezone
 
 from appstore.charts import ChartError
 from appstore.models import AppVersion, Release, ReleaseRevision, ReleaseStatus
-from appstore.releases import render
+from appstore.releases import policy, redact, render
 from backends import helm
 from backends.errors import BackendPermanentError, BackendTransientError
 from bluedock_portal.errors import BackendUnavailable, Conflict, InvalidInput, NotFound, PermissionDenied
@@ -37,10 +42,11 @@ from tenants.models import Namespace, Operation, Role, Tenant
 from tenants.services.audit import audit_record
 from tenants.services.clusters import cluster_backend
 from tenants.services.operations import operation_create, operation_progress, operation_run
+from tenants.services.tenants import tenant_ensure_active
 
 from . import chart_archives
 from .release_idempotency import Replayed, fingerprint, replayed
-from .release_quota import quota_check, release_requests
+from .release_quota import manifest_requests, quota_check, release_requests
 
 OPERATION_TYPE = "appstore.release_apply"
 Kind = ReleaseRevision.Kind
@@ -62,7 +68,25 @@ def _require_member(actor, tenant) -> None:
         raise PermissionDenied(f"You need the member role on '{tenant.full_slug}' to change its releases.")
 
 
+def _require_active(tenant) -> None:
+    """A suspended tenant (or one below a suspended ancestor) starts nothing new: 409 tenant_suspended."""
+    tenant_ensure_active(tenant)
+
+
+def require_rbac_role(actor, tenant, objects: list[dict]) -> None:
+    """Roles and RoleBindings grant access in the namespace: only tenant admins may install them
+    (``policy.check_rbac`` has already refused what would grant more than a tenant admin holds)."""
+    found = policy.rbac_objects(objects)
+    if found and not access_for(actor).has_role(tenant, Role.TENANT_ADMIN):
+        raise PermissionDenied(f"The release creates {', '.join(found[:5])}; only a tenant admin of "
+                               f"'{tenant.full_slug}' may install RBAC objects.", code="rbac_requires_tenant_admin",
+                               objects=found)
+
+
 def _require_installable(release_app_id: int | None, version: AppVersion) -> None:
+    if version.app.state != version.app.State.ACTIVE:
+        raise Conflict(f"App '{version.app.name}' is suspended: it cannot be installed or upgraded to (existing "
+                       "releases keep running).", code="app_suspended", app=version.app_id)
     if not version.installable:
         raise InvalidInput(f"Version {version} is not published and active.", code="version_not_installable",
                            app_version=version.pk)
@@ -81,13 +105,26 @@ def _require_unlocked(release: Release) -> None:
         raise Conflict(f"Release '{release.name}' is uninstalled.", code="release_uninstalled")
 
 
+def _require_plain_values(values: dict | None) -> None:
+    """Values are stored as JSON: YAML's extras (non-string keys, dates, .nan) are refused, not a 500."""
+    if values is not None and not isinstance(values, dict):
+        raise InvalidInput("The values must be a mapping (the chart's values.yaml overrides).",
+                           code="values_invalid", field="values")
+    if problem := render.values_problem(values or {}):
+        raise InvalidInput(f"The values must be plain JSON data: {problem}.", code="values_invalid",
+                           field="values")
+
+
 def _merged_values(version: AppVersion, user_values: dict) -> dict:
     defaults = yaml.safe_load(version.values_yaml or "") or {}
     return render.merge_values(defaults if isinstance(defaults, dict) else {}, user_values or {})
 
 
 def _schema_check(version: AppVersion, user_values: dict) -> None:
-    errors = render.schema_errors(version.values_schema, _merged_values(version, user_values))
+    try:
+        errors = render.schema_errors(version.values_schema, _merged_values(version, user_values))
+    except render.RenderError as exc:
+        raise InvalidInput(f"{version}: {exc.detail}", code=exc.code, **exc.facts) from None
     if errors:
         first = errors[0]
         raise InvalidInput(f"The values do not match the schema of {version}: {first['path']}: {first['message']}",
@@ -186,6 +223,8 @@ def release_install(*, actor, namespace: Namespace, name: str, app_version: AppV
     """
     tenant = namespace.tenant
     _require_member(actor, tenant)
+    _require_active(tenant)
+    _require_plain_values(values)
     request = fingerprint("install", namespace=namespace.pk, name=name, app_version=app_version.pk,
                           values=values or {})
     if operation := _replay(actor, idempotency_key, request):
@@ -200,10 +239,12 @@ def release_install(*, actor, namespace: Namespace, name: str, app_version: AppV
     else:
         objects = _render(version=app_version, name=name, namespace=namespace.name, user_values=values or {})
         _prepare(objects, release_name=name, release_id=0, tenant_id=tenant.pk, namespace=namespace.name)
+        require_rbac_role(actor, tenant, objects)
     try:
         with transaction.atomic():
             if objects is not None:
-                quota_check(tenant=tenant, actor=actor, requested=render.requests(objects), current={})
+                quota_check(tenant=tenant, actor=actor, current={},
+                            requested=manifest_requests(objects, cluster_id=namespace.cluster_id))
             if previous is None:
                 release = Release.objects.create(tenant=tenant, namespace=namespace, name=name, app=app_version.app,
                                                  current_version=app_version, user_values=values or {},
@@ -232,6 +273,8 @@ def release_upgrade(*, actor, release: Release, app_version: AppVersion | None =
                     values: dict | None = None, idempotency_key: str = "") -> Operation:
     """Upgrade to ``app_version`` (default: the current one) with ``values`` (default: the current overrides)."""
     _require_member(actor, release.tenant)
+    _require_active(release.tenant)
+    _require_plain_values(values)
     request = fingerprint("upgrade", release=release.pk, app_version=app_version.pk if app_version else None,
                           values=values)
     if operation := _replay(actor, idempotency_key, request):
@@ -249,6 +292,7 @@ def release_upgrade(*, actor, release: Release, app_version: AppVersion | None =
                                    user_values=user_values),
                            release_name=release.name, release_id=release.pk, tenant_id=release.tenant_id,
                            namespace=release.namespace.name)
+        require_rbac_role(actor, release.tenant, objects)
     return _queue(release=release, actor=actor, kind=Kind.UPGRADE, version=version, user_values=user_values,
                   objects=objects, description=f"Upgrade to {version.version} complete",
                   idempotency_key=idempotency_key, request=request)
@@ -259,7 +303,8 @@ def _queue(*, release: Release, actor, objects: list[dict] | None, **start) -> O
     try:
         with transaction.atomic():
             if objects is not None:
-                quota_check(tenant=release.tenant, actor=actor, requested=render.requests(objects),
+                quota_check(tenant=release.tenant, actor=actor,
+                            requested=manifest_requests(objects, cluster_id=release.namespace.cluster_id),
                             current=release_requests(release), release_id=release.pk)
             return _start(release=release, actor=actor, objects=objects, **start)
     except Replayed as replay:
@@ -282,13 +327,16 @@ def _revision_to(release: Release, revision: int) -> ReleaseRevision:
 def release_rollback(*, actor, release: Release, revision: int = 0, idempotency_key: str = "") -> Operation:
     """A new revision with the values and manifest of ``revision`` ("Rolled back to N"), as Helm does."""
     _require_member(actor, release.tenant)
+    _require_active(release.tenant)
     request = fingerprint("rollback", release=release.pk, revision=revision)
     if operation := _replay(actor, idempotency_key, request):
         return operation
     _require_unlocked(release)
     target = _revision_to(release, revision)
+    objects = render.split(target.manifest)
+    require_rbac_role(actor, release.tenant, objects)
     return _queue(release=release, actor=actor, kind=Kind.ROLLBACK, version=target.app_version,
-                  user_values=target.user_values, objects=render.split(target.manifest),
+                  user_values=target.user_values, objects=objects,
                   description=f"Rolled back to {target.revision}", idempotency_key=idempotency_key, request=request)
 
 
@@ -309,8 +357,10 @@ def release_uninstall(*, actor, release: Release, idempotency_key: str = "") -> 
 
 
 def release_diff(*, release: Release, app_version: AppVersion | None = None, values: dict | None = None,
-                 revision: int | None = None) -> dict:
-    """What an upgrade (or a rollback to ``revision``) would change: values and manifest. No side effects."""
+                 revision: int | None = None, redacted: bool = False) -> dict:
+    """What an upgrade (or a rollback to ``revision``) would change: values and manifest. No side effects.
+
+    ``redacted`` (for users below member): values and Secret data are hidden (``releases.redact``)."""
     current = release.revisions.filter(revision=release.current_revision).select_related("app_version").first()
     old_values = current.user_values if current else release.user_values
     old_version = current.app_version if current else release.current_version
@@ -328,13 +378,18 @@ def release_diff(*, release: Release, app_version: AppVersion | None = None, val
                            release_name=release.name, release_id=release.pk, tenant_id=release.tenant_id,
                            namespace=release.namespace.name)
         manifest = render.manifest_text(objects)
+    old_manifest = current.manifest if current else ""
+    values_changes = render.values_diff(old_values, new_values)
+    effective = render.values_diff(_merged_values(old_version, old_values), _merged_values(version, new_values))
+    if redacted:
+        old_manifest, manifest = redact.manifest(old_manifest), redact.manifest(manifest)
+        values_changes, effective = redact.values_changes(values_changes), redact.values_changes(effective)
     return {
         "from_revision": current.revision if current else None, "from_version": old_version.version,
         "to_version": version.version, "to_revision": revision,
-        "values": render.values_diff(old_values, new_values),
-        "effective_values": render.values_diff(_merged_values(old_version, old_values),
-                                               _merged_values(version, new_values)),
-        "manifest": render.manifest_diff(current.manifest if current else "", manifest,
+        "values": values_changes,
+        "effective_values": effective,
+        "manifest": render.manifest_diff(old_manifest, manifest,
                                          old_label=f"revision {current.revision}" if current else "none",
                                          new_label="proposed"),
     }
@@ -373,6 +428,7 @@ def _apply(operation: Operation) -> dict:
     backend = cluster_backend(release.namespace.cluster)
     namespace = release.namespace.name
     desired = render.split(revision.manifest) if revision.kind != Kind.UNINSTALL else []
+    _check_cluster(backend, release=release, objects=desired)
     steps = len(desired) + 1
     applied = []
     for index, obj in enumerate(desired):
@@ -394,6 +450,31 @@ def _apply(operation: Operation) -> dict:
     verb = "uninstalled" if revision.kind == Kind.UNINSTALL else f"revision {revision.revision} deployed"
     return {"release": release.pk, "revision": revision.revision, "applied": applied, "pruned": sorted(pruned),
             "message": f"{release.name}: {verb}"}
+
+
+def _check_cluster(backend, *, release: Release, objects: list[dict]) -> None:
+    """Before anything is applied: every object is namespaced as the cluster serves it (discovery, so custom
+    resources count: a cluster-scoped one would escape the namespace), and none exists already without
+    this release's label (it belongs to another release, the portal or someone's kubectl; Helm refuses
+    such "invalid ownership metadata" too, rather than take the object over and delete it on uninstall)."""
+    for obj in objects:
+        if not backend.namespaced(obj["apiVersion"], obj["kind"]):
+            raise InvalidInput(f"{obj['kind']} '{obj['metadata']['name']}' is cluster-scoped in this cluster; "
+                               "releases may only create objects in their namespace; nothing was applied.",
+                               code="cluster_scoped_object", kind=obj["kind"], name=obj["metadata"]["name"])
+    owner = str(release.pk)
+    for obj in objects:
+        meta = obj["metadata"]
+        live = backend.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+        if live is None:
+            continue
+        held = ((live.get("metadata") or {}).get("labels") or {}).get(render.RELEASE_LABEL)
+        if held != owner:
+            whose = f"release {held}" if held else "no release (the portal or another tool made it)"
+            raise Conflict(f"{obj['kind']} '{meta['name']}' already exists in namespace '{meta.get('namespace')}' "
+                           f"and belongs to {whose}; a release only changes objects it created. Nothing was "
+                           "applied.", code="object_not_owned", kind=obj["kind"], name=meta["name"],
+                           owner_release=held or None)
 
 
 def _preflight(*, operation: Operation, release: Release, revision: ReleaseRevision) -> ReleaseRevision:
@@ -418,10 +499,13 @@ def _preflight(*, operation: Operation, release: Release, revision: ReleaseRevis
                            namespace=release.namespace.name)
     except BackendUnavailable as exc:  # helm timed out: worth another attempt, not a failure
         raise BackendTransientError(exc.detail, system="helm") from None
+    actor = operation.actor or revision.actor
+    require_rbac_role(actor, release.tenant, objects)
     current = {} if revision.kind == Kind.INSTALL else release_requests(release)
     text = render.manifest_text(objects)
     with transaction.atomic():
-        quota_check(tenant=release.tenant, actor=operation.actor or revision.actor, requested=render.requests(objects),
+        quota_check(tenant=release.tenant, actor=actor,
+                    requested=manifest_requests(objects, cluster_id=release.namespace.cluster_id),
                     current=current, release_id=release.pk)
         ReleaseRevision.objects.filter(pk=revision.pk, manifest="").update(
             manifest=text, manifest_digest=render.manifest_digest(text) if text else "", kinds=_kinds(objects))

@@ -23,6 +23,7 @@ from backends.errors import BackendPermanentError
 from bluedock_portal.errors import InvalidInput, PermissionDenied
 from tenants.models import AuditEvent, Tenant
 from tenants.services.audit import audit_record
+from tenants.services.tenants import tenant_ensure_active
 
 from .catalog import apps_refresh_latest
 
@@ -68,8 +69,7 @@ def chart_upload(*, tenant: Tenant, data: bytes, actor) -> AppVersion:
     """A tenant's upload: validated, stored as a draft in the tenant's upload store."""
     if not permissions.can_publish(actor, tenant):
         raise PermissionDenied(f"You need the publisher role on '{tenant.full_slug}' to upload charts.")
-    if not tenant.is_active:
-        raise InvalidInput(f"Tenant '{tenant.full_slug}' is suspended.", code="tenant_suspended")
+    tenant_ensure_active(tenant)  # 409 tenant_suspended for the tenant or any ancestor
     try:
         info, checked = chart_validate(data=data)
     except InvalidInput as exc:
