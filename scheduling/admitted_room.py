@@ -12,6 +12,8 @@ pods is left ungated are another request instead (cycle._made_again), which wait
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from scheduling.engine.model import State
 
 from .gangs import per_pod
@@ -45,6 +47,34 @@ def ungatable(group: dict, admitted: dict[str, int]) -> list:
     return out
 
 
+def running_demand(group: dict) -> dict[str, int]:
+    """What the group's running pods (ungated, not leaving) ask, in the engine's resources."""
+    resources = tuple(group["demand"])
+    total = dict.fromkeys(resources, 0)
+    for pod in live(group):
+        for r, q in per_pod(pod, resources).items():
+            total[r] += q
+    return total
+
+
+def count_what_runs(state: State, groups: dict, shrunk: Ledger) -> State:
+    """Hold what an admitted request's pods run beyond its admission: the cycle never ungates that
+    much, so someone else removed their gates (Kubernetes' edit role allows it). As for pods made
+    without the gate (adoption.py), the engine counts what runs — its tenant's share grows, and
+    owners can take it back — rather than not seeing it. A shrunk gang's surplus is evicted instead
+    (shrinks.py)."""
+    widened = {}
+    for key, alloc in state.allocations.items():
+        g = groups.get(key)
+        if g is None or alloc.terminating or key in shrunk.gangs:
+            continue
+        running = running_demand(g)
+        if any(q > alloc.demand.get(r, 0) for r, q in running.items()):
+            widened[key] = replace(alloc, demand={**alloc.demand, **{r: max(q, alloc.demand.get(r, 0))
+                                                                     for r, q in running.items()}})
+    return replace(state, allocations={**state.allocations, **widened}) if widened else state
+
+
 def rows(state: State, groups: dict, shrunk: Ledger, before: dict) -> dict[str, dict]:
     """The word of each admitted gang holding pods back: how many it runs and why the rest wait;
     and of each that held pods back when the pass began (``before``: the request rows by key) and
@@ -58,7 +88,13 @@ def rows(state: State, groups: dict, shrunk: Ledger, before: dict) -> dict[str, 
         running = len(live(g))
         ungated = len(ungatable(g, alloc.demand)) if g["gated"] else 0
         waiting = sum(1 for p in g["gated"] if not p.deleting) - ungated
-        if waiting > 0:
+        asked = state.requests[key].demand
+        if any(q > asked.get(r, 0) for r, q in running_demand(g).items()):
+            out[key] = {"message": f"Running {running} pods of gang {key}, more than it was admitted for: someone "
+                                   f"removed the admission gate of pods beyond its admission. They count against its "
+                                   f"tenant's share as they run.",
+                        "facts": {"request": key, "pods": running, "beyond_admission": True}}
+        elif waiting > 0:
             runs = running + ungated
             others = "other pod stays" if waiting == 1 else "other pods stay"
             out[key] = {"message": f"Running {runs} of {runs + waiting} pods: gang {key} is admitted once, for what it "

@@ -165,6 +165,7 @@ def _pass(cluster: Cluster, now: int) -> dict:
     for key in replaced:  # a hold kept the old pod's admission gated; the new pod has none yet
         shrunk.holds.pop(key, None)
     state = shrinks.settle(shrunk, state, groups, now)
+    state = admitted_room.count_what_runs(state, groups, shrunk)
     clock.lap("observe")
     # The pass and the persistence of its explained decisions, with the cyclic collector paused
     # (engine.collector_paused): explaining thousands of decisions builds as many long-lived
@@ -339,15 +340,18 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str],
         leaf = leaf_of_tenant.get(g["tenant"])
         if leaf is None or key in state.requests:
             continue
-        if g["gated"] and len(g["members"]) < g["size"]:
+        runs = running_unadmitted(g)
+        if g["gated"] and len(g["members"]) < g["size"] and not runs:
             continue  # a gang is one request only once all its pods exist
         for note in g["notes"]:  # once, when the request is made; the request row keeps showing them
             log.warning("%s: %s", key, note)
-        request = Request(id=key, leaf=leaf, demand=g["demand"], priority=g["priority"], created_at=g["created"],
-                          reclaim_grace=g["grace"], elastic_min=g["elastic_min"],
-                          gates=g.get("checks", ()) if g["gated"] else ())
-        # Pods that run hold what they ask whatever gates the others still carry: adopted, all of them.
-        (new if g["gated"] and not running_unadmitted(g) else adopted).append(request)
+        # Pods that run without an admission are adopted for what they hold, and only that: pods of
+        # theirs still gated stay so, held back beyond it (admitted_room.py), not admitted along.
+        demand = admitted_room.running_demand(g) if g["gated"] and runs else g["demand"]
+        request = Request(id=key, leaf=leaf, demand=demand, priority=g["priority"], created_at=g["created"],
+                          reclaim_grace=g["grace"], elastic_min=None if runs else g["elastic_min"],
+                          gates=() if runs else g.get("checks", ()) if g["gated"] else ())
+        (adopted if runs or not g["gated"] else new).append(request)
     return engine.submit(state, new), released, adopted
 
 

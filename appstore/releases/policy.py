@@ -21,7 +21,12 @@ RBAC_KINDS = frozenset({"Role", "RoleBinding"})
 # The ClusterRoles a tenant admin's own binding already includes (the user-facing roles of Kubernetes).
 BINDABLE_CLUSTER_ROLES = frozenset({"admin", "edit", "view"})
 # Resources whose writing would undo the portal's hold on the namespace (quota, defaults, who may do what).
-PROTECTED_RESOURCES = frozenset({"resourcequotas", "limitranges", "roles", "rolebindings", "*"})
+# ``namespaces`` too: a request on namespaces/<X> counts as in namespace X, so a Role in X can let its
+# holder relabel or delete X itself, which the admin ClusterRole only reads.
+PROTECTED_RESOURCES = frozenset({"resourcequotas", "limitranges", "roles", "rolebindings", "namespaces", "*"})
+# Kubernetes' own identities: a binding to system:authenticated or system:unauthenticated opens the
+# namespace to every user (or to anyone), and system:serviceaccounts:<ns> to another namespace's pods.
+SYSTEM_SUBJECT_PREFIX = "system:"
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "*"})
 # Verbs that exist to step over RBAC's escalation check.
 ESCALATING_VERBS = frozenset({"escalate", "bind", "impersonate"})
@@ -77,11 +82,19 @@ def check_rbac(obj: dict, *, namespace: str) -> None:
             raise PolicyError("rbac_invalid", f"RoleBinding '{name}': roleRef.kind must be Role or ClusterRole",
                               **facts)
         for subject in obj.get("subjects") or []:
-            if isinstance(subject, dict) and subject.get("kind") == "ServiceAccount" and \
-                    subject.get("namespace") not in (None, "", namespace):
+            if not isinstance(subject, dict):
+                raise PolicyError("rbac_invalid", f"RoleBinding '{name}': every subject must be a mapping", **facts)
+            if subject.get("kind") == "ServiceAccount" and subject.get("namespace") not in (None, "", namespace):
                 raise PolicyError("rbac_escalation", f"RoleBinding '{name}' grants to a ServiceAccount of namespace "
                                   f"'{subject.get('namespace')}'; a release may bind only its own namespace's",
                                   **facts)
+            subject_name = str(subject.get("name") or "")
+            own = (subject_name.startswith(f"{SYSTEM_SUBJECT_PREFIX}serviceaccount:{namespace}:")
+                   or subject_name == f"{SYSTEM_SUBJECT_PREFIX}serviceaccounts:{namespace}")
+            if subject.get("kind") in ("User", "Group") and subject_name.startswith(SYSTEM_SUBJECT_PREFIX) and not own:
+                raise PolicyError("rbac_escalation", f"RoleBinding '{name}' grants to {subject.get('kind')} "
+                                  f"'{subject_name}', one of Kubernetes' own identities; a release may bind only "
+                                  "users, groups and service accounts of its own namespace", **facts)
         return
     for rule in obj.get("rules") or []:
         if not isinstance(rule, dict):

@@ -296,6 +296,11 @@ def _container_requests(container: dict, obj: dict, default_request: dict[str, i
         raise RenderError("invalid_quantity", f"{obj['kind']} '{obj['metadata']['name']}', container "
                           f"'{str(container.get('name', ''))[:63]}': {exc}", kind=obj["kind"],
                           name=obj["metadata"]["name"]) from None
+    negative = sorted(key for key, value in result.items() if value < 0)
+    if negative:  # the API server refuses them, but only once the objects sorted before are applied
+        raise RenderError("invalid_quantity", f"{obj['kind']} '{obj['metadata']['name']}', container "
+                          f"'{str(container.get('name', ''))[:63]}': negative {', '.join(negative)}; requests and "
+                          "limits are at least 0", kind=obj["kind"], name=obj["metadata"]["name"])
     for key, value in (default_request or {}).items():
         result.setdefault(key, value)
     return result

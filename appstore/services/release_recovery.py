@@ -69,9 +69,13 @@ def release_retry(*, actor, release: Release) -> Operation:
             code="release_not_failed",
             release_status=release.status,
         )
-    objects = render.split(latest.manifest) if latest.manifest and latest.kind != ReleaseRevision.Kind.UNINSTALL \
-        else []
-    require_rbac_role(actor, release.tenant, objects)
+    try:
+        objects = render.split(latest.manifest) if latest.manifest and latest.kind != ReleaseRevision.Kind.UNINSTALL \
+            else []
+    except render.RenderError as exc:  # a revision stored before today's rules on objects
+        raise InvalidInput(f"Revision {latest.revision} cannot be applied again: {exc.detail}", code=exc.code,
+                           revision=latest.revision) from None
+    require_rbac_role(actor, release.tenant, objects, release=release)
     with transaction.atomic():
         if objects:  # a deferred revision without a manifest runs its whole pre-flight in the worker
             current = {} if latest.kind == ReleaseRevision.Kind.INSTALL else release_requests(release)

@@ -25,6 +25,9 @@ desired state, so running it again — a Celery retry after a transient error, o
 
 from __future__ import annotations
 
+import contextlib
+import json
+
 import yaml
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -73,14 +76,25 @@ def _require_active(tenant) -> None:
     tenant_ensure_active(tenant)
 
 
-def require_rbac_role(actor, tenant, objects: list[dict]) -> None:
-    """Roles and RoleBindings grant access in the namespace: only tenant admins may install them
-    (``policy.check_rbac`` has already refused what would grant more than a tenant admin holds)."""
-    found = policy.rbac_objects(objects)
+def require_rbac_role(actor, tenant, objects: list[dict], *, release: Release | None = None) -> None:
+    """Roles and RoleBindings grant access in the namespace: only tenant admins may install or change
+    them (``policy.check_rbac`` has already refused what would grant more than a tenant admin holds).
+    Those ``release`` already runs exactly so do not count: a member may change a release's values
+    without its RBAC changing."""
+    deployed = set()
+    if release is not None:
+        current = release.revisions.filter(revision=release.current_revision).values_list("manifest", flat=True).first()
+        with contextlib.suppress(render.RenderError):
+            deployed = {_canonical(o) for o in render.split(current or "") if policy.is_rbac(o)}
+    found = policy.rbac_objects([o for o in objects if _canonical(o) not in deployed])
     if found and not access_for(actor).has_role(tenant, Role.TENANT_ADMIN):
         raise PermissionDenied(f"The release creates {', '.join(found[:5])}; only a tenant admin of "
                                f"'{tenant.full_slug}' may install RBAC objects.", code="rbac_requires_tenant_admin",
                                objects=found)
+
+
+def _canonical(obj: dict) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
 
 
 def _require_installable(release_app_id: int | None, version: AppVersion) -> None:
@@ -198,7 +212,9 @@ def _start(*, release: Release, actor, kind: str, version: AppVersion, user_valu
         actor=actor if actor is not None and actor.is_authenticated else None)
     audit_record(actor=actor, action=f"appstore.release_{kind}", target=release, tenant=release.tenant,
                  after={"revision": number, "app_version": version.pk, "version": version.version,
-                        "values": user_values or {}, "operation": operation.pk,
+                        # Keys only: audit events are read by the tenant's viewers, who may not read values
+                        # (the revision keeps them for its members: releases.redact).
+                        "values": redact.values(user_values or {}), "operation": operation.pk,
                         **({"deferred": True} if objects is None else {})})
     return operation
 
@@ -224,6 +240,9 @@ def release_install(*, actor, namespace: Namespace, name: str, app_version: AppV
     tenant = namespace.tenant
     _require_member(actor, tenant)
     _require_active(tenant)
+    if namespace.state == Namespace.State.DELETING:
+        raise Conflict(f"Namespace '{namespace.name}' is being deleted: nothing new is installed in it.",
+                       code="namespace_deleting")
     _require_plain_values(values)
     request = fingerprint("install", namespace=namespace.pk, name=name, app_version=app_version.pk,
                           values=values or {})
@@ -292,7 +311,7 @@ def release_upgrade(*, actor, release: Release, app_version: AppVersion | None =
                                    user_values=user_values),
                            release_name=release.name, release_id=release.pk, tenant_id=release.tenant_id,
                            namespace=release.namespace.name)
-        require_rbac_role(actor, release.tenant, objects)
+        require_rbac_role(actor, release.tenant, objects, release=release)
     return _queue(release=release, actor=actor, kind=Kind.UPGRADE, version=version, user_values=user_values,
                   objects=objects, description=f"Upgrade to {version.version} complete",
                   idempotency_key=idempotency_key, request=request)
@@ -333,8 +352,12 @@ def release_rollback(*, actor, release: Release, revision: int = 0, idempotency_
         return operation
     _require_unlocked(release)
     target = _revision_to(release, revision)
-    objects = render.split(target.manifest)
-    require_rbac_role(actor, release.tenant, objects)
+    try:
+        objects = render.split(target.manifest)
+    except render.RenderError as exc:  # a revision stored before today's rules on objects
+        raise InvalidInput(f"Revision {target.revision} cannot be applied again: {exc.detail}", code=exc.code,
+                           revision=target.revision) from None
+    require_rbac_role(actor, release.tenant, objects, release=release)
     return _queue(release=release, actor=actor, kind=Kind.ROLLBACK, version=target.app_version,
                   user_values=target.user_values, objects=objects,
                   description=f"Rolled back to {target.revision}", idempotency_key=idempotency_key, request=request)
@@ -427,7 +450,10 @@ def _apply(operation: Operation) -> dict:
         revision = _preflight(operation=operation, release=release, revision=revision)
     backend = cluster_backend(release.namespace.cluster)
     namespace = release.namespace.name
-    desired = render.split(revision.manifest) if revision.kind != Kind.UNINSTALL else []
+    try:
+        desired = render.split(revision.manifest) if revision.kind != Kind.UNINSTALL else []
+    except render.RenderError as exc:  # a revision stored before today's rules on objects
+        raise InvalidInput(f"Revision {revision.revision} cannot be applied: {exc.detail}", code=exc.code) from None
     _check_cluster(backend, release=release, objects=desired)
     steps = len(desired) + 1
     applied = []
@@ -456,8 +482,15 @@ def _check_cluster(backend, *, release: Release, objects: list[dict]) -> None:
     """Before anything is applied: every object is namespaced as the cluster serves it (discovery, so custom
     resources count: a cluster-scoped one would escape the namespace), and none exists already without
     this release's label (it belongs to another release, the portal or someone's kubectl; Helm refuses
-    such "invalid ownership metadata" too, rather than take the object over and delete it on uninstall)."""
+    such "invalid ownership metadata" too, rather than take the object over and delete it on uninstall).
+    The policy of ``render.prepare`` runs again here, on every path: a revision stored before a rule
+    existed (a rollback, a retry) is held to today's rules."""
     for obj in objects:
+        try:
+            policy.check_reserved(obj)
+            policy.check_rbac(obj, namespace=release.namespace.name)
+        except policy.PolicyError as exc:
+            raise InvalidInput(f"{exc.detail}; nothing was applied.", code=exc.code, **exc.facts) from None
         if not backend.namespaced(obj["apiVersion"], obj["kind"]):
             raise InvalidInput(f"{obj['kind']} '{obj['metadata']['name']}' is cluster-scoped in this cluster; "
                                "releases may only create objects in their namespace; nothing was applied.",
@@ -500,7 +533,7 @@ def _preflight(*, operation: Operation, release: Release, revision: ReleaseRevis
     except BackendUnavailable as exc:  # helm timed out: worth another attempt, not a failure
         raise BackendTransientError(exc.detail, system="helm") from None
     actor = operation.actor or revision.actor
-    require_rbac_role(actor, release.tenant, objects)
+    require_rbac_role(actor, release.tenant, objects, release=None if revision.kind == Kind.INSTALL else release)
     current = {} if revision.kind == Kind.INSTALL else release_requests(release)
     text = render.manifest_text(objects)
     with transaction.atomic():

@@ -99,10 +99,10 @@ def _require_issued_to_portal(token: str) -> None:
     answer = response.json()
     if not isinstance(answer, dict) or answer.get("active") is not True:
         raise exceptions.AuthenticationFailed("The bearer token is not active.")
+    # Whose token it is: client_id (RFC 7662), or azp where a provider names the client that way. Not
+    # ``aud``: providers add other clients to it (Keycloak does for a token carrying their roles).
     trusted = {settings.OIDC_RP_CLIENT_ID, *settings.OIDC_API_CLIENTS}
-    audience = answer.get("aud")
-    audiences = set(audience) if isinstance(audience, list) else {audience}
-    if answer.get("client_id") not in trusted and not audiences & trusted:
+    if answer.get("client_id", answer.get("azp")) not in trusted:
         raise exceptions.AuthenticationFailed(
             "The bearer token was issued to another client; the portal takes tokens issued to it "
             "(OIDC_RP_CLIENT_ID) or to a client listed in OIDC_API_CLIENTS.")

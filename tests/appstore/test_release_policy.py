@@ -69,6 +69,14 @@ def test_the_portals_quota_defaults_policy_and_bindings_cannot_be_rendered(manif
     role({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["rolebindings"], "verbs": ["create"]}),
     role({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}),
     role({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["escalate"]}),
+    # a Role in X covers namespaces/X itself: relabel or delete the namespace
+    role({"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch", "delete"]}),
+    # Kubernetes' own identities: everyone, anyone, or another namespace's pods
+    binding("ClusterRole", "edit", subjects=[{"kind": "Group", "name": "system:unauthenticated"}]),
+    binding("ClusterRole", "view", subjects=[{"kind": "Group", "name": "system:authenticated"}]),
+    binding("Role", "r", subjects=[{"kind": "Group", "name": "system:serviceaccounts:team-b"}]),
+    binding("Role", "r", subjects=[{"kind": "User", "name": "system:serviceaccount:team-b:default"}]),
+    binding("Role", "r", subjects=[{"kind": "User", "name": "system:kube-controller-manager"}]),
 ])
 def test_rbac_that_grants_more_than_a_tenant_admin_holds_is_refused(manifest):
     assert refused([manifest]).code == "rbac_escalation"
@@ -77,6 +85,8 @@ def test_rbac_that_grants_more_than_a_tenant_admin_holds_is_refused(manifest):
 @pytest.mark.parametrize("manifest", [
     binding("ClusterRole", "view"), binding("ClusterRole", "edit"), binding("ClusterRole", "admin"),
     binding("Role", "r", subjects=[{"kind": "ServiceAccount", "name": "default"}]),
+    binding("Role", "r", subjects=[{"kind": "User", "name": "system:serviceaccount:team-a:default"}]),
+    binding("Role", "r", subjects=[{"kind": "Group", "name": "system:serviceaccounts:team-a"}]),
     role({"apiGroups": [""], "resources": ["configmaps", "pods"], "verbs": ["get", "list", "watch"]}),
     role({"apiGroups": [""], "resources": ["resourcequotas"], "verbs": ["get", "list"]}),
 ])
@@ -162,7 +172,8 @@ def test_a_daemonset_counts_a_pod_per_matching_node_when_the_nodes_are_known():
 
 
 # --- bad input is an error with a code, never an exception of another kind ---------------------
-@pytest.mark.parametrize("cpu", ["lots", "NaN", "Infinity", "-Infinity", "1e1000000", "1_000", "", "0x10"])
+@pytest.mark.parametrize("cpu", ["lots", "NaN", "Infinity", "-Infinity", "1e1000000", "1_000", "", "0x10",
+                                 "-100", "-1m"])
 def test_bad_quantities_are_invalid_quantity(cpu):
     error = refused([obj("Deployment", template={"spec": pod_spec({"requests": {"cpu": cpu}})})])
     assert error.code == "invalid_quantity" and error.facts["name"] == "x"

@@ -16,7 +16,7 @@ from scheduling.models import Binding, EngineSnapshot, SchedulingRequest
 from scheduling.selectors import waiting_list
 from scheduling.snapshot import GATE, state_from_json
 from tenants.models import Membership
-from tests.scheduling.seed import cycle_until, gated, running, setup_seed, terminating
+from tests.scheduling.seed import cycle_until, deployment, gated, running, setup_seed, terminating
 from tests.servers.sandbox import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -220,3 +220,44 @@ UNGATABLE = [  # (what the request was admitted for, the gang's pods, the pods u
 @pytest.mark.parametrize(("admitted", "pods", "ungated"), [u[1:] for u in UNGATABLE], ids=[u[0] for u in UNGATABLE])
 def test_which_gated_pods_an_admission_covers(admitted, pods, ungated):
     assert [p.name for p in ungatable(_group(*pods), admitted)] == ungated
+
+
+def test_pods_someone_else_ungates_beyond_a_gangs_admission_count_as_they_run(sandbox_api, operator, api):
+    """The cycle never ungates beyond an admission, but a member with Kubernetes' edit role can:
+    what runs is counted (owners can take it back), not left unseen."""
+    cluster, backend, tenants = _gang_of_two_running(sandbox_api, operator)
+    backend.apply(_member("w-2", "t1-apps", "train", 3))
+    wait_for(lambda: gated(backend, "t1-apps") == 1, timeout=10)
+    scheduling_cycle(cluster=cluster)
+    backend.remove_scheduling_gate("t1-apps", "w-2", GATE)
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 3)
+    scheduling_cycle(cluster=cluster)
+
+    assert _admitted(cluster, "t1-apps/train")["cpu"] == 3000
+    row = SchedulingRequest.objects.get(key="t1-apps/train")
+    assert row.message == ("Running 3 pods of gang t1-apps/train, more than it was admitted for: someone removed the "
+                           "admission gate of pods beyond its admission. They count against its tenant's share as "
+                           "they run.")
+    share = api(operator).get(f"/api/v1/tenants/{tenants['t1'].pk}/share/").json()["clusters"][0]
+    assert share["used"]["cpu"] == 3000
+
+
+def test_one_pod_ungated_by_someone_else_does_not_admit_its_waiting_gang(sandbox_api, operator):
+    """T2 is at its borrow limit, so its new gang of three waits; a member removes one pod's gate.
+    That pod is adopted for what it holds; the gang's other pods stay gated."""
+    cluster, backend, tenants = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    backend.apply(deployment("web", "t1-apps", 4))
+    backend.apply(deployment("batch", "t2-apps", 12))
+    cycle_until(cluster, lambda: running(backend, "t1-apps") == 4 and running(backend, "t2-apps") == 12)
+    for i in range(3):
+        backend.apply(_member(f"g-{i}", "t2-apps", "more", 3))
+    cycle_until(cluster, lambda: SchedulingRequest.objects.filter(key="t2-apps/more", state="Pending").exists())
+    backend.remove_scheduling_gate("t2-apps", "g-0", GATE)
+
+    for _ in range(2):
+        scheduling_cycle(cluster=cluster)
+
+    assert _admitted(cluster, "t2-apps/more")["cpu"] == 1000
+    assert {p.name for p in backend.list_pods("t2-apps") if GATE in p.scheduling_gates} == {"g-1", "g-2"}
+    row = SchedulingRequest.objects.get(key="t2-apps/more")
+    assert row.state == "Admitted" and "its 2 other pods stay gated" in row.message
