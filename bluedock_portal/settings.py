@@ -115,6 +115,13 @@ TENANT_MAX_DEPTH = env_int("TENANT_MAX_DEPTH", 5, minimum=1, maximum=30)
 # Prefixes the clusters' authenticators add to portal identities (like --oidc-username-prefix).
 KUBERNETES_USER_PREFIX = env_str("KUBERNETES_USER_PREFIX", "")
 KUBERNETES_GROUP_PREFIX = env_str("KUBERNETES_GROUP_PREFIX", "")
+# The name a user's RoleBindings give them: what the clusters' authenticator takes as the username
+# (--oidc-username-claim). "username" is the portal's, which an SSO user gets from the IdP at first
+# login, with "-2" added when taken; "sub" (or "email") names exactly the IdP account that signs in.
+KUBERNETES_USERNAME_CLAIM = env_str("KUBERNETES_USERNAME_CLAIM", "username")
+if KUBERNETES_USERNAME_CLAIM not in ("username", "sub", "email"):
+    raise ImproperlyConfigured(
+        f"KUBERNETES_USERNAME_CLAIM must be username, sub or email, got {KUBERNETES_USERNAME_CLAIM!r}")
 # Container defaults stamped into every namespace's LimitRange (cpu millicores, memory MiB).
 NAMESPACE_DEFAULT_REQUEST = {"cpu": env_int("NAMESPACE_DEFAULT_CPU_REQUEST", 100, minimum=1),
                              "memory": env_int("NAMESPACE_DEFAULT_MEMORY_REQUEST", 128, minimum=1)}

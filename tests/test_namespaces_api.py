@@ -1,6 +1,7 @@
 import pytest
 
-from tenants.models import AuditEvent, Cluster, Namespace
+from tenants.models import AuditEvent, Cluster, Membership, Namespace, OidcIdentity
+from tenants.services.provisioning import namespace_facts
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +206,24 @@ def test_whole_number_filters_still_filter(api, alice, tree, cluster):
     names = [n["name"] for n in api(alice).get(f"/api/v1/namespaces/?tenant={tree['a_dev'].pk}").json()["results"]]
     assert names == ["a-dev"]
     assert api(alice).get("/api/v1/tenants/?depth=3").json()["results"][0]["full_slug"] == "org/a/dev"
+
+
+@pytest.mark.parametrize(("claim", "expected"), [
+    ("username", {"alice", "bob-2"}),
+    ("sub", {"alice", "u-77"}),  # alice has no SSO identity: her portal username
+    ("email", {"alice@example.test", "bob@idp.example"}),
+], ids=["username", "sub", "email"])
+def test_role_bindings_name_users_as_the_clusters_know_them(tree, cluster, alice, make_user, settings, claim, expected):
+    """An SSO user whose IdP name was taken in the portal is "bob-2" here while the cluster's
+    authenticator sees "bob": bound by username, the IdP's bob would get the local bob's rights."""
+    settings.KUBERNETES_USERNAME_CLAIM = claim
+    alice.email = "alice@example.test"
+    alice.save()
+    sso = make_user("bob-2")
+    sso.email = "bob@idp.example"
+    sso.save()
+    OidcIdentity.objects.create(user=sso, issuer="https://idp.example", subject="u-77")
+    Membership.objects.create(tenant=tree["a"], user=sso, role="member")
+    namespace = Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="team-a-1")
+    users = {b.subject_name for b in namespace_facts(namespace).bindings if b.subject_kind == "User"}
+    assert expected <= users and ({"bob-2"} - expected).isdisjoint(users)  # (bob, of the tree, is bound too)

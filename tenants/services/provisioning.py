@@ -8,6 +8,7 @@ without the managed label. It may be interrupted at any point and simply run aga
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,16 +31,36 @@ def namespace_facts(namespace: Namespace) -> d.NamespaceFacts:
             .values_list("resource", "limit"):
         hard[resource] = min(limit, hard.get(resource, limit))
     bindings = []
-    for entry in selectors.membership_effective_list(tenant=tenant):
+    entries = selectors.membership_effective_list(tenant=tenant)
+    kube_names = kubernetes_usernames([e["subject"]["name"] for e in entries if e["subject"]["type"] == "user"])
+    for entry in entries:
         subject = entry["subject"]
         if subject["type"] == "user":
-            bindings.append(d.Binding(entry["role"], "User", settings.KUBERNETES_USER_PREFIX + subject["name"]))
+            name = settings.KUBERNETES_USER_PREFIX + kube_names[subject["name"]]
+            bindings.append(d.Binding(entry["role"], "User", name))
         else:
             bindings.append(d.Binding(entry["role"], "Group", settings.KUBERNETES_GROUP_PREFIX + subject["name"]))
     return d.NamespaceFacts(
         name=namespace.name, tenant_id=tenant.pk, tenant_path=tenant.full_slug,
         keystone_project_id=tenant.keystone_project_id or "", quota_hard=hard, bindings=tuple(bindings),
         default_request=settings.NAMESPACE_DEFAULT_REQUEST, default_limit=settings.NAMESPACE_DEFAULT_LIMIT)
+
+
+def kubernetes_usernames(usernames: list[str]) -> dict[str, str]:
+    """Portal username → the name the clusters know the user by (KUBERNETES_USERNAME_CLAIM). A user
+    without an SSO identity (or an email, for "email") keeps the portal username."""
+    claim = settings.KUBERNETES_USERNAME_CLAIM
+    names = {name: name for name in usernames}
+    if claim == "username" or not usernames:
+        return names
+    for user in get_user_model().objects.filter(username__in=usernames).prefetch_related("oidc_identities"):
+        if claim == "sub":
+            identity = min(user.oidc_identities.all(), key=lambda i: i.pk, default=None)
+            if identity is not None:
+                names[user.username] = identity.subject
+        elif user.email:
+            names[user.username] = user.email
+    return names
 
 
 def namespace_reconcile(*, namespace: Namespace, progress=None) -> dict:
