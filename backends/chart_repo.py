@@ -15,6 +15,7 @@ from urllib.parse import urljoin
 import requests
 from django.conf import settings
 
+from .egress import guarded_session
 from .errors import BackendPermanentError, BackendTransientError
 
 SYSTEM = "chart_repo"
@@ -44,8 +45,9 @@ def chart_url(base_url: str, url: str) -> str:
 def fetch(url: str, *, auth: RepoAuth = RepoAuth(), max_bytes: int) -> bytes:
     with _verify(auth.ca_bundle) as verify:
         try:
-            with requests.get(url, auth=(auth.username, auth.password) if auth.username else None, stream=True,
-                              timeout=settings.APPSTORE_HTTP_TIMEOUT, verify=verify) as response:
+            with guarded_session(SYSTEM) as session, session.get(
+                    url, auth=(auth.username, auth.password) if auth.username else None, stream=True,
+                    timeout=settings.APPSTORE_HTTP_TIMEOUT, verify=verify) as response:
                 _check_status(response, url)
                 chunks, total = [], 0
                 for chunk in response.iter_content(64 * 1024):

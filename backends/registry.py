@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 import requests
 from django.conf import settings
 
+from .egress import guarded_session
 from .errors import BackendPermanentError, BackendTransientError
 
 SYSTEM = "registry"
@@ -39,7 +40,7 @@ class RegistryClient:
 
     def __init__(self, base_url: str, *, username: str = "", password: str = "", verify: bool | str = True) -> None:
         self.base_url = base_url.rstrip("/")
-        self.session = requests.Session()
+        self.session = guarded_session(SYSTEM)  # a tenant names the registry: egress.py
         self.session.verify = verify
         if username:
             self.session.auth = (username, password)

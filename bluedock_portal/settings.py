@@ -4,6 +4,7 @@ Defaults suit a laptop (``make run``); production differs only by environment
 variables, all listed in ``.env.example``.
 """
 
+import ipaddress
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -156,6 +157,15 @@ APPSTORE_MAX_RATIO = env_int("APPSTORE_MAX_RATIO", 100, minimum=2)
 # Repository sync: the largest index.yaml accepted, the HTTP timeout, the beat interval.
 APPSTORE_INDEX_MAX_BYTES = env_int("APPSTORE_INDEX_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 APPSTORE_HTTP_TIMEOUT = env_int("APPSTORE_HTTP_TIMEOUT", 20, minimum=1, maximum=300)
+# Networks the workers never connect to for tenants' repositories and registries (backends/egress.py):
+# link-local (the cloud's metadata service) and unspecified by default; add internal ranges to taste.
+EGRESS_BLOCKED_NETWORKS = env_list("EGRESS_BLOCKED_NETWORKS", ["169.254.0.0/16", "fe80::/10", "0.0.0.0/8", "::/128",
+                                                               "fd00:ec2::254/128"])
+for _network in EGRESS_BLOCKED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"EGRESS_BLOCKED_NETWORKS: {_network!r} is not a network, e.g. 10.0.0.0/8") from None
 
 # --- OIDC single sign-on ------------------------------------------------------------------
 OIDC_ENABLED = env_bool("OIDC_ENABLED", False)
