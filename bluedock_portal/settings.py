@@ -116,6 +116,9 @@ TENANT_MAX_DEPTH = env_int("TENANT_MAX_DEPTH", 5, minimum=1, maximum=30)
 # Prefixes the clusters' authenticators add to portal identities (like --oidc-username-prefix).
 KUBERNETES_USER_PREFIX = env_str("KUBERNETES_USER_PREFIX", "")
 KUBERNETES_GROUP_PREFIX = env_str("KUBERNETES_GROUP_PREFIX", "")
+# The platform's own namespaces, refused to tenants like kube-* and default (namespaces.is_reserved).
+RESERVED_NAMESPACES = env_list("RESERVED_NAMESPACES", ["cert-manager", "ingress-nginx", "monitoring", "logging",
+                                                       "bluedock", "bluedock-system"])
 # The name a user's RoleBindings give them: what the clusters' authenticator takes as the username
 # (--oidc-username-claim). "username" is the portal's, which an SSO user gets from the IdP at first
 # login, with "-2" added when taken; "sub" (or "email") names exactly the IdP account that signs in.

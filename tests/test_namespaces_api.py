@@ -39,6 +39,7 @@ def test_member_cannot_create_namespaces(api, bob, tree, cluster):
     ({"name": "kube-node-lease"}, "namespace_reserved", "reserved for the cluster itself"),
     ({"name": "default"}, "namespace_reserved", "reserved for the cluster itself"),
     ({"name": "openshift-monitoring"}, "namespace_reserved", "reserved for the cluster itself"),
+    ({"name": "cert-manager"}, "namespace_reserved", "the platform's own namespaces"),  # RESERVED_NAMESPACES
 ])
 def test_bad_namespace_requests(api, alice, tree, cluster, body, code, message):
     Namespace.objects.create(tenant=tree["a"], cluster=cluster, name="taken")

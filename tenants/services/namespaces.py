@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from bluedock_portal.errors import Conflict, InvalidInput, PermissionDenied
@@ -21,7 +22,9 @@ RESERVED_PREFIXES = ("kube-", "openshift")
 
 
 def is_reserved(name: str) -> bool:
-    return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES)
+    """Kubernetes' own, and the platform's (``RESERVED_NAMESPACES``: cert-manager, ingress-nginx,
+    monitoring… — names an operator will install into, which a tenant must not claim first)."""
+    return name in RESERVED_NAMES or name.startswith(RESERVED_PREFIXES) or name in settings.RESERVED_NAMESPACES
 
 
 # The app store's releases point at their namespace (PROTECT). They are reached through the reverse
@@ -57,8 +60,9 @@ def namespace_create(*, tenant: Tenant, cluster: Cluster, name: str, actor) -> N
         raise PermissionDenied(f"You need the tenant-admin role on '{tenant.full_slug}' to create namespaces.")
     tenant_ensure_active(tenant)
     if is_reserved(name):
-        raise InvalidInput(f"Namespace '{name}' is reserved for the cluster itself: 'default' and names starting with "
-                           f"'kube-' or 'openshift' are not given to tenants.", code="namespace_reserved", field="name")
+        raise InvalidInput(f"Namespace '{name}' is reserved for the cluster itself: 'default', names starting with "
+                           f"'kube-' or 'openshift' and the platform's own namespaces are not given to tenants.",
+                           code="namespace_reserved", field="name")
     if not cluster.is_active:
         raise Conflict(f"Cluster '{cluster.name}' is not accepting new namespaces.", code="cluster_inactive")
     if Namespace.objects.filter(cluster=cluster, name=name).exists():
