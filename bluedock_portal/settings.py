@@ -186,6 +186,8 @@ OIDC_OP_LOGOUT_ENDPOINT = env_str("OIDC_OP_LOGOUT_ENDPOINT", "")
 # to a client in OIDC_API_CLIENTS: userinfo alone answers for a token of any client of the realm.
 OIDC_OP_INTROSPECTION_ENDPOINT = env_str("OIDC_OP_INTROSPECTION_ENDPOINT", "")
 OIDC_API_CLIENTS = env_list("OIDC_API_CLIENTS", [])
+# Seconds an accepted introspection answer is kept (0: ask the provider on every call).
+OIDC_INTROSPECTION_CACHE_SECONDS = env_int("OIDC_INTROSPECTION_CACHE_SECONDS", 60, minimum=0, maximum=3600)
 # The claim whose values become the user's groups (and so group memberships).
 OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
 OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")

@@ -151,6 +151,24 @@ def test_a_token_issued_to_another_application_of_the_realm_does_not_open_the_ap
     assert response.status_code == 200, response.text
 
 
+def test_an_accepted_token_is_introspected_once_a_while_not_on_every_call(sso, tree, team_a, settings,
+                                                                          monkeypatch):
+    token = sso.provider.access_token(login="u-1001", redirect_uri=f"{sso.url}/oidc/callback/")
+    calls, real_post = [], requests.post
+
+    def counting(url, *args, **kwargs):  # counts the calls the provider gets, and makes them
+        if url == settings.OIDC_OP_INTROSPECTION_ENDPOINT:
+            calls.append(url)
+        return real_post(url, *args, **kwargs)
+
+    monkeypatch.setattr(requests, "post", counting)
+    for _ in range(3):
+        response = requests.get(f"{sso.url}/api/v1/users/me/", headers={"Authorization": f"Bearer {token}"},
+                                timeout=15)
+        assert response.status_code == 200, response.text
+    assert len(calls) == 1
+
+
 def test_without_introspection_bearer_tokens_are_refused_with_a_reason(sso, tree, team_a, settings):
     token = sso.provider.access_token(login="u-1001", redirect_uri=f"{sso.url}/oidc/callback/")
     settings.OIDC_OP_INTROSPECTION_ENDPOINT = ""

@@ -1,5 +1,9 @@
+import hashlib
+import time
+
 import requests
 from django.conf import settings
+from django.core.cache import cache
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication, get_oidc_backend
 from requests import RequestException
@@ -87,6 +91,12 @@ def _require_issued_to_portal(token: str) -> None:
         raise exceptions.AuthenticationFailed(
             "This portal takes OIDC bearer tokens only once OIDC_OP_INTROSPECTION_ENDPOINT is set, so that it can "
             "tell whether a token was issued to it; use an API token ('Authorization: Token bdp_…').")
+    # A client calls the API many times with one token: its accepted answer is kept a short while
+    # (OIDC_INTROSPECTION_CACHE_SECONDS; a revoked token is taken that much longer), by the token's
+    # digest, never the token itself.
+    key = "oidc-introspected:" + hashlib.sha256(token.encode()).hexdigest()
+    if settings.OIDC_INTROSPECTION_CACHE_SECONDS and cache.get(key):
+        return
     data, auth = {"token": token, "token_type_hint": "access_token"}, None
     credentials = (settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET)
     if getattr(settings, "OIDC_TOKEN_USE_BASIC_AUTH", False):  # as the token endpoint is called
@@ -106,6 +116,12 @@ def _require_issued_to_portal(token: str) -> None:
         raise exceptions.AuthenticationFailed(
             "The bearer token was issued to another client; the portal takes tokens issued to it "
             "(OIDC_RP_CLIENT_ID) or to a client listed in OIDC_API_CLIENTS.")
+    if settings.OIDC_INTROSPECTION_CACHE_SECONDS:
+        keep, expires = settings.OIDC_INTROSPECTION_CACHE_SECONDS, answer.get("exp")
+        if isinstance(expires, int | float):  # never past the token's own expiry
+            keep = min(keep, int(expires - time.time()))
+        if keep > 0:
+            cache.set(key, True, keep)
 
 
 class OidcBearerScheme(OpenApiAuthenticationExtension):
