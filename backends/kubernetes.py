@@ -328,13 +328,36 @@ class KubernetesBackend:
         return json.loads(raw) if raw else {}
 
 
+def _effective_requests(spec: dict) -> dict[str, int]:
+    """What the pod asks as the scheduler and the quota count it: its containers and sidecars (init
+    containers that keep running, restartPolicy Always) together, at least each other init
+    container beside the sidecars started before it, plus the runtime's overhead."""
+    def asked(container: dict) -> dict[str, int]:
+        return canonical_requests((container.get("resources") or {}).get("requests") or {})
+
+    def add(into: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+        return {**into, **{k: into.get(k, 0) + v for k, v in more.items()}}
+
+    running: dict[str, int] = {}
+    for container in spec.get("containers") or []:
+        running = add(running, asked(container))
+    peak: dict[str, int] = {}
+    sidecars: dict[str, int] = {}
+    for container in spec.get("initContainers") or []:
+        if container.get("restartPolicy") == "Always":
+            sidecars = add(sidecars, asked(container))
+            running = add(running, asked(container))
+        else:
+            for key, value in add(sidecars, asked(container)).items():
+                peak[key] = max(peak.get(key, 0), value)
+    total = {key: max(running.get(key, 0), peak.get(key, 0)) for key in {*running, *peak}}
+    return add(total, canonical_requests(spec.get("overhead") or {}))
+
+
 def _pod_info(pod: dict) -> PodInfo:
     """A pod's JSON (as the API server sends it) → PodInfo."""
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
-    requests: dict[str, int] = {}
-    for container in spec.get("containers") or []:
-        for key, value in canonical_requests((container.get("resources") or {}).get("requests") or {}).items():
-            requests[key] = requests.get(key, 0) + value
+    requests = _effective_requests(spec)
     grace = spec.get("terminationGracePeriodSeconds")
     return PodInfo(
         namespace=meta.get("namespace", ""), name=meta.get("name", ""), uid=meta.get("uid") or "",

@@ -78,12 +78,19 @@ def scheduling_tick(*, seconds: float, poll: float, on_pass=None, fatal: tuple[t
     passes = 0
     while True:
         busy = False
-        for cluster in Cluster.objects.filter(is_active=True):
+        for cluster in _in_turn(list(Cluster.objects.filter(is_active=True))):
             began = time.monotonic()
+            resting = _unreachable.get(cluster.pk)
+            if resting is not None and began < resting[1]:
+                result[cluster.name] = {"error": resting[2], "skipped": "unreachable: retried after a pause"}
+                continue
             try:
                 summary = scheduling_cycle(cluster=cluster)
+                if _unreachable.pop(cluster.pk, None) is not None:
+                    log.warning("scheduling: cluster %s is reachable again", cluster.name)
             except BackendError as exc:  # the next pass (or tick) is the retry
                 summary = {"error": str(exc)}
+                _rest(cluster, str(exc))
             except fatal:
                 raise
             except Exception as exc:  # noqa: BLE001 — logged with its traceback; the other clusters go on
@@ -199,6 +206,29 @@ class _Clock:
         now = time.perf_counter()
         self.laps[name] = now - self._last
         self._last = now
+
+
+# Clusters whose last pass could not reach them: pk → (failures in a row, monotonic time of the next
+# try, the error). A hung API server costs a pass its whole timeout; retried every pass, one such
+# cluster would eat the tick of every other. Per worker process (the scheduling queue has one).
+_unreachable: dict[int, tuple[int, float, str]] = {}
+UNREACHABLE_PAUSE_MAX = 30.0  # seconds between tries of a cluster that keeps failing
+_turn = [0]
+
+
+def _rest(cluster: Cluster, error: str) -> None:
+    failures = _unreachable.get(cluster.pk, (0, 0.0, ""))[0] + 1
+    if failures == 1:  # once per outage, not once a second
+        log.warning("scheduling: cluster %s cannot be reached, retrying with pauses: %s", cluster.name, error)
+    _unreachable[cluster.pk] = (failures, time.monotonic() + min(UNREACHABLE_PAUSE_MAX, 2.0 ** (failures - 1)), error)
+
+
+def _in_turn(clusters: list) -> list:
+    """The clusters, starting one further each tick: a slow one never always goes before the same others."""
+    if not clusters:
+        return clusters
+    _turn[0] = (_turn[0] + 1) % len(clusters)
+    return clusters[_turn[0]:] + clusters[:_turn[0]]
 
 
 def _capacity(backend) -> dict[str, int]:

@@ -466,8 +466,14 @@ def _apply(operation: Operation) -> dict:
     tracked = {tuple(k) for kinds in release.revisions.values_list("kinds", flat=True) for k in kinds}
     pruned = []
     for api_version, kind in sorted(tracked, key=lambda k: (k[1], k[0])):
-        for item in backend.list(api_version, kind, namespace=namespace,
-                                 label_selector=f"{render.RELEASE_LABEL}={release.pk}"):
+        try:
+            items = backend.list(api_version, kind, namespace=namespace,
+                                 label_selector=f"{render.RELEASE_LABEL}={release.pk}")
+        except BackendPermanentError as exc:
+            if exc.status != 404:
+                raise
+            continue  # a kind the cluster no longer serves (an API removed by an upgrade): nothing of it is left
+        for item in items:
             name = item["metadata"]["name"]
             if (kind, name) not in wanted:
                 backend.delete(api_version, kind, name, namespace=namespace)

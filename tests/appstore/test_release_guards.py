@@ -207,6 +207,28 @@ def test_the_sandbox_reports_scope_by_discovery_as_a_cluster_does(team_ns):
     assert backend.namespaced("example.com/v1", "Widget")
 
 
+def test_a_release_still_upgrades_once_the_cluster_no_longer_serves_a_kind_it_held(bob, team_ns, raw):
+    """An API removed by a cluster upgrade (a CRD deleted, policy/v1beta1 at 1.25): nothing of it is
+    left to prune, and the release's later operations must not fail on it for ever."""
+    backend = clusters.cluster_backend(team_ns.cluster)
+    gadget = json.loads(json.dumps(CLUSTER_ISSUER_CRD).replace("clusterissuers", "gadgets").replace(
+        "clusterissuer", "gadget").replace("ClusterIssuer", "Gadget").replace("cert-manager.io", "example.org"))
+    gadget["spec"]["scope"] = "Namespaced"
+    backend.apply(gadget)
+    time.sleep(0.3)
+    one = {"apiVersion": "example.org/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {}}
+    release, operation = releases.release_install(actor=bob, namespace=team_ns, name="gd", app_version=raw,
+                                                  values={"objects": [configmap("gd-a"), one]})
+    assert run(operation).state == Operation.State.SUCCEEDED
+    backend.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", "gadgets.example.org")
+    time.sleep(0.3)
+    operation = releases.release_upgrade(actor=bob, release=release, values={"objects": [configmap("gd-b")]})
+    assert run(operation).state == Operation.State.SUCCEEDED, operation.error_message
+    fresh = clusters.cluster_backend(team_ns.cluster)
+    assert fresh.get("v1", "ConfigMap", "gd-b", "team-a") is not None
+    assert fresh.get("v1", "ConfigMap", "gd-a", "team-a") is None
+
+
 # --- 3 and 4. pods: gated and counted -------------------------------------------------------
 def test_a_replication_controller_is_counted_against_the_quota_and_gated(api, bob, team_ns, raw):
     rc = workload("rc", 20, {"requests": {"cpu": "2"}}, kind="ReplicationController", api_version="v1")

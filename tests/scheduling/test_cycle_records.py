@@ -155,3 +155,25 @@ def test_one_clusters_failing_pass_does_not_starve_the_other_clusters(sandbox_ap
     assert "Error: value too long" in summary[broken.name]["error"], summary[broken.name]
     assert summary[cluster.name]["decisions"] == 2
     wait_for(lambda: running(backend, "t1-apps") == 2, timeout=10)
+
+
+@pytest.mark.django_db
+def test_an_unreachable_cluster_is_tried_again_after_pauses_not_on_every_pass(sandbox_api, operator, monkeypatch,
+                                                                             caplog):
+    """A hung API server costs a pass its whole timeout: tried on every pass, one such cluster would
+    take the tick of every other. It is logged once and tried again after growing pauses."""
+    from scheduling import cycle
+
+    monkeypatch.setattr(cycle, "_unreachable", {})
+    cluster, backend, _ = setup_seed(sandbox_api.url, "sandbox-admin-token", operator)
+    gone = Cluster.objects.create(name="gone", api_url="http://127.0.0.1:9", is_active=True)  # nothing listens
+    backend.apply(deployment("web", "t1-apps", 2))
+    wait_for(lambda: gated(backend, "t1-apps") == 2, timeout=10)
+
+    first = scheduling_tick(seconds=0.1, poll=0)
+    second = scheduling_tick(seconds=0.1, poll=0)
+
+    assert "error" in first[gone.name] and "skipped" not in first[gone.name]
+    assert second[gone.name]["skipped"] == "unreachable: retried after a pause"
+    assert first[cluster.name]["decisions"] == 2 and "error" not in second[cluster.name]
+    assert sum("gone cannot be reached" in r.getMessage() for r in caplog.records) == 1
