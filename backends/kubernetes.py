@@ -28,6 +28,8 @@ from .quantities import canonical_requests
 SYSTEM = "kubernetes"
 FIELD_MANAGER = "bluedock"
 _TRANSIENT_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
+LIST_PAGE = 500  # items per page of a listing (limit/continue)
+LIST_RESTARTS = 3  # listings started over after their continue token expired, before giving up
 
 
 @dataclass(frozen=True)
@@ -205,13 +207,33 @@ class KubernetesBackend:
             ready=any(c.type == "Ready" and c.status == "True" for c in (n.status.conditions or [])),
             unschedulable=bool(n.spec.unschedulable)) for n in nodes]
 
-    def list_pods(self, namespace: str | None = None, label_selector: str | None = None) -> list[PodInfo]:
+    def list_pods(self, namespace: str | None = None, label_selector: str | None = None,
+                  page_size: int = LIST_PAGE) -> list[PodInfo]:
         """Pods as PodInfo, read from the raw JSON: the typed client's model validation costs about
-        half a millisecond per pod, which is most of a scheduling pass over thousands of pods."""
+        half a millisecond per pod, which is most of a scheduling pass over thousands of pods.
+
+        In pages of ``page_size`` (limit/continue): one response of every pod of a large cluster
+        outlasts the request timeout and holds the API server's memory. The listing is whole or
+        nothing: a continue token that expired (410) starts it over, since a partial listing would
+        read as pods gone (and their holds ended) to the scheduling cycle."""
         path = f"/api/v1/namespaces/{namespace}/pods" if namespace else "/api/v1/pods"
         query = [("labelSelector", label_selector)] if label_selector else []
-        data = self.request("GET", path, query=query, what="list pods")
-        return [_pod_info(p) for p in data.get("items") or []]
+        for _ in range(LIST_RESTARTS):
+            pods, token = [], None
+            while True:
+                page = [*query, ("limit", str(page_size)), *([("continue", token)] if token else [])]
+                try:
+                    data = self.request("GET", path, query=page, what="list pods")
+                except BackendPermanentError as exc:
+                    if exc.status == 410 and token:
+                        break  # the snapshot the pages came from is gone: start over
+                    raise
+                pods += [_pod_info(p) for p in data.get("items") or []]
+                token = (data.get("metadata") or {}).get("continue")
+                if not token:
+                    return pods
+        raise BackendTransientError(f"list pods: the listing expired {LIST_RESTARTS} times before it was whole",
+                                    system=SYSTEM, status=410)
 
     def pod_logs(self, namespace: str, name: str, container: str | None = None, tail_lines: int | None = None) -> str:
         with translated_errors(f"logs of {namespace}/{name}"):

@@ -177,6 +177,22 @@ def test_a_deployment_gets_its_pods(leg, ns):
     eventually(lambda: len(backend.list_pods(ns, label_selector="app=web")) == 3)
 
 
+def test_pods_are_listed_whole_in_pages(leg, ns):
+    """limit/continue, as a large cluster needs; a continue token that makes no sense is refused."""
+    backend = leg.backend()
+    backend.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "many", "namespace": ns},
+                   "spec": {"replicas": 7, "selector": {"matchLabels": {"app": "many"}},
+                            "template": {"metadata": {"labels": {"app": "many"}},
+                                         "spec": {"containers": [{"name": "app", "image": "registry.local/web:1"}]}}}})
+    eventually(lambda: len(backend.list_pods(ns)) == 7)
+    paged = backend.list_pods(ns, page_size=3)
+    assert sorted(p.name for p in paged) == sorted(p.name for p in backend.list_pods(ns))
+    assert len({p.uid for p in paged}) == 7
+    with pytest.raises(BackendPermanentError) as refused:
+        backend.request("GET", f"/api/v1/namespaces/{ns}/pods", query=[("limit", "3"), ("continue", "not-a-token")])
+    assert refused.value.status == 400
+
+
 def test_eviction_is_negotiated_with_the_server(leg, ns):
     backend = leg.backend()
     backend.apply(pod("victim", ns))
