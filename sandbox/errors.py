@@ -30,6 +30,13 @@ def conflict(qualified: str, name: str) -> ApiError:
                     _details(qualified, name))
 
 
+def namespace_terminating(name: str) -> ApiError:
+    """A DELETE of a namespace already being deleted: the real registry refuses it so."""
+    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on namespaces "{name}": The system is ensuring '
+                    "all content is removed from this namespace.  Upon completion, this namespace will automatically "
+                    "be purged by the system.", _details("namespaces", name))
+
+
 def forbidden(qualified: str, name: str, why: str) -> ApiError:
     return ApiError(403, "Forbidden", f'{qualified} "{name}" is forbidden: {why}', _details(qualified, name))
 

@@ -207,7 +207,7 @@ class Api:
                     current["metadata"]["deletionTimestamp"] = now_iso()
                     current["status"] = {"phase": "Terminating"}
                     return self.store.update(res, current, check_rv=False, raw=True)
-                return current
+                raise errors.namespace_terminating(name)
             if options.get("propagationPolicy") == "Orphan" and not self.store.is_dry:
                 self._orphan(self.store.get(res, ns, name)["metadata"]["uid"])
             if res.key == "/pods":

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from backends.errors import BackendError
+from backends.errors import BackendError, BackendTransientError
 from bluedock_portal.errors import Conflict, NotFound
 from tenants import selectors
 from tenants.models import ManagedObject, Namespace, Operation, ResourcePlan, Tenant
@@ -123,6 +123,10 @@ def _refuse_unless_ours(backend, namespace: Namespace) -> None:
     raise Conflict(message, code="namespace_not_ours")
 
 
+def _terminating(obj: dict | None) -> bool:
+    return obj is not None and bool((obj.get("metadata") or {}).get("deletionTimestamp"))
+
+
 def _made_for(obj: dict, namespace: Namespace) -> bool:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     tenant = labels.get(d.TENANT_LABEL)
@@ -167,8 +171,14 @@ def namespace_delete_run(*, operation_id: int, final_attempt: bool = False) -> d
         # Only what the portal made goes from the cluster: a namespace it was refused (_refuse_unless_ours)
         # is someone else's, and only the portal's record of it goes.
         kept = current is not None and not _made_for(current, namespace)
-        if not kept:
-            backend.delete("v1", "Namespace", namespace.name)
+        if not kept and not _terminating(current):
+            try:
+                backend.delete("v1", "Namespace", namespace.name)
+            except BackendTransientError as exc:
+                # Already being deleted (an earlier attempt whose answer was lost, kubectl): the API
+                # server answers 409 until its content is gone, which is what we asked for.
+                if exc.status != 409 or not _terminating(backend.get("v1", "Namespace", namespace.name)):
+                    raise
         namespace_remove(namespace=namespace)
         return {"deleted": True, "namespace": namespace.name, "left_in_cluster": kept}
 
