@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 from django.conf import settings
@@ -24,18 +24,34 @@ from .errors import BackendPermanentError
 
 
 def blocked_address(url: str) -> str | None:
-    """The first address ``url``'s host resolves to that lies in a blocked network, or None."""
-    host = urlsplit(url).hostname
+    """The first address ``url``'s host resolves to that lies in a blocked network, or None.
+
+    An IPv6 literal loses its zone (``fe80::a9fe:a9fe%25eth0`` is still OpenStack's metadata
+    service) and an IPv4-mapped one counts as its IPv4 address (``::ffff:169.254.169.254``
+    reaches 169.254.169.254 through a dual-stack socket); a literal that does not parse is
+    refused rather than let through."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # a bracketed host that is no address
+        return url.partition("//")[2].partition("/")[0] or url
     if not host:
         return None
     networks = [ipaddress.ip_network(n, strict=False) for n in settings.EGRESS_BLOCKED_NETWORKS]
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        return None  # unresolvable: the connection itself fails, with the usual message
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if any(address in network for network in networks):
+    if ":" in host:  # an IPv6 literal, never a name
+        try:
+            addresses = [ipaddress.ip_address(unquote(host).split("%")[0])]
+        except ValueError:
+            return host
+    else:
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, UnicodeError):
+            return None  # unresolvable: the connection itself fails, with the usual message
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for address in addresses:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if any(address.version == network.version and address in network for network in networks):
             return str(address)
     return None
 

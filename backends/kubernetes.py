@@ -312,7 +312,7 @@ class KubernetesBackend:
 
     def evict(self, namespace: str, name: str, grace_seconds: int) -> bool:
         """Evict through the Eviction subresource (policy/v1, or v1beta1 on older servers)."""
-        version = "v1" if "v1" in self._served_versions("policy") else "v1beta1"
+        version = "v1" if "v1" in self.served_versions("policy") else "v1beta1"
         body = {"apiVersion": f"policy/{version}", "kind": "Eviction",
                 "metadata": {"name": name, "namespace": namespace},
                 "deleteOptions": {"gracePeriodSeconds": grace_seconds}}
@@ -331,7 +331,8 @@ class KubernetesBackend:
             resource.patch(name=name, namespace=namespace, body={"spec": {"replicas": replicas}},
                            content_type="application/merge-patch+json", _request_timeout=self.timeout)
 
-    def _served_versions(self, group: str) -> set[str]:
+    def served_versions(self, group: str) -> set[str]:
+        """The versions the cluster serves of an API group (BackendPermanentError 404: none)."""
         data = self.request("GET", f"/apis/{group}", what=f"discover {group}")
         return {v["version"] for v in data.get("versions", [])}
 

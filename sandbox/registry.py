@@ -131,6 +131,8 @@ class Registry:
                 self.add(Resource(spec["group"], ver["name"], names.get("kind", ""), names.get("plural", ""),
                                   spec.get("scope", "Namespaced") == "Namespaced", tuple(names.get("shortNames", [])),
                                   subs, storage=f"{spec['group']}/{names.get('plural', '')}"))
+            else:  # a version no longer served (an update of the CRD) goes from discovery and the API
+                self.remove_group_version(f"{spec['group']}/{ver['name']}", names.get("plural", ""))
 
     def unregister_crd(self, crd: dict) -> None:
         spec = crd.get("spec", {})

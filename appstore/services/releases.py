@@ -465,14 +465,9 @@ def _apply(operation: Operation) -> dict:
     wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
     tracked = {tuple(k) for kinds in release.revisions.values_list("kinds", flat=True) for k in kinds}
     pruned = []
-    for api_version, kind in sorted(tracked, key=lambda k: (k[1], k[0])):
-        try:
-            items = backend.list(api_version, kind, namespace=namespace,
-                                 label_selector=f"{render.RELEASE_LABEL}={release.pk}")
-        except BackendPermanentError as exc:
-            if exc.status != 404:
-                raise
-            continue  # a kind the cluster no longer serves (an API removed by an upgrade): nothing of it is left
+    for tracked_version, kind in sorted(tracked, key=lambda k: (k[1], k[0])):
+        api_version, items = _served_listing(backend, tracked_version, kind, namespace=namespace,
+                                             label_selector=f"{render.RELEASE_LABEL}={release.pk}")
         for item in items:
             name = item["metadata"]["name"]
             if (kind, name) not in wanted:
@@ -482,6 +477,35 @@ def _apply(operation: Operation) -> dict:
     verb = "uninstalled" if revision.kind == Kind.UNINSTALL else f"revision {revision.revision} deployed"
     return {"release": release.pk, "revision": revision.revision, "applied": applied, "pruned": sorted(pruned),
             "message": f"{release.name}: {verb}"}
+
+
+def _served_listing(backend, api_version: str, kind: str, **query) -> tuple[str, list[dict]]:
+    """The release's objects of ``kind``, listed at ``api_version`` or, once the cluster no longer
+    serves that version (batch/v1beta1 CronJob at 1.25), at a version of the group that does: the
+    API server migrated the objects, and they must still be pruned. Nothing only where no version
+    of the group serves the kind any more (a CRD removed, its objects with it). A group the cluster
+    cannot answer for now (503) is an error, retried: never read as "nothing left"."""
+    try:
+        return api_version, backend.list(api_version, kind, **query)
+    except BackendPermanentError as exc:
+        if exc.status != 404:
+            raise
+    group = api_version.rpartition("/")[0]
+    if not group:
+        return api_version, []
+    try:
+        versions = backend.served_versions(group)
+    except BackendPermanentError as exc:
+        if exc.status != 404:
+            raise
+        return api_version, []  # the whole group is gone
+    for version in sorted(versions - {api_version.rpartition("/")[2]}):
+        try:
+            return f"{group}/{version}", backend.list(f"{group}/{version}", kind, **query)
+        except BackendPermanentError as exc:
+            if exc.status != 404:
+                raise
+    return api_version, []
 
 
 def _check_cluster(backend, *, release: Release, objects: list[dict]) -> None:

@@ -1,3 +1,4 @@
+import contextlib
 import hashlib
 import time
 
@@ -95,7 +96,7 @@ def _require_issued_to_portal(token: str) -> None:
     # (OIDC_INTROSPECTION_CACHE_SECONDS; a revoked token is taken that much longer), by the token's
     # digest, never the token itself.
     key = "oidc-introspected:" + hashlib.sha256(token.encode()).hexdigest()
-    if settings.OIDC_INTROSPECTION_CACHE_SECONDS and cache.get(key):
+    if settings.OIDC_INTROSPECTION_CACHE_SECONDS and _cached(key):
         return
     data, auth = {"token": token, "token_type_hint": "access_token"}, None
     credentials = (settings.OIDC_RP_CLIENT_ID, settings.OIDC_RP_CLIENT_SECRET)
@@ -121,7 +122,15 @@ def _require_issued_to_portal(token: str) -> None:
         if isinstance(expires, int | float):  # never past the token's own expiry
             keep = min(keep, int(expires - time.time()))
         if keep > 0:
-            cache.set(key, True, keep)
+            with contextlib.suppress(Exception):  # the cache is a saving, never a reason to refuse a call
+                cache.set(key, True, keep)
+
+
+def _cached(key: str) -> bool:
+    try:
+        return bool(cache.get(key))
+    except Exception:  # noqa: BLE001 — Redis down: ask the provider, as without a cache
+        return False
 
 
 class OidcBearerScheme(OpenApiAuthenticationExtension):

@@ -39,6 +39,22 @@ def test_the_metadata_service_is_never_fetched():
     assert refused.value.reason == "blocked_address" and "169.254.169.254" in str(refused.value)
 
 
+@pytest.mark.parametrize("url", [
+    "http://[::ffff:169.254.169.254]/latest/meta-data/",  # IPv4-mapped: a dual-stack socket reaches it
+    "http://[fe80::a9fe:a9fe%25eth0]/openstack/",  # OpenStack's IPv6 metadata address, with a zone
+])
+def test_the_metadata_service_is_not_reached_by_another_spelling(url):
+    with pytest.raises(BackendPermanentError) as refused:
+        chart_repo.fetch(url, max_bytes=1000)
+    assert refused.value.reason == "blocked_address"
+
+
+def test_an_address_that_does_not_parse_is_refused_not_let_through():
+    from backends.egress import blocked_address
+
+    assert blocked_address("http://[fe80::zz]/") == "[fe80::zz]"
+
+
 def test_a_redirect_to_the_metadata_service_is_refused_before_it_is_followed(redirecting):
     with pytest.raises(BackendPermanentError) as refused:
         chart_repo.fetch(f"{redirecting}/index.yaml", max_bytes=1000)

@@ -14,7 +14,7 @@ import pytest
 from appstore.models import Release
 from appstore.releases import render
 from appstore.services import release_recovery, releases, review
-from backends.errors import BackendTransientError
+from backends.errors import BackendPermanentError, BackendTransientError
 from backends.kubernetes import KubernetesBackend
 from bluedock_portal.errors import ServiceError
 from tenants.models import ClusterNode, Operation, Tenant
@@ -227,6 +227,33 @@ def test_a_release_still_upgrades_once_the_cluster_no_longer_serves_a_kind_it_he
     fresh = clusters.cluster_backend(team_ns.cluster)
     assert fresh.get("v1", "ConfigMap", "gd-b", "team-a") is not None
     assert fresh.get("v1", "ConfigMap", "gd-a", "team-a") is None
+
+
+def test_objects_of_a_retired_api_version_are_still_pruned_through_the_version_served(bob, team_ns, raw):
+    """batch/v1beta1 CronJobs at 1.25: the objects live on at the version still served, and an
+    uninstall that skipped them would leave them running."""
+    backend = clusters.cluster_backend(team_ns.cluster)
+    crd = json.loads(json.dumps(CLUSTER_ISSUER_CRD).replace("clusterissuers", "gizmos").replace(
+        "clusterissuer", "gizmo").replace("ClusterIssuer", "Gizmo").replace("cert-manager.io", "example.net"))
+    crd["spec"]["scope"] = "Namespaced"
+    v1 = crd["spec"]["versions"][0]
+    crd["spec"]["versions"] = [v1, {**v1, "name": "v2", "storage": False}]
+    backend.apply(crd)
+    time.sleep(0.3)
+    gizmo = {"apiVersion": "example.net/v1", "kind": "Gizmo", "metadata": {"name": "z"}, "spec": {}}
+    release, operation = releases.release_install(actor=bob, namespace=team_ns, name="gz", app_version=raw,
+                                                  values={"objects": [configmap("gz-a"), gizmo]})
+    assert run(operation).state == Operation.State.SUCCEEDED
+    crd["spec"]["versions"] = [{**v1, "served": False}, {**v1, "name": "v2", "storage": False}]
+    backend.apply(crd)
+    time.sleep(0.3)
+    with pytest.raises(BackendPermanentError) as retired:
+        clusters.cluster_backend(team_ns.cluster).list("example.net/v1", "Gizmo", namespace="team-a")
+    assert retired.value.status == 404
+    operation = releases.release_uninstall(actor=bob, release=release)
+    assert run(operation).state == Operation.State.SUCCEEDED, operation.error_message
+    fresh = clusters.cluster_backend(team_ns.cluster)
+    assert fresh.get("example.net/v2", "Gizmo", "z", "team-a") is None
 
 
 # --- 3 and 4. pods: gated and counted -------------------------------------------------------
