@@ -207,14 +207,19 @@ def test_the_sandbox_reports_scope_by_discovery_as_a_cluster_does(team_ns):
     assert backend.namespaced("example.com/v1", "Widget")
 
 
+def _namespaced_crd(kind: str, group: str) -> dict:
+    """CLUSTER_ISSUER_CRD's shape, namespaced, for ``kind`` in ``group`` (plural: lower case + s)."""
+    crd = json.loads(json.dumps(CLUSTER_ISSUER_CRD).replace("clusterissuers", f"{kind.lower()}s").replace(
+        "clusterissuer", kind.lower()).replace("ClusterIssuer", kind).replace("cert-manager.io", group))
+    crd["spec"]["scope"] = "Namespaced"
+    return crd
+
+
 def test_a_release_still_upgrades_once_the_cluster_no_longer_serves_a_kind_it_held(bob, team_ns, raw):
     """An API removed by a cluster upgrade (a CRD deleted, policy/v1beta1 at 1.25): nothing of it is
     left to prune, and the release's later operations must not fail on it for ever."""
     backend = clusters.cluster_backend(team_ns.cluster)
-    gadget = json.loads(json.dumps(CLUSTER_ISSUER_CRD).replace("clusterissuers", "gadgets").replace(
-        "clusterissuer", "gadget").replace("ClusterIssuer", "Gadget").replace("cert-manager.io", "example.org"))
-    gadget["spec"]["scope"] = "Namespaced"
-    backend.apply(gadget)
+    backend.apply(_namespaced_crd("Gadget", "example.org"))
     time.sleep(0.3)
     one = {"apiVersion": "example.org/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {}}
     release, operation = releases.release_install(actor=bob, namespace=team_ns, name="gd", app_version=raw,
@@ -233,9 +238,7 @@ def test_objects_of_a_retired_api_version_are_still_pruned_through_the_version_s
     """batch/v1beta1 CronJobs at 1.25: the objects live on at the version still served, and an
     uninstall that skipped them would leave them running."""
     backend = clusters.cluster_backend(team_ns.cluster)
-    crd = json.loads(json.dumps(CLUSTER_ISSUER_CRD).replace("clusterissuers", "gizmos").replace(
-        "clusterissuer", "gizmo").replace("ClusterIssuer", "Gizmo").replace("cert-manager.io", "example.net"))
-    crd["spec"]["scope"] = "Namespaced"
+    crd = _namespaced_crd("Gizmo", "example.net")
     v1 = crd["spec"]["versions"][0]
     crd["spec"]["versions"] = [v1, {**v1, "name": "v2", "storage": False}]
     backend.apply(crd)
