@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import tempfile
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -109,6 +111,13 @@ def translated_errors(what: str) -> Iterator[None]:
         yield
     except ApiException as exc:
         message = _api_message(exc)
+        if exc.status == 0 and (exc.reason or "").startswith("SSLError"):
+            # The client's word for a certificate it could not verify: no retry makes it verify, and
+            # "cannot reach" would send the operator looking at the network instead of the CA.
+            detail = (exc.reason or "").partition("\n")[2][:300]
+            raise BackendPermanentError(f"{what}: the API server's certificate was not accepted (check the cluster's "
+                                        f"CA certificate and address): {detail}", system=SYSTEM, status=0,
+                                        reason="tls") from None
         if exc.status in _TRANSIENT_STATUSES or exc.status is None or exc.status == 0:
             raise BackendTransientError(f"{what}: {exc.status} {message}", system=SYSTEM, status=exc.status) from None
         raise BackendPermanentError(f"{what}: {message}", system=SYSTEM, status=exc.status,
@@ -116,6 +125,12 @@ def translated_errors(what: str) -> Iterator[None]:
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise BackendTransientError(f"{what}: cannot reach the API server ({exc.__class__.__name__})",
                                     system=SYSTEM) from None
+
+
+def _remove_files(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _api_message(exc: ApiException) -> str:
@@ -134,7 +149,9 @@ class KubernetesBackend:
         configuration.host = credentials.api_url.rstrip("/")
         if credentials.token:
             configuration.api_key = {"authorization": f"Bearer {credentials.token}"}
-        self._files = []
+        self._files: list[str] = []
+        # The PEM files the client reads go with the backend (a key must not outlive its use on disk).
+        weakref.finalize(self, _remove_files, self._files)
         if credentials.ca_cert:
             configuration.ssl_ca_cert = self._file(credentials.ca_cert)
         if credentials.client_cert:
