@@ -289,7 +289,7 @@ def _made_again(groups: dict, rows: dict, state: State) -> frozenset[str]:
         q = state.requests.get(key)
         if q is None:
             continue
-        if key not in state.allocations and running_unadmitted(g):
+        if key not in state.allocations and shrinks.live(g):  # ungated, not leaving: they hold capacity
             out.add(key)
             continue
         if g["gang"]:
@@ -308,11 +308,6 @@ def _made_again(groups: dict, rows: dict, state: State) -> frozenset[str]:
         if not evicted:
             out.add(key)
     return frozenset(out)
-
-
-def running_unadmitted(g: dict) -> bool:
-    """Pods of the group that are ungated and not leaving: they hold capacity, or may at any moment."""
-    return any(not pod.deleting for pod in shrinks.placed(g))
 
 
 def _gang_made_again(q: Request, g: dict) -> bool:
@@ -370,7 +365,7 @@ def _apply_events(state: State, groups: dict, leaf_of_tenant: dict[int, str],
         leaf = leaf_of_tenant.get(g["tenant"])
         if leaf is None or key in state.requests:
             continue
-        runs = running_unadmitted(g)
+        runs = bool(shrinks.live(g))  # pods that run, ungated by someone else
         if g["gated"] and len(g["members"]) < g["size"] and not runs:
             continue  # a gang is one request only once all its pods exist
         for note in g["notes"]:  # once, when the request is made; the request row keeps showing them

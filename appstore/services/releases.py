@@ -71,11 +71,6 @@ def _require_member(actor, tenant) -> None:
         raise PermissionDenied(f"You need the member role on '{tenant.full_slug}' to change its releases.")
 
 
-def _require_active(tenant) -> None:
-    """A suspended tenant (or one below a suspended ancestor) starts nothing new: 409 tenant_suspended."""
-    tenant_ensure_active(tenant)
-
-
 def require_rbac_role(actor, tenant, objects: list[dict], *, release: Release | None = None) -> None:
     """Roles and RoleBindings grant access in the namespace: only tenant admins may install or change
     them (``policy.check_rbac`` has already refused what would grant more than a tenant admin holds).
@@ -239,7 +234,7 @@ def release_install(*, actor, namespace: Namespace, name: str, app_version: AppV
     """
     tenant = namespace.tenant
     _require_member(actor, tenant)
-    _require_active(tenant)
+    tenant_ensure_active(tenant)  # 409 tenant_suspended for the tenant or any ancestor
     if namespace.state == Namespace.State.DELETING:
         raise Conflict(f"Namespace '{namespace.name}' is being deleted: nothing new is installed in it.",
                        code="namespace_deleting")
@@ -292,7 +287,7 @@ def release_upgrade(*, actor, release: Release, app_version: AppVersion | None =
                     values: dict | None = None, idempotency_key: str = "") -> Operation:
     """Upgrade to ``app_version`` (default: the current one) with ``values`` (default: the current overrides)."""
     _require_member(actor, release.tenant)
-    _require_active(release.tenant)
+    tenant_ensure_active(release.tenant)
     _require_plain_values(values)
     request = fingerprint("upgrade", release=release.pk, app_version=app_version.pk if app_version else None,
                           values=values)
@@ -346,7 +341,7 @@ def _revision_to(release: Release, revision: int) -> ReleaseRevision:
 def release_rollback(*, actor, release: Release, revision: int = 0, idempotency_key: str = "") -> Operation:
     """A new revision with the values and manifest of ``revision`` ("Rolled back to N"), as Helm does."""
     _require_member(actor, release.tenant)
-    _require_active(release.tenant)
+    tenant_ensure_active(release.tenant)
     request = fingerprint("rollback", release=release.pk, revision=revision)
     if operation := _replay(actor, idempotency_key, request):
         return operation

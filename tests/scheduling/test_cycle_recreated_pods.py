@@ -119,8 +119,10 @@ def _group(uid: str, *, gang: bool = False, cpu: int = 1000, gpu: int = 0, prior
            size: int = 1, leaving: bool = False) -> dict:
     """One pod listed under the request's name (for a gang: the one pod of it listed, of ``size``, and
     if ``leaving`` an old pod of it being deleted, still ungated)."""
-    pod = SimpleNamespace(uid=uid, priority=priority, deleting=False, scheduling_gates=[] if placed else [GATE])
-    old = [SimpleNamespace(uid="u0", priority=0, deleting=True, scheduling_gates=[])] if leaving else []
+    pod = SimpleNamespace(uid=uid, name="db-0", created_at="2026-11-27T00:00:01Z", priority=priority, deleting=False,
+                          scheduling_gates=[] if placed else [GATE])
+    old = [SimpleNamespace(uid="u0", name="db-0-old", created_at="2026-11-27T00:00:00Z", priority=0, deleting=True,
+                           scheduling_gates=[])] if leaving else []
     return {"ns/db-0": {"gang": gang, "pods": [*old, pod], "members": [pod], "priority": priority, "size": size,
                         "demand": {"cpu": cpu, "memory": 0, "pods": 1, "gpu": gpu}}}
 
